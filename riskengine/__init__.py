@@ -1,0 +1,47 @@
+"""riskengine: transparent partnership-stability scores for bilateral partnerships.
+
+The public API, as a notebook or the CLI uses it::
+
+    import riskengine as re
+    catalogue = re.load_catalogue("factors/")
+    scenario = re.load_scenario("scenarios/japan-turkey/baseline.yaml", catalogue)
+    result = re.score(scenario)
+    result.to_frame()
+
+Names are imported on first use, so ``import riskengine`` stays cheap for the CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_catalogue": "riskengine.loading",
+    "load_scenario": "riskengine.loading",
+    "load_scenarios": "riskengine.loading",
+    "Catalogue": "riskengine.loading",
+    "Scenario": "riskengine.models",
+    "Factor": "riskengine.models",
+    "score": "riskengine.scoring",
+    "Result": "riskengine.scoring",
+    "InputError": "riskengine.problems",
+    "Problem": "riskengine.problems",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'riskengine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

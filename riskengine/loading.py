@@ -1,0 +1,508 @@
+"""Loading factor catalogues and scenarios from files: parse, validate, resolve inheritance.
+
+Every function here either returns fully checked models or raises :class:`InputError` carrying
+*all* problems found, each with file, line, column and field. The ``check_*`` functions return the
+problems instead of raising, for ``riskengine validate``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from riskengine.models import (
+    Estimate,
+    EstimateEntry,
+    Factor,
+    ModelSettings,
+    Scenario,
+    ScenarioFile,
+)
+from riskengine.problems import InputError, Problem, display_path
+from riskengine.yamlio import Document, Location, read_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+ESTIMATE_KEYS = ("value", "low", "mode", "high")
+
+
+@dataclass(frozen=True)
+class Catalogue(Mapping[str, Factor]):
+    """The factor definitions a scenario draws on, keyed by id."""
+
+    factors: dict[str, Factor]
+    paths: dict[str, Path] = field(default_factory=dict)
+    root: Path | None = None
+
+    def __getitem__(self, factor_id: str) -> Factor:
+        return self.factors[factor_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.factors)
+
+    def __len__(self) -> int:
+        return len(self.factors)
+
+
+# ---------------------------------------------------------------------------------------------
+# file discovery
+
+
+def yaml_files(path: str | Path) -> list[Path]:
+    """The YAML files at ``path``: the file itself, or every one below a folder, sorted."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
+                      and not any(part.startswith(".") for part in p.relative_to(path).parts))
+    return [path]
+
+
+def find_factors_dir(start: str | Path | None = None) -> Path:
+    """The nearest ``factors/`` folder from ``start`` upward, else ``./factors``."""
+    if start is not None:
+        here = Path(start).resolve()
+        here = here if here.is_dir() else here.parent
+        for folder in (here, *here.parents):
+            if (folder / "factors").is_dir():
+                return folder / "factors"
+    return Path("factors")
+
+
+# ---------------------------------------------------------------------------------------------
+# pydantic errors -> located problems
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside ``X | None``, ``list[X]``, ``dict[str, X]`` or ``Annotated[X, ..]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (list, tuple):
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is dict:
+        return _unwrap(typing.get_args(annotation)[1])
+    return annotation
+
+
+def _fields_at(model: type[BaseModel], loc: Location) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type)
+                                         and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            # a free key of a dict field (a factor id): stay on the dict's value type
+            continue
+        current = _unwrap(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validation_problems(doc: Document, exc: ValidationError,
+                        model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc: Location = tuple(p for p in err["loc"] if p != "[key]")
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_at(model, loc[:-1])
+            problems.append(doc.problem(loc, f"unknown key {key!r}{suggest(key, allowed)}",
+                                        "RE101"))
+        elif err["type"] == "missing":
+            problems.append(doc.problem(loc, "required field is missing", "RE103"))
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] not in ("model_type", "dict_type") and "input" in err and not \
+                    isinstance(err["input"], dict | list):
+                message += f" (got {err['input']!r})"
+            problems.append(doc.problem(loc, message, "RE102"))
+    return problems
+
+
+def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
+    try:
+        doc = read_yaml(path)
+    except InputError as exc:
+        return None, None, exc.problems
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__ if doc.data is not None else "nothing"
+        return None, doc, [doc.problem((), f"expected a mapping of keys, found {kind}", "RE102")]
+    try:
+        parsed = model.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, doc, validation_problems(doc, exc, model)
+    problems = []
+    if parsed.id != path.stem:
+        problems.append(doc.problem(("id",), f"id {parsed.id!r} does not match the file name "
+                                    f"{path.name!r}", "RE201"))
+    return parsed, doc, problems
+
+
+# ---------------------------------------------------------------------------------------------
+# the catalogue
+
+
+def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
+    """Read every factor file below ``path``; return what is valid and every problem."""
+    root = Path(path)
+    problems: list[Problem] = []
+    if not root.exists():
+        return Catalogue({}, root=root), [Problem(display_path(root), None, None, "",
+                                                  "no such file or folder", "RE001")]
+    factors: dict[str, Factor] = {}
+    paths: dict[str, Path] = {}
+    for file in yaml_files(root):
+        factor, doc, found = _parse(file, Factor)
+        problems.extend(found)
+        if factor is None or doc is None:
+            continue
+        if factor.id in factors:
+            problems.append(doc.problem(("id",), f"factor id {factor.id!r} is already defined "
+                                        f"in {display_path(paths[factor.id])}", "RE202"))
+            continue
+        factors[factor.id] = factor
+        paths[factor.id] = file
+    return Catalogue(factors, paths, root), problems
+
+
+def load_catalogue(path: str | Path = "factors") -> Catalogue:
+    """Load the factor catalogue from a folder (or one file); raise on any problem."""
+    catalogue, problems = check_catalogue(path)
+    if problems:
+        raise InputError(problems)
+    if not catalogue:
+        raise InputError([Problem(display_path(path), None, None, "",
+                                  "no factor files (*.yaml) found", "RE001")])
+    return catalogue
+
+
+# ---------------------------------------------------------------------------------------------
+# scenarios and inheritance
+
+
+@dataclass
+class _Parsed:
+    file: ScenarioFile
+    doc: Document
+
+
+@dataclass
+class _Merged:
+    """An estimate entry being folded down an inheritance chain, with where each key came from."""
+
+    keys: dict[str, Any] = field(default_factory=dict)
+    origin: dict[str, tuple[Document, Location]] = field(default_factory=dict)
+
+    def problem(self, key: str, message: str, code: str) -> Problem:
+        doc, loc = self.origin[key]
+        return doc.problem(loc, message, code)
+
+
+class ScenarioReader:
+    """Reads scenario files once each and resolves their inheritance within their folder."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+        self.parsed: dict[Path, _Parsed | None] = {}
+        self.problems: dict[Path, list[Problem]] = {}
+
+    def parse(self, path: Path) -> _Parsed | None:
+        key = path.resolve()
+        if key not in self.parsed:
+            file, doc, problems = _parse(path, ScenarioFile)
+            self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
+            self.problems[key] = problems
+        return self.parsed[key]
+
+    def chain(self, path: Path) -> tuple[list[_Parsed], list[Problem]]:
+        """The file and its ancestors, root first; problems if a parent is missing or cyclic."""
+        parsed = self.parse(path)
+        if parsed is None:
+            return [], []
+        chain = [parsed]
+        seen = {path.resolve()}
+        while chain[-1].file.extends:
+            child = chain[-1]
+            parent_id = child.file.extends
+            parent_path = next((child.doc.path.parent / f"{parent_id}{suffix}"
+                                for suffix in YAML_SUFFIXES
+                                if (child.doc.path.parent / f"{parent_id}{suffix}").is_file()),
+                               None)
+            if parent_path is None:
+                siblings = [p.stem for p in child.doc.path.parent.iterdir()
+                            if p.suffix in YAML_SUFFIXES]
+                return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} not "
+                                              f"found in {display_path(child.doc.path.parent)}"
+                                              f"{suggest(parent_id, siblings)}", "RE401")]
+            if parent_path.resolve() in seen:
+                names = " -> ".join([c.file.id for c in chain] + [parent_id])
+                return [], [child.doc.problem(("extends",), f"inheritance cycle: {names}",
+                                              "RE402")]
+            seen.add(parent_path.resolve())
+            parent = self.parse(parent_path)
+            if parent is None:
+                return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} has "
+                                              "errors", "RE401")]
+            chain.append(parent)
+        return chain[::-1], []
+
+    def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
+        """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
+        path = Path(path)
+        if not path.is_file():
+            return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
+        chain, problems = self.chain(path)
+        own = list(self.problems.get(path.resolve(), []))
+        if not chain:
+            return None, own + problems
+        scenario, found = _fold(chain, self.catalogue)
+        return (scenario if not found and not own else None), own + found
+
+
+def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, list[Problem]]:
+    problems: list[Problem] = []
+    leaf = chain[-1]
+    settings: dict[str, Any] = {}
+    header: dict[str, Any] = {}
+    entries: dict[str, _Merged] = {}
+    for link in chain:
+        file, doc = link.file, link.doc
+        if file.model is not None:
+            settings.update(file.model.model_dump(exclude_none=True))
+        for name in ("partnership", "parties", "as_of", "description", "signposts",
+                     "correlations"):
+            if getattr(file, name) is not None:
+                header[name] = getattr(file, name)
+        for factor_id, entry in file.factors.items():
+            problems.extend(_merge_entry(entries, factor_id, entry, doc, catalogue))
+
+    for factor_id in entries:
+        if factor_id not in catalogue:
+            doc, loc = next(iter(entries[factor_id].origin.values()))
+            problems.append(doc.problem(loc[:2], f"unknown factor {factor_id!r}"
+                                        f"{suggest(factor_id, catalogue)}", "RE301"))
+    estimates = []
+    for factor_id, merged in entries.items():
+        if factor_id in catalogue:
+            estimate, found = _complete(catalogue[factor_id], merged)
+            problems.extend(found)
+            if estimate is not None:
+                estimates.append(estimate)
+
+    problems.extend(_check_kinds(leaf, estimates, len(entries)))
+    for i, corr in enumerate(header.get("correlations") or []):
+        for factor_id in corr.factors:
+            if factor_id not in entries:
+                problems.append(leaf.doc.problem(("correlations", i, "factors"),
+                                                 f"correlation names {factor_id!r}, which the "
+                                                 "scenario does not estimate", "RE301"))
+    if problems:
+        return None, problems
+    partnership = header.get("partnership") or leaf.doc.path.parent.name
+    scenario = Scenario(
+        id=leaf.file.id,
+        title=leaf.file.title,
+        partnership=partnership,
+        parties=tuple(header["parties"]) if header.get("parties") else None,
+        as_of=header.get("as_of"),
+        probability=leaf.file.probability,
+        extends=leaf.file.extends,
+        description=header.get("description"),
+        signposts=tuple(header.get("signposts") or ()),
+        model=ModelSettings.model_validate(settings),
+        estimates=tuple(estimates),
+        correlations=tuple(header.get("correlations") or ()),
+        source=leaf.doc.shown,
+    )
+    return scenario, []
+
+
+def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEntry,
+                 doc: Document, catalogue: Catalogue) -> list[Problem]:
+    given = entry.model_dump(exclude_none=True)
+    base = ("factors", factor_id)
+    merged = entries.setdefault(factor_id, _Merged())
+    merged.origin.setdefault("", (doc, base))
+    named_estimates = [k for k in ESTIMATE_KEYS if k in given]
+    if "shift" in given:
+        if named_estimates:
+            return [doc.problem((*base, "shift"), "shift cannot be combined with "
+                                f"{', '.join(named_estimates)} in one entry", "RE102")]
+        present = [k for k in ESTIMATE_KEYS if k in merged.keys]
+        if not present:
+            return [doc.problem((*base, "shift"), "shift needs a parent estimate of "
+                                f"{factor_id!r} to move", "RE404")]
+        shift = given.pop("shift")
+        factor = catalogue.get(factor_id)
+        problems = []
+        for key in present:
+            moved = merged.keys[key] + shift
+            merged.keys[key] = moved
+            merged.origin[key] = (doc, (*base, "shift"))
+            if factor is not None and not factor.scale.min <= moved <= factor.scale.max:
+                problems.append(doc.problem((*base, "shift"), f"shift {shift:+g} moves {key} to "
+                                            f"{moved:g}, outside the scale {factor.scale.min:g}.."
+                                            f"{factor.scale.max:g}", "RE403"))
+        if problems:
+            return problems
+    if named_estimates:
+        # A new value replaces a parent's three-point estimate and vice versa.
+        drop = ("low", "mode", "high") if "value" in given else ("value",)
+        for key in drop:
+            merged.keys.pop(key, None)
+            merged.origin.pop(key, None)
+    for key, val in given.items():
+        merged.keys[key] = val
+        merged.origin[key] = (doc, (*base, key))
+    return []
+
+
+def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Problem]]:
+    keys = merged.keys
+    entry_loc = merged.origin[""]
+    lo, hi = factor.scale.min, factor.scale.max
+    distribution = keys.get("distribution", "pert")
+    problems: list[Problem] = []
+    if "value" in keys and any(k in keys for k in ("low", "mode", "high")):
+        return None, [merged.problem("value", "give either value or low/mode/high, not both",
+                                     "RE102")]
+    if "value" in keys:
+        low = mode = high = keys["value"]
+        fixed = True
+    else:
+        fixed = False
+        needed = ("low", "high") if distribution == "uniform" else ("low", "mode", "high")
+        missing = [k for k in needed if k not in keys]
+        if missing:
+            doc, loc = entry_loc
+            return None, [doc.problem(loc, f"estimate needs {', '.join(missing)} (or a single "
+                                      "value)", "RE304")]
+        low, high = keys["low"], keys["high"]
+        mode = keys.get("mode", (low + high) / 2)
+    for key in ("value",) if fixed else ("low", "mode", "high"):
+        if key not in keys:
+            continue
+        if not lo <= keys[key] <= hi:
+            problems.append(merged.problem(key, f"{key} {keys[key]:g} is outside the scale "
+                                           f"{lo:g}..{hi:g} ({factor.scale.unit})", "RE302"))
+    if not fixed and not problems:
+        if not low <= mode <= high:
+            problems.append(merged.problem("mode" if "mode" in keys else "low",
+                                           f"estimate must satisfy low <= mode <= high "
+                                           f"(got {low:g}, {mode:g}, {high:g})", "RE303"))
+        elif distribution == "uniform" and not low < high:
+            problems.append(merged.problem("low", "a uniform estimate needs low < high "
+                                           f"(got {low:g}, {high:g})", "RE303"))
+    if problems:
+        return None, problems
+    weight = keys.get("weight", factor.weight)
+    return Estimate(
+        factor=factor, low=low, mode=mode, high=high, distribution=distribution,
+        confidence=keys.get("confidence"), weight=weight,
+        evidence=tuple(keys.get("evidence", ())), fixed=fixed,
+    ), []
+
+
+def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:
+    if len(estimates) != n_entries:
+        return []  # the missing ones already reported; a kind count now would mislead
+    problems = []
+    for kind in ("risk", "opportunity"):
+        of_kind = [e for e in estimates if e.factor.kind == kind]
+        if not of_kind:
+            problems.append(leaf.doc.problem(("factors",), f"the scenario uses no {kind} factor; "
+                                             "it needs at least one of each kind", "RE306"))
+        elif not math.fsum(e.weight for e in of_kind) > 0:
+            problems.append(leaf.doc.problem(("factors",), f"the {kind} factors' weights sum to "
+                                             "0; at least one must be positive", "RE305"))
+    return problems
+
+
+def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Scenario files named directly, or found below folders, in order and without repeats."""
+    out: list[Path] = []
+    for path in paths:
+        for file in yaml_files(path):
+            if file not in out:
+                out.append(file)
+    return out
+
+
+def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Scenario:
+    """Load one scenario file, applying ``extends``; raise :class:`InputError` on any problem.
+
+    Without a catalogue, the nearest ``factors/`` folder above the file is used.
+    """
+    if catalogue is None:
+        catalogue = load_catalogue(find_factors_dir(path))
+    scenario, problems = ScenarioReader(catalogue).resolve(path)
+    if problems or scenario is None:
+        raise InputError(problems)
+    return scenario
+
+
+def load_scenarios(paths: Iterable[str | Path] | str | Path,
+                   catalogue: Catalogue | None = None) -> list[Scenario]:
+    """Load scenario files and folders of them; raise one :class:`InputError` with all problems."""
+    if isinstance(paths, str | Path):
+        paths = [paths]
+    files = scenario_paths(paths)
+    if not files:
+        raise InputError([Problem(", ".join(display_path(p) for p in paths), None, None, "",
+                                  "no scenario files found", "RE001")])
+    missing = [Problem(display_path(f), None, None, "", "no such file or folder", "RE001")
+               for f in files if not f.exists()]
+    if missing:
+        raise InputError(missing)
+    if catalogue is None:
+        catalogue = load_catalogue(find_factors_dir(files[0]))
+    reader = ScenarioReader(catalogue)
+    scenarios, problems = [], []
+    for file in files:
+        scenario, found = reader.resolve(file)
+        problems.extend(found)
+        if scenario is not None:
+            scenarios.append(scenario)
+    if problems:
+        raise InputError(problems)
+    return scenarios
+
+
+
+def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> list[Problem]:
+    """An outlook's scenarios share one partnership and have probabilities that sum to 1."""
+    if not scenarios:
+        return []
+    names = ", ".join(s.source or s.id for s in scenarios)
+    where = scenarios[0].source or scenarios[0].id
+    partnerships = sorted({s.partnership for s in scenarios})
+    if len(partnerships) > 1:
+        return [Problem(where, None, None, "partnership", "one outlook mixes partnerships "
+                        f"{', '.join(partnerships)} ({names})", "RE502")]
+    lacking = [s.source or s.id for s in scenarios if s.probability is None]
+    if lacking:
+        return [Problem(where, None, None, "probability", "an outlook needs a probability in "
+                        f"every scenario; missing in {', '.join(lacking)}", "RE501")]
+    total = math.fsum(s.probability or 0.0 for s in scenarios)
+    if abs(total - 1.0) > tolerance:
+        return [Problem(where, None, None, "probability", f"probabilities sum to {total:.12g}, "
+                        f"not 1 ({names})", "RE501")]
+    return []

@@ -1,0 +1,201 @@
+"""The data model: factors, estimates, scenarios, as strict pydantic models.
+
+Two layers:
+
+* the *file* models (``FactorFile``, ``ScenarioFile``, ``EstimateEntry``) say what a YAML file may
+  contain; a child scenario may give partial entries, so estimate keys are optional there;
+* the *resolved* models (``Estimate``, ``Scenario``) are what scoring consumes: inheritance applied,
+  every estimate complete and checked against its factor's scale.
+
+The JSON Schemas published for editors come from the file models.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Kind = Literal["risk", "opportunity"]
+Distribution = Literal["pert", "triangular", "uniform"]
+Confidence = Literal["low", "medium", "high"]
+Aggregation = Literal["arithmetic", "geometric"]
+
+SNAKE_ID = r"^[a-z][a-z0-9_]*$"
+SLUG = r"^[a-z0-9][a-z0-9-]*$"
+
+# Dates in YAML 1.2 are text; they are the one place where parsing a string is wanted.
+Date = Annotated[dt.date, Field(strict=False)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+NonEmptyText = Annotated[str, Field(min_length=1)]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Scale(StrictModel):
+    min: Number = Field(description="Raw value that means none of the factor.")
+    max: Number = Field(description="Raw value that means the most of it; greater than min.")
+    unit: NonEmptyText = Field(description="What the raw numbers measure.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Scale:
+        if not self.max > self.min:
+            raise ValueError(f"scale.max ({self.max:g}) must be greater than scale.min "
+                             f"({self.min:g})")
+        return self
+
+
+class Factor(StrictModel):
+    """One factor of the catalogue, as written in ``factors/<id>.yaml``."""
+
+    id: Annotated[str, Field(pattern=SNAKE_ID, description="snake_case; equals the file stem")]
+    name: NonEmptyText
+    kind: Kind
+    group: Annotated[str, Field(pattern=SNAKE_ID)] = "general"
+    about: Literal["a", "b", "pair"] | None = None
+    description: NonEmptyText
+    scale: Scale
+    higher_means: Literal["more", "less"] = Field(
+        description="Whether a higher raw value means more of this factor.")
+    weight: Annotated[Number, Field(ge=0, description="Default weight within its kind.")]
+
+    @field_validator("description", "name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
+FactorFile = Factor
+
+
+class Evidence(StrictModel):
+    source: NonEmptyText
+    date: Date
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")] | None = None
+    note: str | None = None
+    grade: Annotated[str, Field(pattern=r"^[A-F][1-6]$",
+                                description="Admiralty code: reliability A-F, credibility 1-6")
+                     ] | None = None
+
+
+class EstimateEntry(StrictModel):
+    """A factor entry as written in a scenario file; a child's entry may be partial."""
+
+    value: Number | None = None
+    low: Number | None = None
+    mode: Number | None = None
+    high: Number | None = None
+    shift: Number | None = Field(
+        default=None, description="Move the parent's low, mode, high (or value) by this amount.")
+    distribution: Distribution | None = None
+    confidence: Confidence | None = None
+    weight: Annotated[Number, Field(ge=0)] | None = None
+    evidence: list[Evidence] | None = None
+    note: str | None = None
+
+
+class Bands(StrictModel):
+    stable: Annotated[Number, Field(ge=0, le=100)] = 65.0
+    fragile: Annotated[Number, Field(ge=0, le=100)] = 40.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bands:
+        if self.fragile > self.stable:
+            raise ValueError(f"bands.fragile ({self.fragile:g}) must not exceed bands.stable "
+                             f"({self.stable:g})")
+        return self
+
+
+class ModelSettings(StrictModel):
+    aggregation: Aggregation = "arithmetic"
+    risk_share: Annotated[Number, Field(ge=0, le=1)] = 0.5
+    bands: Bands = Bands()
+
+
+class ModelSettingsEntry(StrictModel):
+    """Model settings as written in a file; absent keys are inherited or defaulted."""
+
+    aggregation: Aggregation | None = None
+    risk_share: Annotated[Number, Field(ge=0, le=1)] | None = None
+    bands: Bands | None = None
+
+
+class Correlation(StrictModel):
+    """A rank correlation between two factors' draws, stated by the analyst."""
+
+    factors: Annotated[list[Annotated[str, Field(pattern=SNAKE_ID)]],
+                       Field(min_length=2, max_length=2)]
+    rho: Annotated[Number, Field(ge=-1, le=1)]
+
+
+class ScenarioFile(StrictModel):
+    """A scenario as written in ``scenarios/<partnership>/<id>.yaml``."""
+
+    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    title: NonEmptyText
+    partnership: Annotated[str, Field(pattern=SLUG)] | None = None
+    parties: Annotated[list[NonEmptyText], Field(min_length=2, max_length=2)] | None = None
+    as_of: Date | None = None
+    probability: Annotated[Number, Field(ge=0, le=1)] | None = None
+    extends: str | None = None
+    description: str | None = None
+    signposts: list[NonEmptyText] | None = None
+    model: ModelSettingsEntry | None = None
+    factors: dict[Annotated[str, Field(pattern=SNAKE_ID)], EstimateEntry] = Field(
+        default_factory=dict)
+    correlations: list[Correlation] | None = None
+
+
+class Estimate(StrictModel):
+    """A complete estimate of one factor in a resolved scenario, on the factor's raw scale."""
+
+    factor: Factor
+    low: float
+    mode: float
+    high: float
+    distribution: Distribution = "pert"
+    confidence: Confidence | None = None
+    weight: float
+    evidence: tuple[Evidence, ...] = ()
+    fixed: bool = False  # given as a single `value`
+
+    @property
+    def point(self) -> float:
+        """The value the deterministic score uses: value, else mode, else the uniform midpoint."""
+        if self.distribution == "uniform" and not self.fixed:
+            return (self.low + self.high) / 2
+        return self.mode
+
+
+class Scenario(StrictModel):
+    """A scenario after inheritance, ready to score."""
+
+    id: str
+    title: str
+    partnership: str
+    parties: tuple[str, str] | None = None
+    as_of: dt.date | None = None
+    probability: float | None = None
+    extends: str | None = None
+    description: str | None = None
+    signposts: tuple[str, ...] = ()
+    model: ModelSettings = ModelSettings()
+    estimates: tuple[Estimate, ...]
+    correlations: tuple[Correlation, ...] = ()
+    source: str | None = None  # the file it was read from, for messages and reports
+
+    @property
+    def key(self) -> str:
+        """``partnership/id``: unique across folders, used in tables and JSON."""
+        return f"{self.partnership}/{self.id}"
+
+    def estimate(self, factor_id: str) -> Estimate:
+        for est in self.estimates:
+            if est.factor.id == factor_id:
+                return est
+        raise KeyError(factor_id)

@@ -1,0 +1,87 @@
+"""Findings about input files: one shape for every error and warning the engine reports.
+
+A ``Problem`` always names a file and, where it can, the line and column of the offending key,
+so that every message can be printed as ``path:LINE:COL: field.path: message``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+# Stable codes: CI configurations select and ignore them, so a code never changes meaning.
+# The text is the one-line fix hint printed next to a finding.
+CODES: dict[str, tuple[Severity, str, str]] = {
+    # code: (default severity, meaning, fix hint)
+    "RE001": ("error", "file cannot be read or parsed as YAML", "fix the YAML syntax or encoding"),
+    "RE002": ("error", "file exceeds a safety limit", "split the file or remove repeated aliases"),
+    "RE003": ("error", "YAML tag not allowed", "remove the tag; only plain YAML values are read"),
+    "RE004": ("error", "duplicate key in a mapping", "keep one of the duplicated keys"),
+    "RE101": ("error", "unknown key", "remove the key or fix its spelling"),
+    "RE102": ("error", "wrong type or invalid value", "give a value of the documented type"),
+    "RE103": ("error", "required field missing", "add the field"),
+    "RE201": ("error", "id does not match the file name", "rename the file or the id"),
+    "RE202": ("error", "duplicate id", "give every factor and scenario a unique id"),
+    "RE301": ("error", "unknown factor", "add the factor to the catalogue or fix the id"),
+    "RE302": ("error", "estimate outside the factor's scale", "keep estimates within scale.min..max"),
+    "RE303": ("error", "estimate not ordered", "use low <= mode <= high (low < high for uniform)"),
+    "RE304": ("error", "estimate incomplete", "give value, or low, mode and high"),
+    "RE305": ("error", "no positive total weight for a kind", "give a factor of that kind weight > 0"),
+    "RE306": ("error", "scenario lacks a kind of factor", "use at least one risk and one opportunity"),
+    "RE401": ("error", "parent scenario not found", "fix `extends` to name a scenario in the folder"),
+    "RE402": ("error", "inheritance cycle", "break the cycle of `extends`"),
+    "RE403": ("error", "shift moves an estimate outside the scale", "reduce the shift"),
+    "RE404": ("error", "shift on an entry the parent lacks", "give the estimate instead of a shift"),
+    "RE501": ("error", "outlook probabilities do not sum to 1", "make the probabilities sum to 1"),
+    "RE502": ("error", "scenarios of one outlook disagree", "use one partnership slug per folder"),
+}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding, located in a file. Sorted by file, then line, then column."""
+
+    path: str
+    line: int | None = None  # 1-based, as editors count
+    col: int | None = None  # 1-based
+    field: str = ""
+    message: str = ""
+    code: str = "RE102"
+    severity: Severity = dataclasses.field(default="error", compare=False)
+
+    @property
+    def hint(self) -> str:
+        return CODES.get(self.code, ("error", "", ""))[2]
+
+    def location(self) -> str:
+        parts = [self.path]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+    def __str__(self) -> str:
+        field_part = f"{self.field}: " if self.field else ""
+        return f"{self.location()}: {field_part}{self.message} [{self.code}]"
+
+
+def display_path(path: str | Path) -> str:
+    """A path as the user would type it: relative to the working directory when below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+class InputError(Exception):
+    """Raised when input files have problems; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))

@@ -1,0 +1,236 @@
+"""Reading YAML safely, with the position of every key.
+
+The file is composed into ruamel.yaml's node tree (YAML 1.2 resolution, so ``NO``/``yes``/``on``
+stay strings) and turned into plain Python values here, never by a constructor that could build
+objects from tags. Along the way every key's line and column is recorded, so that a later
+validation error on ``factors.russia_balancing.low`` can point at the line that wrote it.
+
+Hostile input is bounded: a size limit before parsing, a node budget against alias bombs, a depth
+limit against deep nesting, and strict UTF-8 decoding.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riskengine.problems import InputError, Problem, display_path
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 64
+
+Location = tuple[str | int, ...]
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+
+
+@dataclass
+class Document:
+    """A parsed YAML file: its data and where each key of it was written."""
+
+    path: Path
+    data: Any
+    positions: dict[Location, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> str:
+        return display_path(self.path)
+
+    def position(self, loc: Location) -> tuple[int | None, int | None]:
+        """Line and column (1-based) of the deepest recorded key on ``loc``."""
+        for end in range(len(loc), -1, -1):
+            pos = self.positions.get(tuple(loc[:end]))
+            if pos is not None:
+                return pos
+        return None, None
+
+    def problem(self, loc: Location, message: str, code: str, severity: str = "error") -> Problem:
+        line, col = self.position(loc)
+        return Problem(
+            self.shown, line, col, dotted(loc), message, code, severity  # type: ignore[arg-type]
+        )
+
+
+def dotted(loc: Location) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class _Builder:
+    """Turns a node tree into dicts, lists and scalars, recording key positions."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.nodes = 0
+        self.problems: list[Problem] = []
+
+    def fail(self, node: Any, message: str, code: str, loc: Location) -> None:
+        mark = node.start_mark
+        self.problems.append(
+            Problem(self.doc.shown, mark.line + 1, mark.column + 1, dotted(loc), message, code)
+        )
+
+    def build(self, node: Any, loc: Location, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Abort(node, f"document expands to more than {MAX_NODES} values "
+                         "(alias bomb or oversized file)", "RE002", loc)
+        if depth > MAX_DEPTH:
+            raise _Abort(node, f"nesting deeper than {MAX_DEPTH} levels", "RE002", loc)
+        tag = str(node.tag)
+        if tag == _MAP:
+            return self.build_mapping(node, loc, depth)
+        if tag == _SEQ:
+            return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
+        if not hasattr(node, "value") or not isinstance(node.value, str):
+            self.fail(node, f"tag {tag!r} is not allowed", "RE003", loc)
+            return None
+        return self.scalar(node, tag, loc)
+
+    def build_mapping(self, node: Any, loc: Location, depth: int) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _MAP or str(key_node.tag) == _SEQ:
+                self.fail(key_node, "a mapping key must be a plain value", "RE102", loc)
+                continue
+            key = self.scalar(key_node, str(key_node.tag), loc)
+            # Keys are names in this format; `1:` or `true:` are read as the text written.
+            key = key_node.value if not isinstance(key, str) else key
+            key_loc = (*loc, key)
+            if key in out:
+                first = self.doc.positions.get(key_loc, (None, None))[0]
+                self.fail(key_node, f"duplicate key {key!r} (first at line {first})",
+                          "RE004", key_loc)
+                continue
+            self.doc.positions[key_loc] = (key_node.start_mark.line + 1,
+                                           key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, key_loc, depth + 1)
+        return out
+
+    def scalar(self, node: Any, tag: str, loc: Location) -> Any:
+        text: str = node.value
+        if tag == _STR or tag == _TIMESTAMP:
+            # Dates stay text: the models parse them, so a bad date is a field error, not a crash.
+            return text
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            return text.lower() == "true"
+        if tag == _INT:
+            digits = text.replace("_", "")
+            try:
+                return int(digits, 0)
+            except ValueError:
+                pass
+            try:
+                return int(digits, 10)  # YAML 1.2 reads a leading zero as decimal
+            except ValueError:
+                self.fail(node, f"{text!r} is not a number", "RE102", loc)
+                return None
+        if tag == _FLOAT:
+            lowered = text.lower()
+            if lowered in (".nan", ".inf", "+.inf", "-.inf"):
+                value = float(lowered.replace(".", ""))
+            else:
+                value = float(text.replace("_", ""))
+            if not math.isfinite(value):
+                self.fail(node, f"{text} is not a finite number", "RE102", loc)
+                return None
+            return value
+        self.fail(node, f"tag {tag!r} is not allowed", "RE003", loc)
+        return None
+
+
+class _Abort(Exception):
+    def __init__(self, node: Any, message: str, code: str, loc: Location) -> None:
+        super().__init__(message)
+        self.node, self.message, self.code, self.loc = node, message, code, loc
+
+
+def _decode(raw: bytes, shown: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise InputError([Problem(shown, line, col, "", "not valid UTF-8 text "
+                                  f"(byte 0x{raw[exc.start]:02x})", "RE001")]) from None
+    if "\x00" in text:
+        offset = text.index("\x00")
+        line = text.count("\n", 0, offset) + 1
+        raise InputError([Problem(shown, line, None, "", "binary file (NUL byte)", "RE001")])
+    return text.removeprefix("\ufeff")
+
+
+def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
+    """Parse one YAML file into a :class:`Document`; every problem raises :class:`InputError`."""
+    path = Path(path)
+    doc = Document(path, None)
+    shown = doc.shown
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError([Problem(shown, None, None, "", f"cannot read: {exc.strerror}",
+                                  "RE001")]) from None
+    if len(raw) > max_bytes:
+        raise InputError([Problem(shown, None, None, "",
+                                  f"file larger than the {max_bytes:,}-byte limit", "RE002")])
+    text = _decode(raw, shown)
+    if not text.strip():
+        raise InputError([Problem(shown, 1, 1, "", "empty file", "RE001")])
+    node = _compose(text, shown)
+    builder = _Builder(doc)
+    try:
+        doc.data = builder.build(node, (), 0)
+    except _Abort as abort:
+        builder.fail(abort.node, abort.message, abort.code, abort.loc)
+    except RecursionError:
+        raise InputError([Problem(shown, None, None, "", "nesting too deep", "RE002")]) from None
+    if builder.problems:
+        raise InputError(builder.problems)
+    return doc
+
+
+def _compose(text: str, shown: str) -> Any:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt", pure=True)
+    yaml.version = (1, 2)
+    try:
+        nodes = list(yaml.compose_all(io.StringIO(text)))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        raise InputError([Problem(shown, line, col, "", f"YAML syntax error: {message}",
+                                  "RE001")]) from None
+    except (YAMLError, RecursionError, ValueError) as exc:
+        message = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)
+        code = "RE002" if isinstance(exc, RecursionError) else "RE001"
+        raise InputError([Problem(shown, None, None, "", message.splitlines()[0], code)]) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise InputError([Problem(shown, 1, 1, "", "empty file", "RE001")])
+    if len(nodes) > 1:
+        mark = nodes[1].start_mark
+        raise InputError([Problem(shown, mark.line + 1, mark.column + 1, "",
+                                  "more than one YAML document in the file", "RE001")])
+    return nodes[0]

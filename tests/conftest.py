@@ -1,0 +1,92 @@
+"""Shared fixtures: small catalogues and scenarios written to a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def factor_yaml(factor_id: str, kind: str = "risk", weight: float = 1, lo: float = 0,
+                hi: float = 10, higher_means: str = "more", group: str = "general") -> str:
+    return textwrap.dedent(f"""\
+        id: {factor_id}
+        name: {factor_id.replace('_', ' ').title()}
+        kind: {kind}
+        group: {group}
+        description: Test factor {factor_id}.
+        scale:
+          min: {lo}
+          max: {hi}
+          unit: score
+        higher_means: {higher_means}
+        weight: {weight}
+        """)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A folder with factors/ (two risks, two opportunities) and scenarios/demo/ (base, up)."""
+    write(tmp_path / "factors/r_a.yaml", factor_yaml("r_a", "risk", 3))
+    write(tmp_path / "factors/r_b.yaml", factor_yaml("r_b", "risk", 1, higher_means="less"))
+    write(tmp_path / "factors/o_a.yaml", factor_yaml("o_a", "opportunity", 2, 0, 4))
+    write(tmp_path / "factors/o_b.yaml", factor_yaml("o_b", "opportunity", 2))
+    write(tmp_path / "scenarios/demo/base.yaml", """
+        id: base
+        title: Base case
+        partnership: demo
+        parties: [A, B]
+        as_of: 2025-09-03
+        probability: 0.75
+        factors:
+          r_a:
+            low: 2
+            mode: 4
+            high: 7
+            confidence: medium
+            evidence:
+              - source: Test source
+                date: 2025-09-01
+          r_b: {value: 6, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
+          o_a: {low: 1, mode: 2, high: 3, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
+          o_b: {low: 3, high: 9, distribution: uniform, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
+        """)
+    write(tmp_path / "scenarios/demo/up.yaml", """
+        id: up
+        title: Things improve
+        extends: base
+        probability: 0.25
+        factors:
+          r_a: {shift: -2}
+          o_a: {mode: 3}
+        """)
+    return tmp_path
+
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli() -> Runner:
+    """Run the real ``riskengine`` program in a subprocess (as a user or CI would)."""
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+        env.pop("RISKENGINE_DEBUG", None)
+        return subprocess.run([sys.executable, "-m", "riskengine.cli", *args], cwd=cwd,
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    return run

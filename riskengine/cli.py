@@ -94,9 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         emit(args, reporting.to_json(records))
     elif args.format == "csv":
         emit(args, reporting.run_csv(records))
-    elif args.format == "markdown":
-        emit(args, reporting.run_markdown(records))
-    elif args.output:
+    elif args.format == "markdown" or args.output:
         emit(args, reporting.run_markdown(records))
     else:
         reporting.print_run(records, _console())

@@ -80,7 +80,7 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """The model class inside ``X | None``, ``list[X]``, ``dict[str, X]`` or ``Annotated[X, ..]``."""
+    """The model class inside ``X | None``, ``list[X]``, ``dict[str, X]``, ``Annotated[X, ..]``."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
         return _unwrap(typing.get_args(annotation)[0])
@@ -210,6 +210,7 @@ class _Merged:
 
     keys: dict[str, Any] = field(default_factory=dict)
     origin: dict[str, tuple[Document, Location]] = field(default_factory=dict)
+    broken: bool = False  # already reported; checking it further would repeat the report
 
     def problem(self, key: str, message: str, code: str) -> Problem:
         doc, loc = self.origin[key]
@@ -301,7 +302,7 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
                                         f"{suggest(factor_id, catalogue)}", "RE301"))
     estimates = []
     for factor_id, merged in entries.items():
-        if factor_id in catalogue:
+        if factor_id in catalogue and not merged.broken:
             estimate, found = _complete(catalogue[factor_id], merged)
             problems.extend(found)
             if estimate is not None:
@@ -362,6 +363,7 @@ def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEnt
                                             f"{moved:g}, outside the scale {factor.scale.min:g}.."
                                             f"{factor.scale.max:g}", "RE403"))
         if problems:
+            merged.broken = True
             return problems
     if named_estimates:
         # A new value replaces a parent's three-point estimate and vice versa.

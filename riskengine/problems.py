@@ -27,15 +27,20 @@ CODES: dict[str, tuple[Severity, str, str]] = {
     "RE201": ("error", "id does not match the file name", "rename the file or the id"),
     "RE202": ("error", "duplicate id", "give every factor and scenario a unique id"),
     "RE301": ("error", "unknown factor", "add the factor to the catalogue or fix the id"),
-    "RE302": ("error", "estimate outside the factor's scale", "keep estimates within scale.min..max"),
+    "RE302": (
+        "error", "estimate outside the factor's scale", "keep estimates within scale.min..max"),
     "RE303": ("error", "estimate not ordered", "use low <= mode <= high (low < high for uniform)"),
     "RE304": ("error", "estimate incomplete", "give value, or low, mode and high"),
-    "RE305": ("error", "no positive total weight for a kind", "give a factor of that kind weight > 0"),
-    "RE306": ("error", "scenario lacks a kind of factor", "use at least one risk and one opportunity"),
-    "RE401": ("error", "parent scenario not found", "fix `extends` to name a scenario in the folder"),
+    "RE305": (
+        "error", "no positive total weight for a kind", "give a factor of that kind weight > 0"),
+    "RE306": (
+        "error", "scenario lacks a kind of factor", "use at least one risk and one opportunity"),
+    "RE401": (
+        "error", "parent scenario not found", "fix `extends` to name a scenario in the folder"),
     "RE402": ("error", "inheritance cycle", "break the cycle of `extends`"),
     "RE403": ("error", "shift moves an estimate outside the scale", "reduce the shift"),
-    "RE404": ("error", "shift on an entry the parent lacks", "give the estimate instead of a shift"),
+    "RE404": (
+        "error", "shift on an entry the parent lacks", "give the estimate instead of a shift"),
     "RE501": ("error", "outlook probabilities do not sum to 1", "make the probabilities sum to 1"),
     "RE502": ("error", "scenarios of one outlook disagree", "use one partnership slug per folder"),
 }

@@ -33,7 +33,7 @@ def _sim_cells(record: Record) -> list[str]:
     sim = record.get("simulation")
     if not sim:
         return []
-    s = sim["stability"] if "stability" in sim else sim
+    s = sim.get("stability", sim)
     probs = sim.get("band_probabilities", {})
     return [f"{fmt(s['p5'])}–{fmt(s['p95'])}",
             " ".join(f"{band[0].upper()} {probs[band]:.0%}" for band in probs)]
@@ -93,7 +93,7 @@ def print_run(records: Sequence[Record], console: Any) -> None:
                  f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})")
         sim = r.get("simulation")
         if sim:
-            s = sim["stability"] if "stability" in sim else sim
+            s = sim.get("stability", sim)
             probs = ", ".join(f"{k} {v:.0%}" for k, v in sim["band_probabilities"].items())
             title += (f"\nMonte Carlo n = {sim['n']:,}: mean {fmt(s['mean'])} ± "
                       f"{fmt(s['std'])}, p5–p95 {fmt(s['p5'])}–{fmt(s['p95'])}; {probs}")

@@ -106,7 +106,7 @@ class _Builder:
     def build_mapping(self, node: Any, loc: Location, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if str(key_node.tag) == _MAP or str(key_node.tag) == _SEQ:
+            if str(key_node.tag) in (_MAP, _SEQ):
                 self.fail(key_node, "a mapping key must be a plain value", "RE102", loc)
                 continue
             key = self.scalar(key_node, str(key_node.tag), loc)
@@ -125,7 +125,7 @@ class _Builder:
 
     def scalar(self, node: Any, tag: str, loc: Location) -> Any:
         text: str = node.value
-        if tag == _STR or tag == _TIMESTAMP:
+        if tag in (_STR, _TIMESTAMP):
             # Dates stay text: the models parse them, so a bad date is a field error, not a crash.
             return text
         if tag == _NULL:
@@ -197,6 +197,7 @@ def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
         raise InputError([Problem(shown, 1, 1, "", "empty file", "RE001")])
     node = _compose(text, shown)
     builder = _Builder(doc)
+    doc.positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
     try:
         doc.data = builder.build(node, (), 0)
     except _Abort as abort:
@@ -219,6 +220,9 @@ def _compose(text: str, shown: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        start = exc.context_mark
+        if start is not None and mark is not None and start.line != mark.line:
+            message += f" (started at line {start.line + 1})"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise InputError([Problem(shown, line, col, "", f"YAML syntax error: {message}",
                                   "RE001")]) from None

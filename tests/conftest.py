@@ -61,8 +61,10 @@ def project(tmp_path: Path) -> Path:
               - source: Test source
                 date: 2025-09-01
           r_b: {value: 6, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
-          o_a: {low: 1, mode: 2, high: 3, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
-          o_b: {low: 3, high: 9, distribution: uniform, confidence: low, evidence: [{source: T, date: 2025-09-01}]}
+          o_a: {low: 1, mode: 2, high: 3, confidence: low,
+                evidence: [{source: T, date: 2025-09-01}]}
+          o_b: {low: 3, high: 9, distribution: uniform, confidence: low,
+                evidence: [{source: T, date: 2025-09-01}]}
         """)
     write(tmp_path / "scenarios/demo/up.yaml", """
         id: up

@@ -1,0 +1,121 @@
+"""The command line in a subprocess, as a user or a CI job meets it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, Runner, write
+
+
+def test_run_json_matches_contract(project: Path, cli: Runner) -> None:
+    proc = cli("run", "scenarios/demo/base.yaml", "--format", "json", cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    [record] = json.loads(proc.stdout)
+    assert record["scenario"] == "base" and record["partnership"] == "demo"
+    assert record["stability"] == pytest.approx(57.5) and record["band"] == "fragile"
+    assert {"id", "kind", "value", "normalised", "weight", "contribution"} <= set(
+        record["factors"][0])
+
+
+def test_run_text_csv_markdown(project: Path, cli: Runner) -> None:
+    text = cli("run", "scenarios/demo", cwd=project)
+    assert text.returncode == 0 and "S = 57.5" in text.stdout and "fragile" in text.stdout
+    assert "Traceback" not in text.stderr
+    rows = list(csv.DictReader(io.StringIO(cli("run", "scenarios/demo", "--format", "csv",
+                                               cwd=project).stdout)))
+    assert len(rows) == 8 and {r["scenario"] for r in rows} == {"base", "up"}
+    markdown = cli("run", "scenarios/demo", "--format", "markdown", cwd=project).stdout
+    assert "| demo/up | 71.2 |" in markdown or "| demo/up | 71.3 |" in markdown
+
+
+def test_run_writes_output_atomically(project: Path, cli: Runner) -> None:
+    out = project / "out.json"
+    proc = cli("run", "scenarios/demo", "--format", "json", "-o", str(out), cwd=project)
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert len(json.loads(out.read_text())) == 2
+    assert [p.name for p in project.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_failed_run_writes_no_output(project: Path, cli: Runner) -> None:
+    write(project / "scenarios/demo/base.yaml", "id: base\ntitle: [\n")
+    out = project / "out.json"
+    proc = cli("run", "scenarios/demo", "--format", "json", "-o", str(out), cwd=project)
+    assert proc.returncode == 1 and not out.exists()
+
+
+BROKEN = {
+    "syntax error": ("scenarios/demo/up.yaml", "id: up\ntitle: Up\nfactors: {r_a: [1, 2}\n",
+                     "scenarios/demo/up.yaml:3:", "RE001"),
+    "unknown key": ("scenarios/demo/up.yaml", "id: up\ntitle: Up\nextends: base\nfactors:\n"
+                    "  r_a: {mdoe: 3}\n", "scenarios/demo/up.yaml:5:9: factors.r_a.mdoe: "
+                    "unknown key 'mdoe' (did you mean 'mode'?)", "RE101"),
+    "unknown factor": ("scenarios/demo/up.yaml", "id: up\ntitle: Up\nextends: base\nfactors:\n"
+                       "  nope: {value: 3}\n", "scenarios/demo/up.yaml:5:3: factors.nope: "
+                       "unknown factor 'nope'", "RE301"),
+    "outside scale": ("scenarios/demo/up.yaml", "id: up\ntitle: Up\nextends: base\nfactors:\n"
+                      "  o_a: {value: 9}\n", "scenarios/demo/up.yaml:5:9: factors.o_a.value: "
+                      "value 9 is outside the scale 0..4", "RE302"),
+    "cycle": ("scenarios/demo/base.yaml", "id: base\ntitle: B\nextends: up\n",
+              "extends: inheritance cycle", "RE402"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_broken_files_exit_1_with_location(project: Path, cli: Runner, case: str,
+                                           command: str) -> None:
+    relpath, body, expected, code = BROKEN[case]
+    target = project / relpath
+    write(target, body)
+    before = target.read_bytes()
+    args = ("run", "scenarios/demo") if command == "run" else ("validate", "factors",
+                                                                 "scenarios")
+    proc = cli(*args, cwd=project)
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    output = proc.stdout + proc.stderr
+    assert expected in output and f"[{code}]" in output, output
+    assert "Traceback" not in output
+    assert target.read_bytes() == before
+
+
+def test_validate_clean_and_json(project: Path, cli: Runner) -> None:
+    proc = cli("validate", cwd=project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    write(project / "scenarios/demo/up.yaml", "id: up\ntitle: Up\nextends: base\nfactors:\n"
+          "  o_a: {value: 9}\n  zz: {value: 1}\n")
+    report = json.loads(cli("validate", "--format", "json", cwd=project).stdout)
+    assert [p["code"] for p in report["problems"]] == ["RE302", "RE301"]
+    assert report["problems"][0]["line"] == 5 and report["errors"] == 2
+
+
+def test_usage_errors_exit_2(project: Path, cli: Runner) -> None:
+    for args in (("run",), ("run", "missing.yaml"), ("run", "scenarios", "--format", "pdf"),
+                 ("validate", "nowhere"), ("bogus",), ("run", "scenarios", "--factors", "x")):
+        proc = cli(*args, cwd=project)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert "Traceback" not in proc.stderr
+
+
+def test_schema_and_version(cli: Runner) -> None:
+    schema = json.loads(cli("schema", "factor").stdout)
+    assert schema["additionalProperties"] is False and "scale" in schema["properties"]
+    assert cli("--version").stdout.startswith("riskengine ")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["validate", "factors", "scenarios"]])
+def test_help_and_validate_import_neither_scipy_nor_pandas(args: list[str]) -> None:
+    probe = ("import sys, runpy; sys.argv = ['riskengine', *sys.argv[1:]]\n"
+             "try:\n    runpy.run_module('riskengine.cli', run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "heavy = [m for m in ('scipy', 'pandas') if m in sys.modules]\n"
+             "print('HEAVY', heavy)\n")
+    proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr

@@ -1,0 +1,135 @@
+"""The deterministic score against hand-computed numbers, and its properties."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from riskengine.loading import load_scenario
+from riskengine.models import Bands, Estimate, Factor, ModelSettings, Scale, Scenario
+from riskengine.scoring import ModelArrays, aggregate, band_of, score
+
+from .conftest import write
+
+
+def test_arithmetic_by_hand(project: Path) -> None:
+    # r_a 4/10 -> .4 (w .75); r_b 6/10 reversed -> .4 (w .25); o_a 2/4 -> .5; o_b mid 6 -> .6
+    result = score(load_scenario(project / "scenarios/demo/base.yaml"))
+    assert result.risk_index == pytest.approx(0.4, abs=1e-12)
+    assert result.opportunity_index == pytest.approx(0.55, abs=1e-12)
+    assert result.stability == pytest.approx(57.5, abs=1e-9)
+    assert result.band == "fragile"
+    contrib = {f.id: f.contribution for f in result.factors}
+    assert contrib == pytest.approx({"r_a": -15.0, "r_b": -5.0, "o_a": 12.5, "o_b": 15.0})
+    assert [f.id for f in result.ranked()] == ["o_b", "r_a", "o_a", "r_b"]
+    up = score(load_scenario(project / "scenarios/demo/up.yaml"))
+    assert up.stability == pytest.approx(71.25, abs=1e-9) and up.band == "stable"
+
+
+def test_geometric_by_hand(project: Path) -> None:
+    write(project / "scenarios/demo/geo.yaml", """
+        id: geo
+        title: Geometric
+        extends: base
+        model: {aggregation: geometric}
+        """)
+    result = score(load_scenario(project / "scenarios/demo/geo.yaml"))
+    safe = 0.6**0.75 * 0.6**0.25
+    opportunity = 0.5**0.5 * 0.6**0.5
+    assert result.risk_index == pytest.approx(1 - safe, abs=1e-12)
+    assert result.opportunity_index == pytest.approx(opportunity, abs=1e-12)
+    expected = 100 * safe**0.5 * opportunity**0.5
+    assert result.stability == pytest.approx(expected, abs=1e-9)
+    total = sum(f.contribution for f in result.factors)
+    assert total == pytest.approx(result.stability - 100, abs=1e-9)
+    assert all(f.contribution <= 0 for f in result.factors)
+
+
+def test_frame_and_dict_agree(project: Path) -> None:
+    result = score(load_scenario(project / "scenarios/demo/base.yaml"))
+    frame = result.to_frame()
+    as_dict = result.to_dict()
+    assert list(frame.index) == [f["id"] for f in as_dict["factors"]]
+    assert frame.loc["r_a", "contribution"] == pytest.approx(-15.0)
+    assert {"scenario", "partnership", "stability", "risk_index", "opportunity_index", "band",
+            "factors"} <= set(as_dict)
+    assert "<table" in result._repr_html_()
+
+
+def test_band_thresholds_are_inclusive() -> None:
+    bands = Bands(stable=65, fragile=40)
+    assert band_of(65.0, bands) == "stable"
+    assert band_of(64.999, bands) == "fragile"
+    assert band_of(40.0, bands) == "fragile"
+    assert band_of(39.999, bands) == "unstable"
+
+
+# ---------------------------------------------------------------------------------------------
+# properties over random models
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> Scenario:
+    n_risk = draw(st.integers(1, 5))
+    n_opp = draw(st.integers(1, 5))
+    estimates = []
+    for i in range(n_risk + n_opp):
+        lo = draw(st.floats(-100, 100))
+        width = draw(st.floats(0.5, 100))
+        factor = Factor(
+            id=f"f{i}", name=f"F{i}", kind="risk" if i < n_risk else "opportunity",
+            description="d", scale=Scale(min=lo, max=lo + width, unit="u"),
+            higher_means=draw(st.sampled_from(["more", "less"])),
+            weight=draw(st.floats(0.01, 10)))
+        point = lo + width * draw(st.floats(0, 1))
+        estimates.append(Estimate(factor=factor, low=point, mode=point, high=point,
+                                  weight=factor.weight, fixed=True))
+    model = ModelSettings(aggregation=draw(st.sampled_from(["arithmetic", "geometric"])),
+                          risk_share=draw(st.floats(0, 1)))
+    return Scenario(id="s", title="S", partnership="p", model=model,
+                    estimates=tuple(estimates))
+
+
+@given(scenarios())
+@settings(max_examples=200, deadline=None)
+def test_score_is_bounded_and_contributions_add_up(scenario: Scenario) -> None:
+    result = score(scenario)
+    assert 0.0 <= result.stability <= 100.0
+    assert 0.0 <= result.risk_index <= 1.0 and 0.0 <= result.opportunity_index <= 1.0
+    total = math.fsum(f.contribution for f in result.factors)
+    assert total == pytest.approx(result.stability - result.contribution_reference, abs=1e-7)
+    if result.aggregation == "arithmetic":
+        assert result.contribution_reference == 100 * scenario.model.risk_share
+
+
+@given(scenarios(), st.integers(0, 9), st.floats(0, 1))
+@settings(max_examples=200, deadline=None)
+def test_more_risk_never_raises_and_more_opportunity_never_lowers(
+        scenario: Scenario, pick: int, step: float) -> None:
+    arrays = ModelArrays.of(scenario)
+    rng = np.random.default_rng(pick)
+    s = rng.uniform(0, 1, len(arrays.ids))
+    i = pick % len(arrays.ids)
+    raised = s.copy()
+    raised[i] = s[i] + (1 - s[i]) * step
+    before, _, _ = aggregate(s, arrays)
+    after, _, _ = aggregate(raised, arrays)
+    if arrays.is_risk[i]:
+        assert after <= before + 1e-9
+    else:
+        assert after >= before - 1e-9
+
+
+@given(scenarios(), st.floats(0.01, 100), st.sampled_from(["risk", "opportunity"]))
+@settings(max_examples=200, deadline=None)
+def test_scaling_weights_of_a_kind_changes_nothing(scenario: Scenario, c: float,
+                                                   kind: str) -> None:
+    scaled = scenario.model_copy(update={"estimates": tuple(
+        e.model_copy(update={"weight": e.weight * c}) if e.factor.kind == kind else e
+        for e in scenario.estimates)})
+    assert score(scaled).stability == pytest.approx(score(scenario).stability, abs=1e-9)

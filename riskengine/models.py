@@ -132,6 +132,13 @@ class Correlation(StrictModel):
                        Field(min_length=2, max_length=2)]
     rho: Annotated[Number, Field(ge=-1, le=1)]
 
+    @model_validator(mode="after")
+    def _two_factors(self) -> Correlation:
+        if self.factors[0] == self.factors[1]:
+            raise ValueError(f"a correlation needs two different factors, got "
+                             f"{self.factors[0]!r} twice")
+        return self
+
 
 class ScenarioFile(StrictModel):
     """A scenario as written in ``scenarios/<partnership>/<id>.yaml``."""

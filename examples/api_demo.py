@@ -19,7 +19,9 @@ results = [re.score(s) for s in scenarios]
 
 baseline = next(r for r in results if r.scenario == "baseline")
 print(f"Baseline: S = {baseline.stability:.1f} ({baseline.band})")
-print(baseline.to_frame()[["kind", "value", "normalised", "weight", "contribution"]].round(3))
+with pd.option_context("display.width", 120, "display.max_columns", 10):
+    print(baseline.to_frame()[["kind", "value", "normalised", "weight", "contribution"]]
+          .round(3))
 print()
 
 summary = pd.DataFrame(

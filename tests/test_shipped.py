@@ -1,0 +1,93 @@
+"""The shipped example content: valid, and its scores reproducible by hand from the files."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from .conftest import ROOT, Runner
+
+PARTNERSHIPS = sorted(p for p in (ROOT / "scenarios").iterdir() if p.is_dir())
+
+
+def test_validate_passes_on_shipped_content(cli: Runner) -> None:
+    proc = cli("validate", "factors", "scenarios", cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _by_hand(scenario_file: Path) -> float:
+    """The arithmetic score recomputed from the raw YAML with plain Python, as a reader would."""
+    yaml = YAML(typ="safe")
+    chain = [yaml.load(scenario_file.read_text())]
+    while chain[-1].get("extends"):
+        chain.append(yaml.load((scenario_file.parent / f"{chain[-1]['extends']}.yaml").read_text()))
+    entries: dict[str, dict] = {}
+    for doc in reversed(chain):
+        for fid, entry in doc.get("factors", {}).items():
+            merged = entries.setdefault(fid, {})
+            if "shift" in entry:
+                for key in ("value", "low", "mode", "high"):
+                    if key in merged:
+                        merged[key] += entry["shift"]
+            elif "value" in entry:
+                for key in ("low", "mode", "high"):
+                    merged.pop(key, None)
+            elif any(k in entry for k in ("low", "mode", "high")):
+                merged.pop("value", None)
+            merged.update({k: v for k, v in entry.items() if k != "shift"})
+    beta = chain[-1].get("model", {}).get("risk_share", 0.5)
+    totals = {"risk": 0.0, "opportunity": 0.0}
+    sums = {"risk": 0.0, "opportunity": 0.0}
+    for fid, est in entries.items():
+        factor = yaml.load((ROOT / "factors" / f"{fid}.yaml").read_text())
+        if "value" in est:
+            x = est["value"]
+        elif est.get("distribution") == "uniform":
+            x = (est["low"] + est["high"]) / 2
+        else:
+            x = est["mode"]
+        lo, hi = factor["scale"]["min"], factor["scale"]["max"]
+        s = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+        if factor["higher_means"] == "less":
+            s = 1 - s
+        weight = est.get("weight", factor["weight"])
+        totals[factor["kind"]] += weight
+        sums[factor["kind"]] += weight * s
+    r = sums["risk"] / totals["risk"]
+    o = sums["opportunity"] / totals["opportunity"]
+    return 100 * (beta * (1 - r) + (1 - beta) * o)
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS, ids=lambda p: p.name)
+def test_json_scores_agree_with_hand_computation(cli: Runner, partnership: Path) -> None:
+    proc = cli("run", str(partnership), "--format", "json", cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    records = json.loads(proc.stdout)
+    assert len(records) >= 3
+    for record in records:
+        assert record["model"]["aggregation"] == "arithmetic"
+        expected = _by_hand(partnership / f"{record['scenario']}.yaml")
+        assert abs(record["stability"] - expected) < 1e-9
+        total = math.fsum(f["contribution"] for f in record["factors"])
+        assert abs(total - (record["stability"] - 100 * record["model"]["risk_share"])) < 1e-9
+
+
+@pytest.mark.parametrize("partnership", PARTNERSHIPS, ids=lambda p: p.name)
+def test_outlook_probabilities_sum_to_one(partnership: Path) -> None:
+    yaml = YAML(typ="safe")
+    probabilities = [yaml.load(f.read_text())["probability"]
+                     for f in sorted(partnership.glob("*.yaml"))]
+    assert math.fsum(probabilities) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_every_shipped_estimate_has_dated_evidence_and_confidence() -> None:
+    yaml = YAML(typ="safe")
+    for baseline in (ROOT / "scenarios").glob("*/baseline.yaml"):
+        for fid, entry in yaml.load(baseline.read_text())["factors"].items():
+            assert entry.get("confidence"), (baseline, fid)
+            assert entry.get("evidence") and all(e.get("source") and e.get("date")
+                                                 for e in entry["evidence"]), (baseline, fid)

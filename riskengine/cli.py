@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,21 @@ def emit(args: argparse.Namespace, text: str) -> None:
         sys.stdout.write(text)
 
 
+@contextmanager
+def progress_bar(args: argparse.Namespace, label: str, total: int
+                 ) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; nothing when piped, in CI logs or with --quiet."""
+    if args.quiet or not sys.stderr.isatty():
+        yield lambda _: None
+        return
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), TaskProgressColumn(),
+                  TimeRemainingColumn(), console=_console(stderr=True), transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda done: bar.advance(task, done)
+
+
 def _check_output(args: argparse.Namespace) -> None:
     output = getattr(args, "output", None)
     if output and not Path(output).resolve().parent.is_dir():
@@ -90,6 +106,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_output(args)
     scenarios = load_inputs(args, args.scenarios)
     records = [score(s).to_dict() for s in scenarios]
+    if args.simulate:
+        from riskengine.simulation import simulate
+
+        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+            for record, scenario in zip(records, scenarios, strict=True):
+                record["simulation"] = simulate(scenario, args.simulate, seed=args.seed,
+                                                sampler=args.sampler,
+                                                chunk_size=args.chunk_size,
+                                                progress=advance).to_dict()
     if args.format == "json":
         emit(args, reporting.to_json(records))
     elif args.format == "csv":
@@ -98,6 +123,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         emit(args, reporting.run_markdown(records))
     else:
         reporting.print_run(records, _console())
+    return EXIT_OK
+
+
+def cmd_outlook(args: argparse.Namespace) -> int:
+    from riskengine import reporting
+    from riskengine.outlook import outlook
+
+    _check_output(args)
+    scenarios = load_inputs(args, [args.folder])
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+        result = outlook(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
+                         progress=advance).to_dict()
+    if args.format == "json":
+        emit(args, reporting.to_json(result))
+    elif args.format == "markdown" or args.output:
+        emit(args, reporting.outlook_markdown(result))
+    else:
+        reporting.print_outlook(result, _console())
+    return EXIT_OK
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from riskengine import reporting
+    from riskengine.sensitivity import sensitivity
+
+    _check_output(args)
+    scenarios = load_inputs(args, args.scenarios)
+    with progress_bar(args, "analysing", len(scenarios)) as advance:
+        results = []
+        for scenario in scenarios:
+            results.append(sensitivity(scenario, n=args.n, seed=args.seed,
+                                       concentration=args.concentration,
+                                       sobol_method=args.sobol).to_dict())
+            advance(1)
+    if args.format == "json":
+        emit(args, reporting.to_json(results))
+    elif args.format == "markdown" or args.output:
+        emit(args, reporting.sensitivity_markdown(results))
+    else:
+        console = _console()
+        for result in results:
+            reporting.print_sensitivity(result, console)
     return EXIT_OK
 
 
@@ -165,6 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
                          Callable[[argparse.Namespace], int]]] = [
         ("run", "score scenarios: stability, risk, opportunity, band, contributions",
          _args_run, cmd_run),
+        ("outlook", "the probability-weighted outlook of one partnership's scenarios",
+         _args_outlook, cmd_outlook),
+        ("sensitivity", "tornado, Sobol indices, weight robustness and breakpoints",
+         _args_sensitivity, cmd_sensitivity),
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
         ("schema", "print the JSON Schema of factor or scenario files", _args_schema,
          cmd_schema),
@@ -181,9 +252,70 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO",
                    help="scenario files or folders of them")
     p.add_argument("--format", choices=("text", "json", "csv", "markdown"), default="text")
+    _add_output(p)
+    p.add_argument("--simulate", type=positive_int, metavar="N",
+                   help="add a Monte Carlo simulation of N draws")
+    _add_sampling(p)
+    p.add_argument("--chunk-size", type=positive_int, default=65_536, metavar="ROWS",
+                   help="rows scored at a time (memory; never changes the numbers)")
+    _add_common(p)
+
+
+def _args_outlook(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", metavar="DIR", help="one partnership's folder of scenarios")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    _add_output(p)
+    p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
+                   help="draws per scenario (default 20000)")
+    _add_sampling(p)
+    _add_common(p)
+
+
+def _args_sensitivity(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    _add_output(p)
+    p.add_argument("--n", type=positive_int, default=4096, metavar="N",
+                   help="Sobol base sample size (default 4096; (d + 2) N evaluations)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--concentration", type=positive_float, default=50.0,
+                   help="Dirichlet concentration of the weight perturbations (default 50; "
+                        "larger means smaller perturbations)")
+    p.add_argument("--sobol", choices=("auto", "analytic", "estimate"), default="auto",
+                   help="auto: exact indices for the arithmetic model with independent "
+                        "inputs, else estimated")
+    _add_common(p)
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", metavar="FILE",
                    help="write to FILE (atomically) instead of standard output")
-    _add_common(p)
+
+
+def _add_sampling(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--sampler", choices=("random", "sobol"), default="random",
+                   help="pseudo-random draws or scrambled Sobol points")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
+    return value
 
 
 def _args_validate(p: argparse.ArgumentParser) -> None:

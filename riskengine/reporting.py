@@ -108,3 +108,120 @@ def print_run(records: Sequence[Record], console: Any) -> None:
                           fmt(f["weight"], 3), f"[{colour}]{f['contribution']:+.2f}[/]")
         console.print(table)
         console.print()
+
+
+# ---------------------------------------------------------------------------------------------
+# outlook
+
+
+def _outlook_rows(result: Record) -> list[list[str]]:
+    return [[s["scenario"], f"{s['probability']:.0%}", fmt(s["stability"]), s["band"],
+             f"{fmt(s['p5'])}–{fmt(s['p95'])}", f"{s['share_of_expected']:.0%}"]
+            for s in result["scenarios"]]
+
+
+OUTLOOK_HEADER = ["Scenario", "p", "S", "Band", "S p5–p95", "Share of E[S]"]
+
+
+def _outlook_headline(result: Record) -> str:
+    sim = result["simulation"]
+    odds = ", ".join(f"{band} {p:.0%}" for band, p in sim["band_probabilities"].items())
+    return (f"expected S = {fmt(result['expected_stability'])}; mixture p5–p50–p95 "
+            f"{fmt(sim['p5'])}–{fmt(sim['p50'])}–{fmt(sim['p95'])}; {odds}")
+
+
+def outlook_markdown(result: Record) -> str:
+    lines = [f"### Outlook: {result['partnership']}", "", _outlook_headline(result), ""]
+    lines += _md_table(OUTLOOK_HEADER, _outlook_rows(result), "lrrlll")
+    return "\n".join(lines) + "\n"
+
+
+def print_outlook(result: Record, console: Any) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"[bold]Outlook: {result['partnership']}[/]\n"
+                  + _outlook_headline(result), title_justify="left", show_edge=False)
+    for name in OUTLOOK_HEADER:
+        table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
+    for row in _outlook_rows(result):
+        row[3] = f"[{BAND_STYLE[row[3]]}]{row[3]}[/]"
+        table.add_row(*row)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------
+# sensitivity
+
+
+def _bar(value: float, scale: float, width: int = 24) -> str:
+    cells = 0 if scale <= 0 else round(width * abs(value) / scale)
+    return "█" * cells
+
+
+def sensitivity_markdown(results: Sequence[Record]) -> str:
+    lines: list[str] = []
+    for r in results:
+        w = r["weights"]
+        lines += [f"### Sensitivity: {r['partnership']}/{r['scenario']} (S = "
+                  f"{fmt(r['stability'])})", "", "Tornado (S with the factor at its low / high):",
+                  ""]
+        lines += _md_table(["Factor", "S at low", "S at high", "Swing"],
+                           [[t["id"], fmt(t["low_score"]), fmt(t["high_score"]),
+                             fmt(t["swing"], 2)] for t in r["tornado"]], "lrrr")
+        lines += ["", f"Sobol indices ({r['sobol_method']}, 95 % CI):", ""]
+        lines += _md_table(["Factor", "First order", "Total"],
+                           [[s["id"], _ci(s["first_order"], s["first_order_ci"]),
+                             _ci(s["total"], s["total_ci"])] for s in r["sobol"]], "lrr")
+        lines += ["", f"Weights (Dirichlet, concentration {w['concentration']:g}, n = {w['n']}):"
+                  f" S p5–p95 {fmt(w['p5'])}–{fmt(w['p95'])}; P(band changes) = "
+                  f"{w['p_band_change']:.1%}; P(top driver changes) = "
+                  f"{w['p_top_driver_change']:.1%}", "", "Breakpoints:", ""]
+        lines += _md_table(["Factor", "Value", "Band entered"], _breakpoint_rows(r), "lrl")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _ci(value: float, ci: Sequence[float]) -> str:
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _breakpoint_rows(result: Record) -> list[list[str]]:
+    return [[b["id"], "none within the scale" if b["value"] is None else
+             f"{b['direction']} {b['value']:.4g}", b["band"] if b["value"] is not None else "–"]
+            for b in result["breakpoints"]]
+
+
+def print_sensitivity(result: Record, console: Any) -> None:
+    from rich.table import Table
+
+    base = result["stability"]
+    largest = max((t["swing"] for t in result["tornado"]), default=0.0)
+    tornado = Table(title=f"[bold]{result['partnership']}/{result['scenario']}[/]: tornado "
+                    f"around S = {fmt(base)}", title_justify="left", show_edge=False)
+    for name, justify in (("factor", "left"), ("S at low", "right"), ("S at high", "right"),
+                          ("swing", "right"), ("", "left")):
+        tornado.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for t in result["tornado"]:
+        tornado.add_row(t["id"], fmt(t["low_score"]), fmt(t["high_score"]), fmt(t["swing"], 2),
+                        f"[cyan]{_bar(t['swing'], largest)}[/]")
+    console.print(tornado)
+    sobol = Table(title=f"Sobol indices ({result['sobol_method']}; 95 % CI)",
+                  title_justify="left", show_edge=False)
+    for name in ("factor", "first order", "total", ""):
+        sobol.add_column(name, justify="left" if name in ("factor", "") else "right")
+    for s in result["sobol"]:
+        sobol.add_row(s["id"], _ci(s["first_order"], s["first_order_ci"]),
+                      _ci(s["total"], s["total_ci"]), f"[blue]{_bar(s['total'], 1.0)}[/]")
+    console.print(sobol)
+    w = result["weights"]
+    console.print(f"Weights (Dirichlet, concentration {w['concentration']:g}, n = {w['n']}): "
+                  f"S p5–p95 {fmt(w['p5'])}–{fmt(w['p95'])}; P(band changes) "
+                  f"{w['p_band_change']:.1%}; P(top driver changes) "
+                  f"{w['p_top_driver_change']:.1%}")
+    points = Table(title="Breakpoints (others fixed)", title_justify="left", show_edge=False)
+    for name in ("factor", "value", "band entered"):
+        points.add_column(name)
+    for row in _breakpoint_rows(result):
+        points.add_row(*row)
+    console.print(points)
+    console.print()

@@ -39,6 +39,26 @@ class ModelArrays:
     aggregation: str
     bands: Bands
 
+    @property
+    def span(self) -> FloatArray:
+        return self.scale_max - self.scale_min
+
+    @property
+    def slope(self) -> FloatArray:
+        return np.where(self.reverse, -1.0, 1.0) / self.span
+
+    @property
+    def intercept(self) -> FloatArray:
+        return np.where(self.reverse, self.scale_max, -self.scale_min) / self.span
+
+    @property
+    def risk_weights(self) -> FloatArray:
+        return np.where(self.is_risk, self.weights, 0.0)
+
+    @property
+    def opportunity_weights(self) -> FloatArray:
+        return np.where(self.is_risk, 0.0, self.weights)
+
     @classmethod
     def of(cls, scenario: Scenario) -> ModelArrays:
         est = scenario.estimates
@@ -68,10 +88,17 @@ def normalise_weights(weights: FloatArray, is_risk: NDArray[np.bool_]) -> FloatA
     return weights / np.where(is_risk, risk_total, opp_total)
 
 
-def normalise(raw: FloatArray, arrays: ModelArrays) -> FloatArray:
-    """Raw values on each factor's scale -> presence in [0, 1] (step 2 of MODEL.md)."""
-    s = np.clip((raw - arrays.scale_min) / (arrays.scale_max - arrays.scale_min), 0.0, 1.0)
-    return np.where(arrays.reverse, 1.0 - s, s)
+def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = None
+              ) -> FloatArray:
+    """Raw values on each factor's scale -> presence in [0, 1] (step 2 of MODEL.md).
+
+    ``(x - min) / (max - min)``, or ``(max - x) / (max - min)`` for ``higher_means: less``
+    (the same as ``1 - s``), written as one multiply-add so a large sample matrix is passed over
+    twice, not five times. ``out=raw`` normalises a scratch matrix in place.
+    """
+    s = np.multiply(raw, arrays.slope, out=out)
+    s += arrays.intercept
+    return np.clip(s, 0.0, 1.0, out=s)
 
 
 def aggregate(s: FloatArray, arrays: ModelArrays, weights: FloatArray | None = None,
@@ -82,14 +109,19 @@ def aggregate(s: FloatArray, arrays: ModelArrays, weights: FloatArray | None = N
     ``weights`` (normalised within kind, broadcastable to ``s``) and ``beta`` default to the
     scenario's.
     """
-    w = arrays.weights if weights is None else weights
     b = arrays.beta if beta is None else beta
     risk = arrays.is_risk
     if arrays.aggregation == "arithmetic":
-        r = np.sum(np.where(risk, w * s, 0.0), axis=-1)
-        o = np.sum(np.where(risk, 0.0, w * s), axis=-1)
+        if weights is None:
+            # one pass over the samples for both indices
+            both = s @ np.stack([arrays.risk_weights, arrays.opportunity_weights], axis=-1)
+            r, o = both[..., 0], both[..., 1]
+        else:
+            r = np.sum(np.where(risk, weights * s, 0.0), axis=-1)
+            o = np.sum(np.where(risk, 0.0, weights * s), axis=-1)
         stability = 100.0 * (b * (1.0 - r) + (1.0 - b) * o)
         return stability, r, o
+    w = arrays.weights if weights is None else weights
     log_safe = np.sum(np.where(risk, w * np.log(np.maximum(1.0 - s, GEOMETRIC_EPS)), 0.0),
                       axis=-1)
     log_o = np.sum(np.where(risk, 0.0, w * np.log(np.maximum(s, GEOMETRIC_EPS))), axis=-1)
@@ -97,8 +129,8 @@ def aggregate(s: FloatArray, arrays: ModelArrays, weights: FloatArray | None = N
     return stability, 1.0 - np.exp(log_safe), np.exp(log_o)
 
 
-def contributions(s: FloatArray, arrays: ModelArrays, stability: FloatArray | float
-                  ) -> FloatArray:
+def contributions(s: FloatArray, arrays: ModelArrays, stability: FloatArray | float,
+                  weights: FloatArray | None = None) -> FloatArray:
     """Each factor's signed share of the score.
 
     Arithmetic: ``-100 beta w s`` for risks, ``+100 (1 - beta) w s`` for opportunities; they sum
@@ -106,7 +138,8 @@ def contributions(s: FloatArray, arrays: ModelArrays, stability: FloatArray | fl
     so the shortfall ``S - 100`` is split in proportion to those terms; they sum to ``S - 100``
     and each is <= 0 (a factor can only pull a non-compensatory score down from its ideal).
     """
-    b, w, risk = arrays.beta, arrays.weights, arrays.is_risk
+    b, risk = arrays.beta, arrays.is_risk
+    w = arrays.weights if weights is None else weights
     if arrays.aggregation == "arithmetic":
         return np.where(risk, -100.0 * b * w * s, 100.0 * (1.0 - b) * w * s)
     terms = np.where(risk, b * w * np.log(np.maximum(1.0 - s, GEOMETRIC_EPS)),

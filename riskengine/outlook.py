@@ -1,0 +1,103 @@
+"""The outlook of a partnership: its scenarios mixed by their probabilities.
+
+The expected stability is ``sum(p_k S_k)`` of the deterministic scores (MODEL.md); the
+distribution is the mixture of the scenarios' simulated distributions, each sample of scenario
+``k`` carrying weight ``p_k / n``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from riskengine.loading import outlook_problems
+from riskengine.models import Scenario
+from riskengine.problems import InputError
+from riskengine.scoring import FloatArray, Result, score
+from riskengine.simulation import (
+    PERCENTILES,
+    Progress,
+    Sampler,
+    Simulation,
+    band_probabilities,
+    simulate,
+)
+
+
+def weighted_percentiles(values: FloatArray, weights: FloatArray,
+                         q: Sequence[float] = PERCENTILES) -> list[float]:
+    """Percentiles of a weighted sample (inverse of the weighted empirical CDF)."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    cumulative /= cumulative[-1]
+    idx = np.searchsorted(cumulative, np.asarray(q) / 100.0, side="left")
+    return [float(v) for v in values[order][np.minimum(idx, values.size - 1)]]
+
+
+@dataclass(frozen=True)
+class Outlook:
+    partnership: str
+    scenarios: tuple[Scenario, ...]
+    results: tuple[Result, ...]
+    simulations: tuple[Simulation, ...]
+
+    @property
+    def probabilities(self) -> FloatArray:
+        return np.array([s.probability or 0.0 for s in self.scenarios])
+
+    def mixture(self) -> tuple[FloatArray, FloatArray]:
+        """All simulated S values and each one's weight in the mixture."""
+        values = np.concatenate([sim.stability for sim in self.simulations])
+        weights = np.concatenate([np.full(sim.n, p / sim.n) for sim, p in
+                                  zip(self.simulations, self.probabilities, strict=True)])
+        return values, weights
+
+    def to_dict(self) -> dict[str, Any]:
+        values, weights = self.mixture()
+        p5, p50, p95 = weighted_percentiles(values, weights)
+        probs = self.probabilities
+        expected = math.fsum(p * r.stability for p, r in zip(probs, self.results, strict=True))
+        bands = self.scenarios[0].model.bands
+        return {
+            "partnership": self.partnership,
+            "expected_stability": expected,
+            "simulation": {
+                "n": int(sum(sim.n for sim in self.simulations)),
+                "seed": self.simulations[0].seed,
+                "mean": float(np.sum(values * weights)),
+                "p5": p5, "p50": p50, "p95": p95,
+                "band_probabilities": band_probabilities(values, bands, weights),
+            },
+            "scenarios": [
+                {"scenario": s.id, "title": s.title, "probability": p, "stability": r.stability,
+                 "band": r.band, "share_of_expected": p * r.stability / expected if expected
+                 else 0.0, "p5": sim.to_dict()["p5"], "p95": sim.to_dict()["p95"]}
+                for s, p, r, sim in zip(self.scenarios, probs, self.results, self.simulations,
+                                        strict=True)],
+        }
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["scenarios"]).set_index("scenario")
+
+    def _repr_html_(self) -> str:
+        d = self.to_dict()
+        return (f"<p><b>{self.partnership}</b> outlook: expected S = "
+                f"{d['expected_stability']:.1f}</p>" + self.to_frame().to_html())
+
+
+def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
+            sampler: Sampler = "random", progress: Progress | None = None) -> Outlook:
+    """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9)."""
+    problems = outlook_problems(scenarios)
+    if problems:
+        raise InputError(problems)
+    sims = tuple(simulate(s, n, seed=seed, sampler=sampler, progress=progress)
+                 for s in scenarios)
+    return Outlook(scenarios[0].partnership, tuple(scenarios),
+                   tuple(score(s) for s in scenarios), sims)

@@ -34,7 +34,9 @@ def weighted_percentiles(values: FloatArray, weights: FloatArray,
     order = np.argsort(values, kind="stable")
     cumulative = np.cumsum(weights[order])
     cumulative /= cumulative[-1]
-    idx = np.searchsorted(cumulative, np.asarray(q) / 100.0, side="left")
+    # the tolerance absorbs rounding in the running sum, so equal weights give numpy's
+    # "inverted_cdf" percentiles exactly
+    idx = np.searchsorted(cumulative, np.asarray(q) / 100.0 - 1e-12, side="left")
     return [float(v) for v in values[order][np.minimum(idx, values.size - 1)]]
 
 

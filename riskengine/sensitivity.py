@@ -83,7 +83,11 @@ def estimate_sobol(model: Callable[[FloatArray], FloatArray], ppf: Callable[[Flo
 
     ``model`` maps raw inputs (m, dims) to outputs (m,); ``ppf`` maps uniforms to raw inputs.
     The A and B matrices are the two halves of one scrambled Sobol sequence in 2 * dims
-    dimensions. The bootstrap resamples rows with one index matrix for all factors.
+    dimensions, transformed once; each A_B^i swaps one column of raw values.
+
+    Both estimators are means of per-row terms, so a bootstrap resample's estimates are the
+    resample's means: with a (resamples x n) matrix of multinomial counts C, every resample of
+    every index is one matrix product ``C @ terms / n``. No loop over resamples or rows.
     Returns first, first_ci (dims, 2), total, total_ci (dims, 2).
     """
     from scipy.stats import qmc
@@ -96,25 +100,26 @@ def estimate_sobol(model: Callable[[FloatArray], FloatArray], ppf: Callable[[Flo
     f_a, f_b = model(a), model(b)
     centre = np.mean(np.concatenate([f_a, f_b]))
     f_a, f_b = f_a - centre, f_b - centre
-    idx = rng.integers(0, n, size=(resamples, n))
-    fa_r, fb_r = f_a[idx], f_b[idx]
-    var = np.var(np.concatenate([f_a, f_b]), ddof=1)
-    var_r = np.var(np.concatenate([fa_r, fb_r], axis=1), axis=1, ddof=1)
-    first = np.empty(dims)
-    total = np.empty(dims)
-    first_ci = np.empty((dims, 2))
-    total_ci = np.empty((dims, 2))
-    for i in range(dims):
+    terms = np.empty((n, 2 * dims + 4))
+    for i in range(dims):  # one model run per factor, over all rows
         ab = a.copy()
         ab[:, i] = b[:, i]
         f_ab = model(ab) - centre
-        first[i] = np.mean(f_b * (f_ab - f_a)) / var
-        total[i] = 0.5 * np.mean((f_a - f_ab) ** 2) / var
-        fab_r = f_ab[idx]
-        first_boot = np.mean(fb_r * (fab_r - fa_r), axis=1) / var_r
-        total_boot = 0.5 * np.mean((fa_r - fab_r) ** 2, axis=1) / var_r
-        first_ci[i] = np.percentile(first_boot, (2.5, 97.5))
-        total_ci[i] = np.percentile(total_boot, (2.5, 97.5))
+        terms[:, i] = f_b * (f_ab - f_a)
+        terms[:, dims + i] = 0.5 * (f_a - f_ab) ** 2
+    terms[:, 2 * dims:] = np.column_stack([f_a, f_b, f_a**2, f_b**2])
+
+    def indices(means: FloatArray) -> tuple[FloatArray, FloatArray]:
+        m_a, m_b, m_a2, m_b2 = (means[..., 2 * dims + j] for j in range(4))
+        variance = (m_a2 + m_b2) / 2 - ((m_a + m_b) / 2) ** 2
+        return (means[..., :dims] / variance[..., None],
+                means[..., dims:2 * dims] / variance[..., None])
+
+    first, total = indices(terms.mean(axis=0))
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
+    first_boot, total_boot = indices(counts @ terms / n)
+    first_ci = np.percentile(first_boot, (2.5, 97.5), axis=0).T
+    total_ci = np.percentile(total_boot, (2.5, 97.5), axis=0).T
     return first, first_ci, total, total_ci
 
 

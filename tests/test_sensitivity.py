@@ -1,0 +1,158 @@
+"""Sensitivity: tornado, Sobol indices against the analytic oracle, weights, breakpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from riskengine.loading import load_scenario
+from riskengine.models import Estimate, Factor, ModelSettings, Scale, Scenario
+from riskengine.scoring import band_of, score
+from riskengine.sensitivity import (
+    analytic_sobol,
+    breakpoints,
+    sensitivity,
+    sobol,
+    tornado,
+    weight_robustness,
+)
+
+from .conftest import Runner
+
+
+def linear_case(aggregation: str = "arithmetic", d: int = 6) -> Scenario:
+    distributions = ("pert", "triangular", "uniform")
+    estimates = []
+    for i in range(d):
+        factor = Factor(id=f"f{i}", name=f"F{i}", kind="risk" if i % 2 else "opportunity",
+                        description="d", scale=Scale(min=0, max=10, unit="u"),
+                        higher_means="less" if i == 3 else "more", weight=1 + i)
+        estimates.append(Estimate(factor=factor, low=1 + i % 3, mode=3 + i % 4, high=9,
+                                  distribution=distributions[i % 3], weight=1 + i))
+    return Scenario(id="lin", title="Linear", partnership="p",
+                    model=ModelSettings(aggregation=aggregation), estimates=tuple(estimates))
+
+
+def test_tornado_by_hand(project: Path) -> None:
+    scenario = load_scenario(project / "scenarios/demo/base.yaml")
+    rows = {r["id"]: r for r in tornado(scenario)}
+    # r_a: weight .75 of risk, scale 0..10; low 2 and high 7 move S by -50 * .75 * dx/10
+    base = score(scenario).stability
+    assert rows["r_a"]["low_score"] == pytest.approx(base + 3.75 * (4 - 2) / 1)
+    assert rows["r_a"]["high_score"] == pytest.approx(base - 3.75 * (7 - 4))
+    assert rows["r_b"]["swing"] == 0.0  # a fixed value does not swing
+    swings = [r["swing"] for r in tornado(scenario)]
+    assert swings == sorted(swings, reverse=True)
+
+
+@pytest.mark.parametrize("sampler_seed", [0, 1])
+def test_estimated_sobol_matches_analytic_on_linear_case(sampler_seed: int) -> None:
+    scenario = linear_case()
+    exact = {r["id"]: r for r in analytic_sobol(scenario)}
+    method, rows = sobol(scenario, n=4096, seed=sampler_seed, method="estimate")
+    assert method == "estimate"
+    for row in rows:
+        assert row["first_order"] == pytest.approx(exact[row["id"]]["first_order"], abs=0.02)
+        assert row["total"] == pytest.approx(exact[row["id"]]["total"], abs=0.02)
+        assert row["total_ci"][0] <= row["total"] <= row["total_ci"][1]
+    assert sum(r["first_order"] for r in rows) == pytest.approx(1.0, abs=0.03)
+    assert sum(r["first_order"] for r in exact.values()) == pytest.approx(1.0)
+
+
+def test_analytic_indices_equal_variance_shares_from_simulation() -> None:
+    from riskengine.simulation import simulate
+
+    scenario = linear_case()
+    exact = {r["id"]: r["total"] for r in analytic_sobol(scenario)}
+    partial = {}
+    for i, est in enumerate(scenario.estimates):
+        # only factor i uncertain: the variance of S is that factor's own part V_i
+        others = tuple(e if j == i else e.model_copy(update={
+            "low": e.point, "mode": e.point, "high": e.point, "fixed": True})
+            for j, e in enumerate(scenario.estimates))
+        partial[est.factor.id] = simulate(scenario.model_copy(update={"estimates": others}),
+                                          100_000, seed=i).stability.var()
+    total = simulate(scenario, 100_000, seed=99).stability.var()
+    assert sum(partial.values()) == pytest.approx(total, rel=0.03)  # additive: no interactions
+    for fid, share in exact.items():
+        assert partial[fid] / sum(partial.values()) == pytest.approx(share, abs=0.01)
+    assert sobol(scenario, method="auto")[0] == "analytic"
+    assert sobol(linear_case("geometric"), n=512, method="auto")[0] == "estimate"
+
+
+def test_sobol_geometric_indices_are_sane() -> None:
+    _, rows = sobol(linear_case("geometric"), n=2048, seed=3)
+    for row in rows:
+        assert -0.05 <= row["first_order"] <= row["total"] + 0.05
+        assert row["first_order_ci"][0] <= row["first_order_ci"][1]
+
+
+@pytest.mark.parametrize("aggregation", ["arithmetic", "geometric"])
+def test_breakpoints_rescore_across_the_band(aggregation: str) -> None:
+    estimates = []
+    for i, (kind, weight) in enumerate((("risk", 5), ("risk", 1), ("opportunity", 1))):
+        factor = Factor(id=f"f{i}", name="F", kind=kind, description="d",
+                        scale=Scale(min=0, max=10, unit="u"), higher_means="more",
+                        weight=weight)
+        estimates.append(Estimate(factor=factor, low=5, mode=5, high=5, weight=weight,
+                                  fixed=True))
+    scenario = Scenario(id="b", title="B", partnership="p",
+                        model=ModelSettings(aggregation=aggregation),
+                        estimates=tuple(estimates))
+    found = [b for b in breakpoints(scenario) if b["value"] is not None]
+    assert found, breakpoints(scenario)
+    base_band = score(scenario).band
+    for point in found:
+        index = [e.factor.id for e in scenario.estimates].index(point["id"])
+
+        def band_at(x: float, index: int = index) -> str:
+            changed = list(scenario.estimates)
+            changed[index] = changed[index].model_copy(update={"low": x, "mode": x, "high": x})
+            return score(scenario.model_copy(update={"estimates": tuple(changed)})).band
+
+        step = 1e-6 if point["direction"] == "above" else -1e-6
+        assert band_at(point["value"] - step) != band_at(point["value"] + step)
+        assert band_at(point["value"] + step) == point["band"]
+        assert point["band"] != base_band or band_at(point["value"] - step) != base_band
+
+
+def test_weight_robustness_is_centred_and_seeded(project: Path) -> None:
+    scenario = load_scenario(project / "scenarios/demo/base.yaml")
+    result = weight_robustness(scenario, n=20_000, concentration=200.0, seed=1)
+    assert result["p50"] == pytest.approx(score(scenario).stability, abs=0.5)
+    assert sum(result["band_probabilities"].values()) == pytest.approx(1.0)
+    assert 0 <= result["p_band_change"] <= 1
+    assert result == weight_robustness(scenario, n=20_000, concentration=200.0, seed=1)
+    tight = weight_robustness(scenario, n=5_000, concentration=1e5, seed=2)
+    assert tight["p95"] - tight["p5"] < result["p95"] - result["p5"]
+    with pytest.raises(ValueError):
+        weight_robustness(scenario, concentration=0)
+
+
+def test_sensitivity_json_contract(project: Path, cli: Runner) -> None:
+    proc = cli("sensitivity", "scenarios/demo/base.yaml", "--format", "json", "--n", "512",
+               cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    [result] = json.loads(proc.stdout)
+    assert {"tornado", "sobol", "weights", "breakpoints"} <= set(result)
+    assert {"id", "low_score", "high_score", "swing"} == set(result["tornado"][0])
+    assert {"id", "first_order", "first_order_ci", "total", "total_ci"} == set(
+        result["sobol"][0])
+    assert {"id", "band", "value"} <= set(result["breakpoints"][0])
+    text = cli("sensitivity", "scenarios/demo/base.yaml", "--n", "256", cwd=project)
+    assert text.returncode == 0 and "Sobol" in text.stdout and "█" in text.stdout
+    assert cli("sensitivity", "scenarios/demo/base.yaml", "--concentration", "-1",
+               cwd=project).returncode == 2
+
+
+def test_sensitivity_api_is_reproducible(project: Path) -> None:
+    scenario = load_scenario(project / "scenarios/demo/base.yaml")
+    a = sensitivity(scenario, n=256, seed=4, sobol_method="estimate").to_dict()
+    b = sensitivity(scenario, n=256, seed=4, sobol_method="estimate").to_dict()
+    assert json.dumps(a) == json.dumps(b)
+    assert band_of(a["stability"], scenario.model.bands) == score(scenario).band
+    assert not sensitivity(scenario, n=256).to_frame().empty
+    assert np.isfinite(a["weights"]["p5"])

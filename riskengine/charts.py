@@ -11,6 +11,7 @@ turns its absence into a clear message.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -54,6 +55,8 @@ def to_svg(fig: Any, title: str) -> str:
     plt.close(fig)
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
+    # the RDF <metadata> block only names matplotlib; it adds bytes and namespace URLs
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     head_end = svg.index(">") + 1
     label = title.replace("&", "&amp;").replace("<", "&lt;")
     return (svg[:head_end - 1] + f' role="img" aria-label="{label}" class="chart">'
@@ -70,15 +73,20 @@ def _band_shading(ax: Any, bands: Bands, horizontal: bool) -> None:
 
 def quadrant(labels: Sequence[str], risk: Sequence[float], opportunity: Sequence[float],
              stability: Sequence[float], bands: Sequence[str], title: str) -> str:
-    """Risk index against opportunity index, one point per scenario, coloured by band."""
+    """Risk index against opportunity index, one numbered point per scenario, coloured by band.
+
+    Points are labelled with their position in ``labels`` (1-based), so many scenarios stay
+    legible; the report's table next to the chart gives the names.
+    """
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
     ax.axvline(0.5, color=GRID, lw=1)
     ax.axhline(0.5, color=GRID, lw=1)
-    for label, r, o, s, band in zip(labels, risk, opportunity, stability, bands, strict=True):
+    for number, (r, o, band) in enumerate(zip(risk, opportunity, bands, strict=True), 1):
         ax.scatter([r], [o], s=60, color=BAND_COLOURS[band], edgecolor=INK, lw=0.6, zorder=3)
-        ax.annotate(f"{label} ({s:.0f})", (r, o), xytext=(5, 4), textcoords="offset points",
-                    fontsize=7.5, color=INK)
+        ax.annotate(str(number), (r, o), xytext=(5, 3 + 7 * (number % 2)),
+                    textcoords="offset points", fontsize=8, color=INK)
+    del labels, stability  # named in the table beside the chart
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("risk index R (0 = none, 1 = all risks at their worst)")
@@ -170,14 +178,24 @@ def waterfall(start_label: str, start: float, steps: Sequence[tuple[str, float]]
     """From one scenario's S to another's, one bar per factor whose contribution changed."""
     plt = require_matplotlib()
     labels = [start_label, *(s[0] for s in steps), end_label]
-    fig, ax = plt.subplots(figsize=(7.2, 3.6))
-    level = start
-    ax.bar(0, start, color="#90a4ae")
+    fig, ax = plt.subplots(figsize=(7.2, 3.2))
+    levels = np.cumsum([start, *(delta for _, delta in steps)])
+    end = float(levels[-1])
+    # zoom on the moves: from 0 to 100 a shift of a few points would be invisible
+    low, high = float(levels.min()), float(levels.max())
+    pad = max(2.0, 0.15 * (high - low))
+    bottom = max(0.0, low - pad)
+    ax.bar(0, start - bottom, bottom=bottom, color="#90a4ae")
     for i, (_, delta) in enumerate(steps, start=1):
-        ax.bar(i, delta, bottom=level, color=OPPORTUNITY_COLOUR if delta >= 0 else RISK_COLOUR)
-        level += delta
-    ax.bar(len(labels) - 1, level, color="#546e7a")
-    ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=7.5)
+        ax.bar(i, delta, bottom=levels[i - 1],
+               color=OPPORTUNITY_COLOUR if delta >= 0 else RISK_COLOUR)
+        ax.text(i, max(levels[i - 1], levels[i]) + 0.1, f"{delta:+.1f}", ha="center",
+                va="bottom", fontsize=7.5, color=INK)
+    ax.bar(len(labels) - 1, end - bottom, bottom=bottom, color="#546e7a")
+    for x, value in ((0, start), (len(labels) - 1, end)):
+        ax.text(x, value + 0.1, f"{value:.1f}", ha="center", va="bottom", fontsize=8,
+                color=INK)
+    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7.5)
     ax.set_ylabel("stability S")
-    ax.set_ylim(0, max(100.0, level + 5))
+    ax.set_ylim(bottom, min(100.0, high + pad))
     return to_svg(fig, title)

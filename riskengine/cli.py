@@ -168,6 +168,70 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from riskengine import reporting
+    from riskengine.compare import compare
+
+    _check_output(args)
+    if args.format == "xlsx" and not args.output:
+        raise UsageError("--format xlsx writes a file: give -o FILE.xlsx")
+    scenarios = load_inputs(args, args.paths)
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+        comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
+                             progress=advance)
+    result = comparison.to_dict()
+    if args.format == "json":
+        emit(args, reporting.to_json(result))
+    elif args.format == "csv":
+        emit(args, reporting.compare_csv(result))
+    elif args.format == "xlsx":
+        from riskengine.fileio import write_atomic
+
+        write_atomic(args.output, excel_bytes(comparison))
+    elif args.format == "markdown" or args.output:
+        emit(args, reporting.compare_markdown(result))
+    else:
+        reporting.print_compare(result, _console())
+    return EXIT_OK
+
+
+def excel_bytes(comparison: Any) -> bytes:
+    """The comparison as a workbook: a ranking sheet and a pairwise-probability sheet."""
+    import io
+
+    try:
+        import openpyxl  # noqa: F401
+    except ImportError:
+        raise UsageError("xlsx output needs openpyxl: pip install 'riskengine[xlsx]'") from None
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        comparison.to_frame().to_excel(writer, sheet_name="ranking")
+        comparison.pairs_frame().to_excel(writer, sheet_name="P(row beats column)")
+    return buffer.getvalue()
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from riskengine.charts import MissingExtra
+    from riskengine.fileio import write_atomic
+
+    _check_output(args)
+    try:
+        from riskengine.report import build_report
+
+        scenarios = load_inputs(args, args.paths)
+        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+            text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
+                                progress=advance)
+    except MissingExtra as exc:
+        raise UsageError(str(exc)) from None
+    write_atomic(args.output, text)
+    if not args.quiet:
+        print(f"wrote {args.output} ({len(text.encode()):,} bytes)", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from riskengine.validation import validate_paths
 
@@ -234,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
          _args_run, cmd_run),
         ("outlook", "the probability-weighted outlook of one partnership's scenarios",
          _args_outlook, cmd_outlook),
+        ("compare", "scenarios and partnerships side by side, with P(A beats B)",
+         _args_compare, cmd_compare),
+        ("report", "a self-contained HTML report with charts, for a client", _args_report,
+         cmd_report),
         ("sensitivity", "tornado, Sobol indices, weight robustness and breakpoints",
          _args_sensitivity, cmd_sensitivity),
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
@@ -268,6 +336,29 @@ def _args_outlook(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
                    help="draws per scenario (default 20000)")
     _add_sampling(p)
+    _add_common(p)
+
+
+def _args_compare(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="scenario files or folders (a partnership folder, or scenarios/)")
+    p.add_argument("--format", choices=("text", "json", "csv", "markdown", "xlsx"),
+                   default="text")
+    _add_output(p)
+    p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
+                   help="draws per scenario (default 20000)")
+    _add_sampling(p)
+    _add_common(p)
+
+
+def _args_report(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="the HTML file to write (atomically)")
+    p.add_argument("--title", default="Partnership stability report")
+    p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
+                   help="draws per scenario (default 20000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     _add_common(p)
 
 

@@ -225,3 +225,76 @@ def print_sensitivity(result: Record, console: Any) -> None:
         points.add_row(*row)
     console.print(points)
     console.print()
+
+
+# ---------------------------------------------------------------------------------------------
+# compare
+
+COMPARE_HEADER = ["Scenario", "S", "S p5–p95", "R", "O", "Band", "P(stable)", "Δ vs baseline"]
+
+
+def _compare_rows(result: Record) -> list[list[str]]:
+    rows = []
+    for r in result["rows"]:
+        sim = r["simulation"]
+        delta = r["delta_vs_baseline"]
+        rows.append([f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
+                     f"{fmt(sim['p5'])}–{fmt(sim['p95'])}", fmt(r["risk_index"], 3),
+                     fmt(r["opportunity_index"], 3), r["band"],
+                     f"{sim['band_probabilities']['stable']:.0%}",
+                     "–" if delta is None else f"{delta:+.1f}"])
+    return rows
+
+
+def _pair_lines(result: Record, limit: int | None = None) -> list[str]:
+    pairs = sorted(result["pairs"], key=lambda p: -abs(p["p_a_beats_b"] - 0.5))
+    lines = []
+    for p in pairs[:limit]:
+        a, b, prob = p["a"], p["b"], p["p_a_beats_b"]
+        if prob < 0.5:
+            a, b, prob = b, a, 1.0 - prob - p["p_tie"]
+        lines.append(f"P({a} > {b}) = {prob:.1%}")
+    return lines
+
+
+def compare_markdown(result: Record) -> str:
+    lines = [f"### Comparison ({result['n']:,} draws per scenario, common random numbers, "
+             f"seed {result['seed']})", ""]
+    lines += _md_table(COMPARE_HEADER, _compare_rows(result), "lrrrrlrr")
+    lines += ["", "Pairwise probability that one scores above the other:", ""]
+    lines += [f"- {line}" for line in _pair_lines(result)]
+    return "\n".join(lines) + "\n"
+
+
+def compare_csv(result: Record) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["partnership", "scenario", "stability", "stability_p5", "stability_p95",
+                     "risk_index", "opportunity_index", "band", "p_stable", "p_fragile",
+                     "p_unstable", "baseline", "delta_vs_baseline"])
+    for r in result["rows"]:
+        sim = r["simulation"]
+        probs = sim["band_probabilities"]
+        writer.writerow([r["partnership"], r["scenario"], repr(r["stability"]), repr(sim["p5"]),
+                         repr(sim["p95"]), repr(r["risk_index"]),
+                         repr(r["opportunity_index"]), r["band"], repr(probs["stable"]),
+                         repr(probs["fragile"]), repr(probs["unstable"]), r["baseline"] or "",
+                         "" if r["delta_vs_baseline"] is None else repr(r["delta_vs_baseline"])])
+    return out.getvalue()
+
+
+def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"[bold]Comparison[/] — {result['n']:,} draws per scenario, common "
+                  f"random numbers, seed {result['seed']}", title_justify="left",
+                  show_edge=False)
+    for name in COMPARE_HEADER:
+        table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
+    for row in _compare_rows(result):
+        row[5] = f"[{BAND_STYLE[row[5]]}]{row[5]}[/]"
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"\nMost decided pairs (of {len(result['pairs'])}; all in --format json):")
+    for line in _pair_lines(result, pairs):
+        console.print(f"  {line}")

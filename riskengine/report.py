@@ -1,0 +1,302 @@
+"""The client report: one self-contained HTML file with inline CSS and inline SVG charts.
+
+Nothing in the file reaches the network, and the same inputs and seed give the same bytes (no
+timestamps; charts drawn deterministically). Sections: headline per partnership, the
+risk–opportunity quadrant, score distributions, outlooks, tornado and Sobol bars, contribution
+waterfalls from each baseline to its variants, the evidence table and the methodology in brief.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from riskengine import __version__, charts
+from riskengine.compare import Comparison, compare, reference_of
+from riskengine.loading import outlook_problems
+from riskengine.models import Scenario
+from riskengine.outlook import outlook
+from riskengine.scoring import Result
+from riskengine.sensitivity import sensitivity
+from riskengine.simulation import Progress
+
+CSS = """
+:root { --ink: #263238; --muted: #607d8b; --rule: #cfd8dc; --stable: #2e7d32;
+        --fragile: #b28704; --unstable: #c62828; }
+* { box-sizing: border-box; }
+body { font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Liberation Sans",
+       sans-serif; color: var(--ink); margin: 0 auto; max-width: 980px; padding: 24px; }
+h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 32px 0 8px;
+border-bottom: 2px solid var(--rule); padding-bottom: 4px; } h3 { font-size: 16px;
+margin: 20px 0 6px; }
+.sub { color: var(--muted); margin: 0 0 16px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr));
+         gap: 12px; }
+.card { border: 1px solid var(--rule); border-radius: 8px; padding: 12px 14px; }
+.card .score { font-size: 30px; font-weight: 700; }
+.band { font-weight: 700; text-transform: uppercase; font-size: 12px; letter-spacing: .04em; }
+.band.stable { color: var(--stable); } .band.fragile { color: var(--fragile); }
+.band.unstable { color: var(--unstable); }
+table { border-collapse: collapse; width: 100%; margin: 8px 0 16px; font-size: 12.5px; }
+th, td { border-bottom: 1px solid var(--rule); padding: 4px 6px; text-align: left;
+         vertical-align: top; }
+th { background: #eceff1; } td.num, th.num { text-align: right;
+font-variant-numeric: tabular-nums; }
+figure { margin: 8px 0 20px; } figcaption { color: var(--muted); font-size: 12.5px; }
+svg.chart { width: 100%; max-width: 860px; height: auto; display: block; }
+.nowrap { white-space: nowrap; }
+.note { color: var(--muted); font-size: 12.5px; }
+nav ol { columns: 2; }
+@media print {
+  body { max-width: none; padding: 0; font-size: 11px; }
+  h2 { break-before: auto; } figure, table, .card { break-inside: avoid; }
+  nav { display: none; } a { color: inherit; text-decoration: none; }
+}
+"""
+
+Section = tuple[str, str, str]  # anchor, title, html body
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{esc(caption)}</figcaption></figure>"
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]],
+          numeric: Sequence[int] = (), nowrap: Sequence[int] = ()) -> str:
+    def cls(i: int) -> str:
+        names = [n for n, cols in (("num", numeric), ("nowrap", nowrap)) if i in cols]
+        return f' class="{" ".join(names)}"' if names else ""
+
+    head = "".join(f"<th{cls(i)}>{esc(h)}</th>" for i, h in enumerate(header))
+    body = "".join("<tr>" + "".join(f"<td{cls(i)}>{esc(c)}</td>" for i, c in enumerate(row))
+                   + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def band_span(band: str) -> str:
+    return f'<span class="band {esc(band)}">{esc(band)}</span>'
+
+
+def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
+    groups: dict[str, list[Scenario]] = {}
+    for s in scenarios:
+        groups.setdefault(s.partnership, []).append(s)
+    return groups
+
+
+def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
+                 sobol_n: int = 2048, title: str = "Partnership stability report",
+                 reliability: Callable[[Scenario], str] | None = None,
+                 progress: Progress | None = None) -> str:
+    """The report's HTML text for ``scenarios`` (files of one or several partnerships)."""
+    charts.require_matplotlib()
+    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
+    groups = _by_partnership(scenarios)
+    results = {r.key: r for r in comparison.results}
+    sims = {s.key: s for s in comparison.simulations}
+    baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
+
+    sections: list[Section] = [
+        ("headline", "Headline", _headline(groups, baselines, results, sims, reliability)),
+        ("quadrant", "Risk and opportunity", _quadrant(comparison)),
+        ("distributions", "Score distributions", _distributions(comparison)),
+        ("outlook", "Outlook", _outlooks(groups, n, seed)),
+        ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
+        ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
+                                                                    results)),
+        ("evidence", "Evidence", _evidence(scenarios)),
+        ("methodology", "Methodology in brief", _methodology(scenarios, n, seed)),
+    ]
+    nav = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t, _ in sections)
+    body = "".join(f'<section id="{a}"><h2>{esc(t)}</h2>{b}</section>' for a, t, b in sections)
+    parties = ", ".join(sorted(groups))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
+            "style-src 'unsafe-inline'; img-src data:\">"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
+            f"<h1>{esc(title)}</h1><p class=\"sub\">{esc(parties)} — {len(scenarios)} "
+            f"scenarios, {n:,} Monte Carlo draws each (seed {seed}), riskengine "
+            f"{esc(__version__)}</p><nav><ol>{nav}</ol></nav>{body}</body></html>\n")
+
+
+def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
+              results: dict[str, Result], sims: dict[str, Any],
+              reliability: Callable[[Scenario], str] | None) -> str:
+    cards = []
+    for partnership in groups:
+        base = baselines[partnership]
+        result, sim = results[base.key], sims[base.key].to_dict()
+        parties = " – ".join(base.parties) if base.parties else partnership
+        grade = (f"<div>evidence reliability: <b>{esc(reliability(base))}</b></div>"
+                 if reliability else "")
+        cards.append(
+            f'<div class="card"><div><b>{esc(parties)}</b></div>'
+            f'<div class="score">{result.stability:.1f}</div>{band_span(result.band)}'
+            f"<div>p5–p95: {sim['p5']:.1f}–{sim['p95']:.1f}</div>"
+            f"<div>R = {result.risk_index:.3f}, O = {result.opportunity_index:.3f}</div>"
+            f"{grade}<div class=\"note\">{esc(base.title)}"
+            f"{' (as of ' + base.as_of.isoformat() + ')' if base.as_of else ''}</div></div>")
+    return (f'<div class="cards">{"".join(cards)}</div><p class="note">Stability S is 0–100 '
+            "(higher is more stable): stable at 65 and above, fragile from 40, unstable "
+            "below. The range is the 5th–95th percentile of the simulated score.</p>")
+
+
+def _quadrant(comparison: Comparison) -> str:
+    rows = comparison.rows()
+    svg = charts.quadrant([f"{r['partnership']}/{r['scenario']}" for r in rows],
+                          [r["risk_index"] for r in rows],
+                          [r["opportunity_index"] for r in rows],
+                          [r["stability"] for r in rows], [r["band"] for r in rows],
+                          "Risk index against opportunity index, every scenario")
+    ranking = table(["#", "Scenario", "S", "p5–p95", "Band", "Δ vs baseline"],
+                    [[i, f"{r['partnership']}/{r['scenario']}", f"{r['stability']:.1f}",
+                      f"{r['simulation']['p5']:.1f}–{r['simulation']['p95']:.1f}", r["band"],
+                      "–" if r["delta_vs_baseline"] is None
+                      else f"{r['delta_vs_baseline']:+.1f}"] for i, r in enumerate(rows, 1)],
+                    numeric=(0, 2, 3, 5))
+    return figure(svg, "Each point is a scenario (numbered as in the table, best S first), "
+                  "coloured by band.") + ranking
+
+
+def _distributions(comparison: Comparison) -> str:
+    labels = [f"{s.partnership}/{s.id}" for s in comparison.scenarios]
+    svg = charts.distributions(labels, [s.stability for s in comparison.simulations],
+                               comparison.scenarios[0].model.bands,
+                               "Simulated stability of every scenario")
+    pairs = sorted(comparison.pairs(), key=lambda p: -abs(p["p_a_beats_b"] - 0.5))[:12]
+    pair_rows = [[p["a"], p["b"], f"{p['p_a_beats_b']:.1%}"] for p in pairs]
+    return (figure(svg, "Shading marks the bands (red unstable, amber fragile, green "
+                   "stable).") + "<h3>Probability that one scenario scores above another</h3>"
+            + table(["A", "B", "P(S_A > S_B)"], pair_rows, numeric=(2,))
+            + '<p class="note">From common random numbers: each factor gets the same draws '
+              "in every scenario, so the odds reflect the estimates, not sampling noise.</p>")
+
+
+def _outlooks(groups: dict[str, list[Scenario]], n: int, seed: int) -> str:
+    parts, labels, probabilities = [], [], []
+    for partnership, group in groups.items():
+        if outlook_problems(group):
+            parts.append(f"<p class=\"note\">{esc(partnership)}: no outlook (the scenarios' "
+                         "probabilities are missing or do not sum to 1).</p>")
+            continue
+        result = outlook(group, n=n, seed=seed).to_dict()
+        sim = result["simulation"]
+        labels.append(partnership)
+        probabilities.append(sim["band_probabilities"])
+        parts.append(
+            f"<h3>{esc(partnership)}: expected S = {result['expected_stability']:.1f}</h3>"
+            + table(["Scenario", "Probability", "S", "Band", "Share of E[S]"],
+                    [[s["scenario"], f"{s['probability']:.0%}", f"{s['stability']:.1f}",
+                      s["band"], f"{s['share_of_expected']:.0%}"]
+                     for s in result["scenarios"]], numeric=(1, 2, 4))
+            + f"<p class=\"note\">Mixture p5–p50–p95: {sim['p5']:.1f}–{sim['p50']:.1f}–"
+              f"{sim['p95']:.1f}.</p>")
+    chart = figure(charts.band_bars(labels, probabilities, "Band probabilities of each "
+                                    "partnership's outlook"),
+                   "Probability-weighted mixture of each partnership's scenarios.") \
+        if labels else ""
+    return chart + "".join(parts)
+
+
+def _drivers(baselines: dict[str, Scenario], sobol_n: int, seed: int) -> str:
+    parts = []
+    for partnership, base in baselines.items():
+        result = sensitivity(base, n=sobol_n, seed=seed).to_dict()
+        top = result["tornado"][:10]
+        tornado_svg = charts.tornado([t["id"] for t in top], [t["low_score"] for t in top],
+                                     [t["high_score"] for t in top], result["stability"],
+                                     f"Tornado of {partnership}/{base.id}")
+        indices = result["sobol"][:10]
+        sobol_svg = charts.sobol_bars([s["id"] for s in indices],
+                                      [s["first_order"] for s in indices],
+                                      [s["first_order_ci"] for s in indices],
+                                      [s["total"] for s in indices],
+                                      [s["total_ci"] for s in indices],
+                                      f"Sobol indices of {partnership}/{base.id}")
+        w = result["weights"]
+        parts.append(
+            f"<h3>{esc(partnership)}/{esc(base.id)}</h3>"
+            + figure(tornado_svg, "S with one factor at its low or high estimate, the others "
+                     "at their point values; the ten largest swings.")
+            + figure(sobol_svg, f"Share of the variance of S due to each factor "
+                     f"({result['sobol_method']} indices).")
+            + f"<p class=\"note\">Weights perturbed (Dirichlet, concentration "
+              f"{w['concentration']:g}): S p5–p95 {w['p5']:.1f}–{w['p95']:.1f}; probability "
+              f"the band changes {w['p_band_change']:.1%}; that the top driver changes "
+              f"{w['p_top_driver_change']:.1%}.</p>")
+    return "".join(parts)
+
+
+def _waterfalls(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
+                results: dict[str, Result]) -> str:
+    parts = []
+    for partnership, group in groups.items():
+        base = baselines[partnership]
+        base_result = results[base.key]
+        base_contrib = {f.id: f.contribution for f in base_result.factors}
+        for variant in group:
+            if variant.key == base.key:
+                continue
+            result = results[variant.key]
+            contrib = {f.id: f.contribution for f in result.factors}
+            steps = [(fid, contrib.get(fid, 0.0) - base_contrib.get(fid, 0.0))
+                     for fid in sorted(set(contrib) | set(base_contrib))]
+            steps = sorted((s for s in steps if abs(s[1]) > 1e-9), key=lambda s: -abs(s[1]))
+            svg = charts.waterfall(base.id, base_result.stability, steps, variant.id,
+                                   f"Waterfall from {partnership}/{base.id} to {variant.id}")
+            parts.append(f"<h3>{esc(partnership)}: {esc(base.id)} → {esc(variant.id)} "
+                         f"({result.stability - base_result.stability:+.1f})</h3>"
+                         + figure(svg, f"{variant.title}. Each bar is the change in one "
+                                  "factor's contribution."))
+    return "".join(parts) or "<p class=\"note\">No variants to compare.</p>"
+
+
+def _evidence(scenarios: Sequence[Scenario]) -> str:
+    rows = []
+    for scenario in scenarios:
+        for est in scenario.estimates:
+            for ev in est.evidence:
+                rows.append([f"{scenario.partnership}/{scenario.id}", est.factor.id,
+                             ev.source, ev.date.isoformat(), est.confidence or "–",
+                             ev.grade or "–"])
+    # A variant repeats its parent's evidence; list each (factor, source, date) once per
+    # partnership, at the first scenario that cites it.
+    seen: set[tuple[str, ...]] = set()
+    unique = []
+    for row in rows:
+        key = (row[0].split("/")[0], row[1], row[2], row[3])
+        if key not in seen:
+            seen.add(key)
+            unique.append(row)
+    return table(["Scenario", "Factor", "Source", "Date", "Confidence", "Grade"], unique,
+                 nowrap=(3,)) + (
+        '<p class="note">Grade: Admiralty code, source reliability A–F and information '
+        "credibility 1–6, where given.</p>")
+
+
+def _methodology(scenarios: Sequence[Scenario], n: int, seed: int) -> str:
+    model = scenarios[0].model
+    return (
+        "<p>Each factor's estimate is placed on its scale and normalised to 0–1 (reversed "
+        "where a higher raw value means less of the factor). Weights are normalised within "
+        "each kind. The arithmetic model scores <i>S</i> = 100 (β (1 − <i>R</i>) + (1 − β) "
+        "<i>O</i>), where <i>R</i> and <i>O</i> are the weighted risk and opportunity indices; "
+        "the geometric model multiplies instead, so one extreme factor cannot be offset. "
+        f"Here β = {model.risk_share:g}, bands at {model.bands.stable:g} (stable) and "
+        f"{model.bands.fragile:g} (fragile).</p>"
+        f"<p>Uncertainty: every three-point estimate is a PERT (or triangular or uniform) "
+        f"distribution; {n:,} draws per scenario (seed {seed}) give the percentiles and band "
+        "probabilities; stated rank correlations are imposed with a Gaussian copula. "
+        "Sensitivity: the tornado moves one factor at a time to its low and high; Sobol "
+        "indices split the variance of S between factors (exact for the arithmetic model "
+        "with independent inputs, otherwise estimated with 95 % bootstrap intervals); "
+        "weights are perturbed with a Dirichlet distribution around their nominal values.</p>"
+        "<p>Limits: expert scores are judgements, several figures rest on a single source, "
+        "and weights are argued, not estimated from data. Scenario probabilities should be "
+        "revised as their signposts are observed.</p>")

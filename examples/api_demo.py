@@ -29,3 +29,14 @@ summary = pd.DataFrame(
       "band": r.band, "delta_vs_baseline": r.stability - baseline.stability} for r in results]
 ).set_index("scenario").sort_values("S", ascending=False)
 print(summary.round(2))
+print()
+
+# Uncertainty: 100,000 draws of the baseline, and the outlook of all five scenarios.
+simulation = re.simulate(baseline_scenario := scenarios[[s.id for s in scenarios].index(
+    "baseline")], n=100_000, seed=7)
+print(simulation.summary().round(3))
+mixture = re.outlook(scenarios, n=20_000, seed=7).to_dict()
+print(f"Outlook: expected S = {mixture['expected_stability']:.1f}, "
+      f"p5–p95 {mixture['simulation']['p5']:.1f}–{mixture['simulation']['p95']:.1f}")
+drivers = re.sensitivity(baseline_scenario).to_frame()
+print("Largest driver of the baseline's spread:", drivers["total"].idxmax())

@@ -27,6 +27,13 @@ _EXPORTS = {
     "Factor": "riskengine.models",
     "score": "riskengine.scoring",
     "Result": "riskengine.scoring",
+    "simulate": "riskengine.simulation",
+    "simulate_many": "riskengine.simulation",
+    "Simulation": "riskengine.simulation",
+    "outlook": "riskengine.outlook",
+    "sensitivity": "riskengine.sensitivity",
+    "compare": "riskengine.compare",
+    "build_report": "riskengine.report",
     "InputError": "riskengine.problems",
     "Problem": "riskengine.problems",
 }

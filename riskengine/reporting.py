@@ -246,8 +246,10 @@ def _compare_rows(result: Record) -> list[list[str]]:
     return rows
 
 
-def _pair_lines(result: Record, limit: int | None = None) -> list[str]:
-    pairs = sorted(result["pairs"], key=lambda p: -abs(p["p_a_beats_b"] - 0.5))
+def _pair_lines(result: Record, limit: int | None = None, closest_first: bool = False) -> list[str]:
+    # A long list of 100 % pairs says little; the terminal shows the closest calls first.
+    sign = 1 if closest_first else -1
+    pairs = sorted(result["pairs"], key=lambda p: sign * abs(p["p_a_beats_b"] - 0.5))
     lines = []
     for p in pairs[:limit]:
         a, b, prob = p["a"], p["b"], p["p_a_beats_b"]
@@ -295,6 +297,6 @@ def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
         row[5] = f"[{BAND_STYLE[row[5]]}]{row[5]}[/]"
         table.add_row(*row)
     console.print(table)
-    console.print(f"\nMost decided pairs (of {len(result['pairs'])}; all in --format json):")
-    for line in _pair_lines(result, pairs):
+    console.print(f"\nClosest calls (of {len(result['pairs'])} pairs; all in --format json):")
+    for line in _pair_lines(result, pairs, closest_first=True):
         console.print(f"  {line}")

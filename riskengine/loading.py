@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -217,6 +218,12 @@ class _Merged:
         return doc.problem(loc, message, code)
 
 
+def _key(path: Path) -> Path:
+    # An absolute path without resolving symlinks: as unique within one run, and free of the
+    # per-component system calls of Path.resolve().
+    return Path(os.path.abspath(path))
+
+
 class ScenarioReader:
     """Reads scenario files once each and resolves their inheritance within their folder."""
 
@@ -226,7 +233,7 @@ class ScenarioReader:
         self.problems: dict[Path, list[Problem]] = {}
 
     def parse(self, path: Path) -> _Parsed | None:
-        key = path.resolve()
+        key = _key(path)
         if key not in self.parsed:
             file, doc, problems = _parse(path, ScenarioFile)
             self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
@@ -239,7 +246,7 @@ class ScenarioReader:
         if parsed is None:
             return [], []
         chain = [parsed]
-        seen = {path.resolve()}
+        seen = {_key(path)}
         while chain[-1].file.extends:
             child = chain[-1]
             parent_id = child.file.extends
@@ -253,11 +260,11 @@ class ScenarioReader:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} not "
                                               f"found in {display_path(child.doc.path.parent)}"
                                               f"{suggest(parent_id, siblings)}", "RE401")]
-            if parent_path.resolve() in seen:
+            if _key(parent_path) in seen:
                 names = " -> ".join([c.file.id for c in chain] + [parent_id])
                 return [], [child.doc.problem(("extends",), f"inheritance cycle: {names}",
                                               "RE402")]
-            seen.add(parent_path.resolve())
+            seen.add(_key(parent_path))
             parent = self.parse(parent_path)
             if parent is None:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} has "
@@ -271,7 +278,7 @@ class ScenarioReader:
         if not path.is_file():
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
         chain, problems = self.chain(path)
-        own = list(self.problems.get(path.resolve(), []))
+        own = list(self.problems.get(_key(path), []))
         if not chain:
             return None, own + problems
         scenario, found = _fold(chain, self.catalogue)

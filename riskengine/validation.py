@@ -7,6 +7,7 @@ validated, else against the nearest ``factors/`` folder above them.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,7 +25,7 @@ from riskengine.problems import Problem
 
 
 def is_factor_file(path: Path) -> bool:
-    return "factors" in path.resolve().parent.parts
+    return "factors" in Path(os.path.abspath(path)).parent.parts
 
 
 def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None
@@ -40,9 +41,10 @@ def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None =
     scenario_files = [f for f in files if not is_factor_file(f)]
     roots = sorted({factors_root(f) for f in factor_files})
     if factors_dir is not None:
-        roots = [Path(factors_dir).resolve(), *(r for r in roots if r != Path(factors_dir))]
+        chosen = Path(os.path.abspath(factors_dir))
+        roots = [chosen, *(r for r in roots if r != chosen)]
     elif not roots and scenario_files:
-        roots = [find_factors_dir(scenario_files[0]).resolve()]
+        roots = [Path(os.path.abspath(find_factors_dir(scenario_files[0])))]
 
     problems: list[Problem] = []
     factors: dict[str, Factor] = {}
@@ -69,6 +71,6 @@ def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None =
 
 def factors_root(path: Path) -> Path:
     """The ``factors`` folder a factor file belongs to."""
-    resolved = path.resolve()
+    resolved = Path(os.path.abspath(path))
     return next((folder for folder in resolved.parents if folder.name == "factors"),
                 resolved.parent)

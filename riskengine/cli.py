@@ -31,10 +31,10 @@ class UsageError(Exception):
 # shared helpers
 
 
-def _console(stderr: bool = False) -> Any:
+def _console(stderr: bool = False, soft_wrap: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False,
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap,
                    width=None if sys.stdout.isatty() else 120)
 
 
@@ -55,12 +55,17 @@ def _catalogue(args: argparse.Namespace, near: Path | None) -> Any:
 
 def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
     """Scenarios named on the command line (files or folders), checked against the catalogue."""
+    return load_with_catalogue(args, paths)[0]
+
+
+def load_with_catalogue(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Any], Any]:
     from riskengine.loading import load_scenarios, scenario_paths
 
     files = scenario_paths(_existing(paths))
     if not files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
-    return load_scenarios(files, _catalogue(args, files[0]))
+    catalogue = _catalogue(args, files[0])
+    return load_scenarios(files, catalogue), catalogue
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -101,11 +106,13 @@ def _check_output(args: argparse.Namespace) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from riskengine import reporting
+    from riskengine.reliability import reliability
     from riskengine.scoring import score
 
     _check_output(args)
-    scenarios = load_inputs(args, args.scenarios)
-    records = [score(s).to_dict() for s in scenarios]
+    scenarios, catalogue = load_with_catalogue(args, args.scenarios)
+    records = [score(s).to_dict() | {"reliability": reliability(s, catalogue).to_dict()}
+               for s in scenarios]
     if args.simulate:
         from riskengine.simulation import simulate
 
@@ -220,10 +227,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         from riskengine.report import build_report
 
-        scenarios = load_inputs(args, args.paths)
+        scenarios, catalogue = load_with_catalogue(args, args.paths)
         with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
             text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                                progress=advance)
+                                catalogue=catalogue, progress=advance)
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
     write_atomic(args.output, text)
@@ -233,8 +240,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from riskengine.validation import validate_paths
+    from riskengine import findings
+    from riskengine.validation import validate
 
+    _check_output(args)
     paths = args.paths or [p for p in ("factors", "scenarios") if Path(p).exists()]
     if not paths:
         raise UsageError("nothing to validate: give paths, or run where factors/ and "
@@ -242,24 +251,34 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _existing(paths)
     if args.factors is not None and not Path(args.factors).is_dir():
         raise UsageError(f"--factors {args.factors}: no such folder")
-    problems = validate_paths(paths, args.factors)
-    errors = [p for p in problems if p.severity == "error"]
-    if args.format == "json":
-        import json
-
-        sys.stdout.write(json.dumps({
-            "problems": [{"path": p.path, "line": p.line, "col": p.col, "field": p.field,
-                          "code": p.code, "severity": p.severity, "message": p.message,
-                          "hint": p.hint} for p in problems],
-            "errors": len(errors), "warnings": len(problems) - len(errors)}, indent=2) + "\n")
+    try:
+        result = validate(paths, args.factors, max_evidence_age=args.max_evidence_age,
+                          select=_codes(args.select), ignore=_codes(args.ignore),
+                          strict=args.strict)
+    except ValueError as exc:  # an unknown rule code in --select/--ignore
+        raise UsageError(str(exc)) from None
+    if args.format == "text" and not args.output:
+        # soft_wrap: a finding stays on one line, whole, for grep and CI logs
+        findings.print_text(result, _console(soft_wrap=True), quiet=args.quiet)
     else:
-        for p in problems:
-            print(p)
+        render = {"json": findings.to_json, "github": findings.to_github,
+                  "sarif": findings.to_sarif, "text": _plain_findings}[args.format]
+        emit(args, render(result))
         if not args.quiet:
-            summary = (f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)"
-                       if problems else "all files valid")
-            print(summary, file=sys.stderr)
-    return EXIT_PROBLEMS if errors else EXIT_OK
+            print(f"{result.files} file(s) checked: {len(result.errors)} error(s), "
+                  f"{len(result.warnings)} warning(s)", file=sys.stderr)
+    return EXIT_PROBLEMS if result.errors else EXIT_OK
+
+
+def _plain_findings(result: Any) -> str:
+    return "".join(f"{p}\n" for p in result.problems)
+
+
+def _codes(values: list[str] | None) -> list[str] | None:
+    """``--select RE1,RE3 --select RE601`` as one list of selectors."""
+    if values is None:
+        return None
+    return [code for value in values for code in value.split(",")]
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -399,6 +418,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -412,7 +441,18 @@ def positive_float(text: str) -> float:
 def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="files or folders (default: ./factors and ./scenarios)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "github", "sarif"), default="text",
+                   help="text for people; json; github workflow annotations; SARIF 2.1.0 for "
+                        "code scanning")
+    _add_output(p)
+    p.add_argument("--max-evidence-age", type=non_negative_int, metavar="DAYS",
+                   help="warn (RE602) about evidence older than DAYS at the scenario's as_of")
+    p.add_argument("--select", action="append", metavar="CODES",
+                   help="report only these codes or prefixes, comma-separated (e.g. RE3,RE601)")
+    p.add_argument("--ignore", action="append", metavar="CODES",
+                   help="do not report these codes or prefixes (e.g. RE606)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors (exit 1 if any is reported)")
     _add_common(p)
 
 

@@ -41,6 +41,8 @@ class Catalogue(Mapping[str, Factor]):
     factors: dict[str, Factor]
     paths: dict[str, Path] = field(default_factory=dict)
     root: Path | None = None
+    # where each factor's `id` key is written, for findings about a whole factor
+    positions: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
     def __getitem__(self, factor_id: str) -> Factor:
         return self.factors[factor_id]
@@ -170,6 +172,7 @@ def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
                                                   "no such file or folder", "RE001")]
     factors: dict[str, Factor] = {}
     paths: dict[str, Path] = {}
+    positions: dict[str, tuple[int | None, int | None]] = {}
     for file in yaml_files(root):
         factor, doc, found = _parse(file, Factor)
         problems.extend(found)
@@ -181,7 +184,8 @@ def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
             continue
         factors[factor.id] = factor
         paths[factor.id] = file
-    return Catalogue(factors, paths, root), problems
+        positions[factor.id] = doc.position(("id",))
+    return Catalogue(factors, paths, root, positions), problems
 
 
 def load_catalogue(path: str | Path = "factors") -> Catalogue:
@@ -218,7 +222,7 @@ class _Merged:
         return doc.problem(loc, message, code)
 
 
-def _key(path: Path) -> Path:
+def scenario_key(path: Path) -> Path:
     # An absolute path without resolving symlinks: as unique within one run, and free of the
     # per-component system calls of Path.resolve().
     return Path(os.path.abspath(path))
@@ -233,7 +237,7 @@ class ScenarioReader:
         self.problems: dict[Path, list[Problem]] = {}
 
     def parse(self, path: Path) -> _Parsed | None:
-        key = _key(path)
+        key = scenario_key(path)
         if key not in self.parsed:
             file, doc, problems = _parse(path, ScenarioFile)
             self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
@@ -246,7 +250,7 @@ class ScenarioReader:
         if parsed is None:
             return [], []
         chain = [parsed]
-        seen = {_key(path)}
+        seen = {scenario_key(path)}
         while chain[-1].file.extends:
             child = chain[-1]
             parent_id = child.file.extends
@@ -260,11 +264,11 @@ class ScenarioReader:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} not "
                                               f"found in {display_path(child.doc.path.parent)}"
                                               f"{suggest(parent_id, siblings)}", "RE401")]
-            if _key(parent_path) in seen:
+            if scenario_key(parent_path) in seen:
                 names = " -> ".join([c.file.id for c in chain] + [parent_id])
                 return [], [child.doc.problem(("extends",), f"inheritance cycle: {names}",
                                               "RE402")]
-            seen.add(_key(parent_path))
+            seen.add(scenario_key(parent_path))
             parent = self.parse(parent_path)
             if parent is None:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} has "
@@ -278,7 +282,7 @@ class ScenarioReader:
         if not path.is_file():
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
         chain, problems = self.chain(path)
-        own = list(self.problems.get(_key(path), []))
+        own = list(self.problems.get(scenario_key(path), []))
         if not chain:
             return None, own + problems
         scenario, found = _fold(chain, self.catalogue)
@@ -291,6 +295,7 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
     settings: dict[str, Any] = {}
     header: dict[str, Any] = {}
     entries: dict[str, _Merged] = {}
+    correlations_doc = leaf.doc
     for link in chain:
         file, doc = link.file, link.doc
         if file.model is not None:
@@ -299,6 +304,8 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
                      "correlations"):
             if getattr(file, name) is not None:
                 header[name] = getattr(file, name)
+        if file.correlations is not None:
+            correlations_doc = doc  # an inherited list's problems belong to the parent's file
         for factor_id, entry in file.factors.items():
             problems.extend(_merge_entry(entries, factor_id, entry, doc, catalogue))
 
@@ -319,7 +326,7 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
     for i, corr in enumerate(header.get("correlations") or []):
         for factor_id in corr.factors:
             if factor_id not in entries:
-                problems.append(leaf.doc.problem(("correlations", i, "factors"),
+                problems.append(correlations_doc.problem(("correlations", i, "factors"),
                                                  f"correlation names {factor_id!r}, which the "
                                                  "scenario does not estimate", "RE301"))
     if problems:

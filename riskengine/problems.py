@@ -44,7 +44,37 @@ CODES: dict[str, tuple[Severity, str, str]] = {
         "error", "shift on an entry the parent lacks", "give the estimate instead of a shift"),
     "RE501": ("error", "outlook probabilities do not sum to 1", "make the probabilities sum to 1"),
     "RE502": ("error", "scenarios of one outlook disagree", "use one partnership slug per folder"),
+    "RE601": ("warning", "estimate without evidence", "cite at least one dated source"),
+    "RE602": ("warning", "evidence older than --max-evidence-age at the scenario's as_of",
+              "find newer evidence or say in a note why the old source still holds"),
+    "RE603": ("warning", "evidence dated after the scenario's as_of",
+              "move as_of forward or drop evidence the assessment could not have known"),
+    "RE604": ("warning", "high confidence resting on a single source",
+              "add an independent source or lower the confidence"),
+    "RE605": ("warning", "estimate without a stated confidence", "add confidence: low|medium|high"),
+    "RE606": ("warning", "catalogue factor not used by any scenario checked",
+              "estimate it in a scenario or remove it from the catalogue"),
 }
+
+
+def matching_codes(patterns: list[str]) -> set[str]:
+    """The codes matched by ruff-style selectors: a full code, a prefix (``RE6``) or ``ALL``.
+
+    Raises ``ValueError`` naming any selector that matches no code, so a typo in a CI
+    configuration fails loudly instead of silently selecting nothing.
+    """
+    chosen: set[str] = set()
+    unknown = []
+    for pattern in patterns:
+        wanted = pattern.strip().upper()
+        found = set(CODES) if wanted == "ALL" else {c for c in CODES if c.startswith(wanted)}
+        if not wanted or not found:
+            unknown.append(pattern)
+        chosen |= found
+    if unknown:
+        raise ValueError(f"unknown rule code(s): {', '.join(unknown)} (known: RE001-RE"
+                         f"{max(CODES)[2:]}, prefixes such as RE6, or ALL)")
+    return chosen
 
 
 @dataclass(frozen=True, order=True)

@@ -9,14 +9,15 @@ waterfalls from each baseline to its variants, the evidence table and the method
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from riskengine import __version__, charts
 from riskengine.compare import Comparison, compare, reference_of
 from riskengine.loading import outlook_problems
-from riskengine.models import Scenario
+from riskengine.models import Factor, Scenario
 from riskengine.outlook import outlook
+from riskengine.reliability import reliability
 from riskengine.scoring import Result
 from riskengine.sensitivity import sensitivity
 from riskengine.simulation import Progress
@@ -91,9 +92,12 @@ def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
 
 def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                  sobol_n: int = 2048, title: str = "Partnership stability report",
-                 reliability: Callable[[Scenario], str] | None = None,
+                 catalogue: Mapping[str, Factor] | None = None,
                  progress: Progress | None = None) -> str:
-    """The report's HTML text for ``scenarios`` (files of one or several partnerships)."""
+    """The report's HTML text for ``scenarios`` (files of one or several partnerships).
+
+    ``catalogue`` lets each headline's reliability grade include catalogue coverage.
+    """
     charts.require_matplotlib()
     comparison = compare(scenarios, n=n, seed=seed, progress=progress)
     groups = _by_partnership(scenarios)
@@ -102,7 +106,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
 
     sections: list[Section] = [
-        ("headline", "Headline", _headline(groups, baselines, results, sims, reliability)),
+        ("headline", "Headline", _headline(groups, baselines, results, sims, catalogue)),
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
         ("outlook", "Outlook", _outlooks(groups, n, seed)),
@@ -127,14 +131,16 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 
 def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
               results: dict[str, Result], sims: dict[str, Any],
-              reliability: Callable[[Scenario], str] | None) -> str:
+              catalogue: Mapping[str, Factor] | None) -> str:
     cards = []
     for partnership in groups:
         base = baselines[partnership]
         result, sim = results[base.key], sims[base.key].to_dict()
         parties = " – ".join(base.parties) if base.parties else partnership
-        grade = (f"<div>evidence reliability: <b>{esc(reliability(base))}</b></div>"
-                 if reliability else "")
+        rel = reliability(base, catalogue)
+        grade = (f"<div>reliability: <b>{rel.grade}</b> ({rel.score:.2f}; evidence, sources, "
+                 "recency, precision" + (", coverage" if rel.coverage is not None else "")
+                 + ")</div>")
         cards.append(
             f'<div class="card"><div><b>{esc(parties)}</b></div>'
             f'<div class="score">{result.stability:.1f}</div>{band_span(result.band)}'

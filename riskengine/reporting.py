@@ -65,11 +65,13 @@ def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) 
 
 def run_markdown(records: Sequence[Record]) -> str:
     has_sim = any(r.get("simulation") for r in records)
-    header = ["Scenario", "S", "R", "O", "Band"] + (["S p5–p95", "Band odds"] if has_sim else [])
+    header = ["Scenario", "S", "R", "O", "Band", "Reliability"] + (
+        ["S p5–p95", "Band odds"] if has_sim else [])
     rows = [[f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
              fmt(r["risk_index"], 3), fmt(r["opportunity_index"], 3), r["band"],
+             _reliability_note(r).strip().removeprefix("reliability ") or "-",
              *_sim_cells(r)] for r in records]
-    lines = _md_table(header, rows, "lrrrl" + "ll" * has_sim)
+    lines = _md_table(header, rows, "lrrrll" + "ll" * has_sim)
     for r in records:
         lines += ["", f"### {r['partnership']}/{r['scenario']} — {r['title']}", ""]
         lines += _md_table(
@@ -78,6 +80,11 @@ def run_markdown(records: Sequence[Record]) -> str:
               fmt(f["weight"], 3), f"{f['contribution']:+.2f}"] for f in r["factors"]],
             "llrrrr")
     return "\n".join(lines) + "\n"
+
+
+def _reliability_note(record: Record) -> str:
+    rel = record.get("reliability")
+    return f"   reliability {rel['grade']} ({rel['score']:.2f})" if rel else ""
 
 
 def print_run(records: Sequence[Record], console: Any) -> None:
@@ -90,7 +97,8 @@ def print_run(records: Sequence[Record], console: Any) -> None:
                  f"S = [bold]{fmt(r['stability'])}[/] "
                  f"[{BAND_STYLE[band]}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
                  f"O = {fmt(r['opportunity_index'], 3)}   "
-                 f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})")
+                 f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
+                 + _reliability_note(r))
         sim = r.get("simulation")
         if sim:
             s = sim.get("stability", sim)

@@ -3,70 +3,138 @@
 Files below a folder named ``factors`` are factor definitions; every other YAML file is a
 scenario. Scenarios are checked against the catalogue given, else against the factor files being
 validated, else against the nearest ``factors/`` folder above them.
+
+Errors come from loading (the file cannot be scored); warnings from :mod:`riskengine.lint`
+(it can, but a reviewer should look). Selection (``select``/``ignore``, ruff-style code
+prefixes) and ``strict`` (warnings count as errors) are applied last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from riskengine.lint import scenario_warnings, unused_factor_warnings
 from riskengine.loading import (
     Catalogue,
     ScenarioReader,
     check_catalogue,
     find_factors_dir,
     outlook_problems,
+    scenario_key,
     yaml_files,
 )
-from riskengine.models import Factor, Scenario
-from riskengine.problems import Problem
+from riskengine.models import Scenario
+from riskengine.problems import Problem, matching_codes
+from riskengine.reliability import Reliability, reliability
+
+
+@dataclass
+class Validation:
+    """What ``riskengine validate`` found: every problem, and a grade for each valid scenario."""
+
+    problems: list[Problem]
+    files: int
+    graded: list[tuple[Scenario, Reliability]]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "problems": [{"path": p.path, "line": p.line, "col": p.col, "field": p.field,
+                          "code": p.code, "severity": p.severity, "message": p.message,
+                          "hint": p.hint} for p in self.problems],
+            "scenarios": [{"scenario": s.key, "path": s.source, **{"reliability": r.to_dict()}}
+                          for s, r in self.graded],
+        }
 
 
 def is_factor_file(path: Path) -> bool:
     return "factors" in Path(os.path.abspath(path)).parent.parts
 
 
-def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None
-                   ) -> list[Problem]:
-    """Every problem in the files at ``paths`` (files or folders), sorted by file and line.
+def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None, *,
+             max_evidence_age: int | None = None, select: list[str] | None = None,
+             ignore: list[str] | None = None, strict: bool = False) -> Validation:
+    """Check the files at ``paths`` (files or folders): every error and warning, sorted.
 
     The catalogue folders read (those holding the factor files given, or ``factors_dir``, or the
     nearest one above the scenarios) are checked whole: a broken factor anywhere in the catalogue
-    affects every scenario that is checked against it.
+    affects every scenario that is checked against it. ``select``/``ignore`` take codes or
+    prefixes (``RE6``, ``ALL``); an unknown one raises ``ValueError``.
     """
+    chosen = matching_codes(select or ["ALL"]) - (matching_codes(ignore) if ignore else set())
     files = [f for p in paths for f in yaml_files(p)]
     factor_files = [f for f in files if is_factor_file(f)]
     scenario_files = [f for f in files if not is_factor_file(f)]
     roots = sorted({factors_root(f) for f in factor_files})
     if factors_dir is not None:
-        chosen = Path(os.path.abspath(factors_dir))
-        roots = [chosen, *(r for r in roots if r != chosen)]
+        chosen_root = Path(os.path.abspath(factors_dir))
+        roots = [chosen_root, *(r for r in roots if r != chosen_root)]
     elif not roots and scenario_files:
         roots = [Path(os.path.abspath(find_factors_dir(scenario_files[0])))]
 
     problems: list[Problem] = []
-    factors: dict[str, Factor] = {}
+    catalogue = Catalogue({})
     for root in roots:
         part, found = check_catalogue(root)
         problems.extend(found)
-        for factor_id, factor in part.items():
-            factors.setdefault(factor_id, factor)
+        for factor_id in part:
+            if factor_id not in catalogue.factors:
+                catalogue.factors[factor_id] = part[factor_id]
+                catalogue.paths[factor_id] = part.paths[factor_id]
+                catalogue.positions[factor_id] = part.positions[factor_id]
 
-    reader = ScenarioReader(Catalogue(factors))
+    reader = ScenarioReader(catalogue)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
+    graded: list[tuple[Scenario, Reliability]] = []
     for file in scenario_files:
         scenario, found = reader.resolve(file)
         problems.extend(found)
-        if scenario is not None:
-            by_folder[file.parent].append(scenario)
+        if scenario is None:
+            continue
+        by_folder[file.parent].append(scenario)
+        parsed = reader.parsed[scenario_key(file)]
+        if parsed is not None:
+            problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
+                                              max_evidence_age))
+        graded.append((scenario, reliability(scenario, catalogue)))
     for folder, folder_scenarios in by_folder.items():
         # An outlook is a whole folder; a file checked alone is no outlook.
         whole = len(folder_scenarios) == len(yaml_files(folder))
         if whole and any(s.probability is not None for s in folder_scenarios):
             problems.extend(outlook_problems(folder_scenarios))
-    return sorted(set(problems))
+    if factor_files and scenario_files:
+        # Ids written in any scenario file count as used, valid or not: a typo in one scenario
+        # is reported there, not as every factor of the catalogue going unused.
+        named = {factor_id for parsed in reader.parsed.values() if parsed is not None
+                 for factor_id in parsed.file.factors}
+        problems.extend(unused_factor_warnings(catalogue, named))
+
+    kept = [p for p in set(problems) if p.code in chosen]
+    if strict:
+        kept = [dataclasses.replace(p, severity="error") for p in kept]
+    return Validation(sorted(kept), len(files), graded)
+
+
+def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
+                   **options: Any) -> list[Problem]:
+    """Every problem in the files at ``paths``, sorted by file and line (see :func:`validate`)."""
+    return validate(paths, factors_dir, **options).problems
 
 
 def factors_root(path: Path) -> Path:

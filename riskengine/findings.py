@@ -1,0 +1,130 @@
+"""Presenting what ``riskengine validate`` found: text for people, JSON, GitHub annotations, SARIF.
+
+Every format carries the same findings; only the shape differs. Paths are shown as the user
+gave them, relative to the working directory, which is what GitHub and code-scanning expect
+when the command runs at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+from urllib.parse import quote
+
+from riskengine import __version__
+from riskengine.problems import CODES, Problem
+from riskengine.validation import Validation
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+DOCS_URI = "https://github.com/riskengine/riskengine#checks"
+
+
+def to_json(validation: Validation) -> str:
+    return json.dumps(validation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _escape_data(text: str) -> str:
+    # GitHub workflow commands end at a newline and decode %-escapes in the message.
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def to_github(validation: Validation) -> str:
+    """One ``::error``/``::warning`` workflow command per finding."""
+    lines = []
+    for p in validation.problems:
+        props = [f"file={_escape_property(p.path)}"]
+        if p.line is not None:
+            props.append(f"line={p.line}")
+            if p.col is not None:
+                props.append(f"col={p.col}")
+        props.append(f"title={_escape_property(f'{p.code} {CODES[p.code][1]}')}")
+        field = f"{p.field}: " if p.field else ""
+        lines.append(f"::{p.severity} {','.join(props)}::"
+                     f"{_escape_data(f'{field}{p.message} ({p.hint})')}")
+    return "".join(line + "\n" for line in lines)
+
+
+def to_sarif(validation: Validation) -> str:
+    """A SARIF 2.1.0 log with one run, for GitHub code scanning and other SARIF viewers."""
+    used = sorted({p.code for p in validation.problems})
+    index = {code: i for i, code in enumerate(used)}
+    rules = [{
+        "id": code,
+        "name": "".join(word.capitalize() for word in CODES[code][1].split()
+                        if word.isalnum()),
+        "shortDescription": {"text": CODES[code][1]},
+        "help": {"text": CODES[code][2]},
+        "helpUri": f"{DOCS_URI}",
+        "defaultConfiguration": {"level": CODES[code][0]},
+    } for code in used]
+    results = []
+    for p in validation.problems:
+        location: dict[str, Any] = {"artifactLocation": {"uri": quote(p.path.replace("\\", "/")),
+                                                         "uriBaseId": "%SRCROOT%"}}
+        if p.line is not None:
+            region = {"startLine": p.line}
+            if p.col is not None:
+                region["startColumn"] = p.col
+            location["region"] = region
+        field = f"{p.field}: " if p.field else ""
+        results.append({
+            "ruleId": p.code,
+            "ruleIndex": index[p.code],
+            "level": p.severity,
+            "message": {"text": f"{field}{p.message}"},
+            "locations": [{"physicalLocation": location}],
+        })
+    log = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "riskengine", "version": __version__,
+                                "informationUri": DOCS_URI, "rules": rules}},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    }
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+
+
+def print_text(validation: Validation, console: Any, quiet: bool = False) -> None:
+    """Findings grouped by file, each with its hint; then each scenario's reliability grade."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    by_file: dict[str, list[Problem]] = defaultdict(list)
+    for p in validation.problems:
+        by_file[p.path].append(p)
+    for path, found in by_file.items():
+        # Each finding keeps its full path:line:col so editors and terminals can jump to it.
+        errors = sum(p.severity == "error" for p in found)
+        console.print(f"[bold]{escape(path)}[/] [dim]({errors} error(s), "
+                      f"{len(found) - errors} warning(s))[/]")
+        for p in found:
+            style = "red" if p.severity == "error" else "yellow"
+            field = f"{escape(p.field)}: " if p.field else ""
+            console.print(f"  {escape(p.location())}: {field}{escape(p.message)} "
+                          f"[{style}]\\[{p.code}][/]")
+            console.print(f"    [dim]{p.severity}; fix: {escape(p.hint)}[/]")
+    if quiet:
+        return
+    if validation.graded:
+        table = Table(title="Reliability", title_justify="left", show_edge=False)
+        for name in ("Scenario", "Grade", "Score", "Coverage", "Evidenced", "Sources",
+                     "Recency", "Precision"):
+            table.add_column(name, justify="left" if name == "Scenario" else "right")
+        for scenario, rel in validation.graded:
+            table.add_row(escape(scenario.key), rel.grade, f"{rel.score:.2f}",
+                          "-" if rel.coverage is None else f"{rel.coverage:.0%}",
+                          f"{rel.evidenced:.0%}", f"{rel.sources:.0%}", f"{rel.recency:.0%}",
+                          f"{rel.precision:.0%}")
+        console.print(table)
+    errors, warnings = len(validation.errors), len(validation.warnings)
+    verdict = "[green]all files valid[/]" if not errors else "[red]invalid[/]"
+    console.print(f"{validation.files} file(s) checked: {errors} error(s), {warnings} "
+                  f"warning(s) — {verdict}")

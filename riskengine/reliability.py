@@ -1,0 +1,93 @@
+"""How far a scenario's numbers can be trusted: a grade from A to E, computed from its files.
+
+Five components, each 0..1, averaged with equal weight:
+
+* ``coverage``  — the share of the catalogue's default weight that the scenario estimates;
+* ``evidenced`` — the share of estimates citing at least one dated source;
+* ``sources``   — independent sources per estimate, full marks at two or more;
+* ``recency``   — age of each estimate's newest evidence at ``as_of``: full marks within a
+  year, none at five years or more, linear between;
+* ``precision`` — one minus the width of each three-point estimate as a share of its scale.
+
+All but coverage are weighted means over the estimates, each weighted by its share of its kind's
+weight (risks and opportunities count half each), so evidence matters most where the score
+depends most on it. Grades: A >= 0.85, B >= 0.70, C >= 0.55, D >= 0.40, else E.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from riskengine.models import Estimate, Factor, Scenario
+
+GRADES = (("A", 0.85), ("B", 0.70), ("C", 0.55), ("D", 0.40), ("E", 0.0))
+FRESH_DAYS = 365
+STALE_DAYS = 5 * 365
+
+
+@dataclass(frozen=True)
+class Reliability:
+    score: float
+    grade: str
+    coverage: float | None  # None when no catalogue was given
+    evidenced: float
+    sources: float
+    recency: float
+    precision: float
+
+    def to_dict(self) -> dict[str, float | str | None]:
+        return {"grade": self.grade, "score": self.score, "coverage": self.coverage,
+                "evidenced": self.evidenced, "sources": self.sources, "recency": self.recency,
+                "precision": self.precision}
+
+
+def grade_of(score: float) -> str:
+    return next(letter for letter, floor in GRADES if score >= floor)
+
+
+def _importance(scenario: Scenario) -> list[float]:
+    totals = {kind: math.fsum(e.weight for e in scenario.estimates if e.factor.kind == kind)
+              for kind in ("risk", "opportunity")}
+    return [0.5 * e.weight / totals[e.factor.kind] if totals[e.factor.kind] > 0 else 0.0
+            for e in scenario.estimates]
+
+
+def _recency(estimate: Estimate, scenario: Scenario) -> float:
+    if scenario.as_of is None or not estimate.evidence:
+        return 0.0
+    newest = max(item.date for item in estimate.evidence)
+    age = (scenario.as_of - newest).days
+    return min(1.0, max(0.0, (STALE_DAYS - age) / (STALE_DAYS - FRESH_DAYS)))
+
+
+def _precision(estimate: Estimate) -> float:
+    span = estimate.factor.scale.max - estimate.factor.scale.min
+    return 1.0 - (estimate.high - estimate.low) / span
+
+
+def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = None
+                ) -> Reliability:
+    """The reliability of ``scenario``; ``catalogue`` adds the coverage component."""
+    importance = _importance(scenario)
+    total = math.fsum(importance) or 1.0
+
+    def weighted(values: list[float]) -> float:
+        return math.fsum(w * v for w, v in zip(importance, values, strict=True)) / total
+
+    estimates = scenario.estimates
+    evidenced = weighted([1.0 if e.evidence else 0.0 for e in estimates])
+    sources = weighted([min(len({item.source for item in e.evidence}), 2) / 2 for e in estimates])
+    recency = weighted([_recency(e, scenario) for e in estimates])
+    precision = weighted([_precision(e) for e in estimates])
+    parts = [evidenced, sources, recency, precision]
+    coverage = None
+    if catalogue:
+        used = {e.factor.id for e in estimates}
+        all_weight = math.fsum(f.weight for f in catalogue.values())
+        coverage = (math.fsum(f.weight for f in catalogue.values() if f.id in used) / all_weight
+                    if all_weight > 0 else 0.0)
+        parts.append(coverage)
+    score = math.fsum(parts) / len(parts)
+    return Reliability(score, grade_of(score), coverage, evidenced, sources, recency, precision)

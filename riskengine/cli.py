@@ -281,13 +281,41 @@ def _codes(values: list[str] | None) -> list[str] | None:
     return [code for value in values for code in value.split(",")]
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from riskengine import reporting
+    from riskengine.diff import GitError, diff_git, diff_paths
+
+    _check_output(args)
+    if args.git is not None:
+        if len(args.paths) > 1:
+            raise UsageError("with --git give at most one PATH (the folder to compare)")
+        try:
+            result = diff_git(args.git, args.paths[0] if args.paths else ".")
+        except GitError as exc:
+            raise UsageError(f"--git {args.git}: {exc}") from None
+    else:
+        if len(args.paths) != 2:
+            raise UsageError("give OLD and NEW folders, or --git REV [PATH]")
+        for folder in args.paths:
+            if not Path(folder).is_dir():
+                raise UsageError(f"{folder}: no such folder")
+        result = diff_paths(*args.paths)
+    record = result.to_dict()
+    if args.format == "json":
+        emit(args, reporting.to_json(record))
+    elif args.format == "markdown" or args.output:
+        emit(args, reporting.diff_markdown(record))
+    else:
+        reporting.print_diff(record, _console())
+    return EXIT_OK
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
-    from riskengine.models import FactorFile, ScenarioFile
+    from riskengine.models import json_schema
 
-    model = FactorFile if args.kind == "factor" else ScenarioFile
-    sys.stdout.write(json.dumps(model.model_json_schema(), indent=2) + "\n")
+    sys.stdout.write(json.dumps(json_schema(args.kind), indent=2, ensure_ascii=False) + "\n")
     return EXIT_OK
 
 
@@ -324,6 +352,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("sensitivity", "tornado, Sobol indices, weight robustness and breakpoints",
          _args_sensitivity, cmd_sensitivity),
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
+        ("diff", "how a change to factor or scenario files moves the scores", _args_diff,
+         cmd_diff),
         ("schema", "print the JSON Schema of factor or scenario files", _args_schema,
          cmd_schema),
     ]
@@ -454,6 +484,17 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true",
                    help="treat warnings as errors (exit 1 if any is reported)")
     _add_common(p)
+
+
+def _args_diff(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="OLD and NEW folders (a project with factors/ and scenarios/, or a "
+                        "scenarios folder); with --git, the one folder to compare")
+    p.add_argument("--git", metavar="REV",
+                   help="compare PATH (default .) as of git revision REV with the working tree")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                   help="markdown is ready to post as a pull-request comment")
+    _add_output(p)
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ problems instead of raising, for ``riskengine validate``.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import os
 import types
@@ -52,6 +53,11 @@ class Catalogue(Mapping[str, Factor]):
 
     def __len__(self) -> int:
         return len(self.factors)
+
+    @functools.cached_property
+    def total_weight(self) -> float:
+        """The sum of every factor's default weight (for reliability coverage)."""
+        return math.fsum(f.weight for f in self.factors.values())
 
 
 # ---------------------------------------------------------------------------------------------

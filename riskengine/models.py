@@ -13,7 +13,7 @@ The JSON Schemas published for editors come from the file models.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -206,3 +206,11 @@ class Scenario(StrictModel):
             if est.factor.id == factor_id:
                 return est
         raise KeyError(factor_id)
+
+
+def json_schema(kind: Literal["factor", "scenario"]) -> dict[str, Any]:
+    """The published JSON Schema of a factor or scenario file (``schemas/*.schema.json``)."""
+    model = FactorFile if kind == "factor" else ScenarioFile
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            **model.model_json_schema(),
+            "title": f"riskengine {kind} file"}

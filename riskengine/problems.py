@@ -19,7 +19,8 @@ Severity = Literal["error", "warning"]
 CODES: dict[str, tuple[Severity, str, str]] = {
     # code: (default severity, meaning, fix hint)
     "RE001": ("error", "file cannot be read or parsed as YAML", "fix the YAML syntax or encoding"),
-    "RE002": ("error", "file exceeds a safety limit", "split the file or remove repeated aliases"),
+    "RE002": ("error", "file exceeds a safety limit",
+              "reduce the file's size, nesting depth or alias use"),
     "RE003": ("error", "YAML tag not allowed", "remove the tag; only plain YAML values are read"),
     "RE004": ("error", "duplicate key in a mapping", "keep one of the duplicated keys"),
     "RE101": ("error", "unknown key", "remove the key or fix its spelling"),
@@ -77,7 +78,7 @@ def matching_codes(patterns: list[str]) -> set[str]:
     return chosen
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Problem:
     """One finding, located in a file. Sorted by file, then line, then column."""
 
@@ -88,6 +89,12 @@ class Problem:
     message: str = ""
     code: str = "RE102"
     severity: Severity = dataclasses.field(default="error", compare=False)
+
+    def __lt__(self, other: Problem) -> bool:
+        # A finding about a whole file (no line) sorts before the file's located findings.
+        def key(p: Problem) -> tuple[str, int, int, str, str, str]:
+            return (p.path, p.line or 0, p.col or 0, p.field, p.message, p.code)
+        return key(self) < key(other)
 
     @property
     def hint(self) -> str:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from riskengine.loading import Catalogue
 from riskengine.models import Estimate, Factor, Scenario
 
 GRADES = (("A", 0.85), ("B", 0.70), ("C", 0.55), ("D", 0.40), ("E", 0.0))
@@ -84,9 +85,11 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     parts = [evidenced, sources, recency, precision]
     coverage = None
     if catalogue:
-        used = {e.factor.id for e in estimates}
-        all_weight = math.fsum(f.weight for f in catalogue.values())
-        coverage = (math.fsum(f.weight for f in catalogue.values() if f.id in used) / all_weight
+        # A Catalogue caches its total: a validate run grades every scenario against it.
+        all_weight = (catalogue.total_weight if isinstance(catalogue, Catalogue)
+                      else math.fsum(f.weight for f in catalogue.values()))
+        used = {e.factor.id for e in estimates if e.factor.id in catalogue}
+        coverage = (math.fsum(catalogue[fid].weight for fid in used) / all_weight
                     if all_weight > 0 else 0.0)
         parts.append(coverage)
     score = math.fsum(parts) / len(parts)

@@ -308,3 +308,75 @@ def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
     console.print(f"\nClosest calls (of {len(result['pairs'])} pairs; all in --format json):")
     for line in _pair_lines(result, pairs, closest_first=True):
         console.print(f"  {line}")
+
+
+# ---------------------------------------------------------------------------------------------
+# diff
+
+
+def _diff_rows(result: Record) -> list[list[str]]:
+    rows = []
+    for s in result["scenarios"]:
+        before, after = s["before"], s["after"]
+
+        def pair(name: str, digits: int, b: Record | None = before, a: Record | None = after
+                 ) -> str:
+            old = "—" if b is None else fmt(b[name], digits)
+            new = "—" if a is None else fmt(a[name], digits)
+            return new if old == new else f"{old} → {new}"
+
+        delta = s["delta_stability"]
+        band = ("—" if before is None else before["band"]) if after is None else (
+            after["band"] if before is None or before["band"] == after["band"]
+            else f"{before['band']} → {after['band']}")
+        rows.append([s["scenario"], pair("stability", 1),
+                     "new" if before is None else "gone" if after is None else f"{delta:+.2f}",
+                     band + (" ⚠" if s["band_changed"] else ""), pair("risk_index", 3),
+                     pair("opportunity_index", 3)])
+    return rows
+
+
+DIFF_HEADER = ["Scenario", "S", "Δ S", "Band", "R", "O"]
+
+
+def _diff_summary(result: Record) -> str:
+    moved = len(result["scenarios"])
+    return (f"{moved} scenario(s) changed, {result['band_changes']} band change(s), "
+            f"{result['unchanged']} unchanged; {len(result['factor_changes'])} factor "
+            "definition change(s)")
+
+
+def diff_markdown(result: Record) -> str:
+    """A pull-request comment: the moved scores, then what changed, folded."""
+    lines = [f"### riskengine: score changes ({result['old']} → {result['new']})", "",
+             _diff_summary(result) + ".", ""]
+    if result["scenarios"]:
+        lines += _md_table(DIFF_HEADER, _diff_rows(result), "llrlll")
+    details = [f"- `{c}`" for c in result["factor_changes"]]
+    for s in result["scenarios"]:
+        if s["changes"]:
+            details += [f"- **{s['scenario']}**: " + "; ".join(f"`{c}`" for c in s["changes"])]
+    if details:
+        lines += ["", "<details><summary>What changed</summary>", "", *details, "",
+                  "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def print_diff(result: Record, console: Any) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"[bold]Score changes[/] {escape(result['old'])} → "
+                  f"{escape(result['new'])}", title_justify="left", show_edge=False)
+    for name in DIFF_HEADER:
+        table.add_column(name, justify="right" if name == "Δ S" else "left")
+    for row in _diff_rows(result):
+        table.add_row(*(escape(cell) for cell in row))
+    if result["scenarios"]:
+        console.print(table)
+    for change in result["factor_changes"]:
+        console.print(f"  factor {escape(change)}")
+    for s in result["scenarios"]:
+        for change in s["changes"]:
+            console.print(f"  {escape(s['scenario'])}: {escape(change)}")
+    console.print(_diff_summary(result))

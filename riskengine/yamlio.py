@@ -54,7 +54,12 @@ def _tag(node: Any) -> str:
     return ctag.suffix if ctag.handle is None and isinstance(ctag.suffix, str) else str(ctag)
 
 
+_MAYBE_NOT_TEXT = frozenset("-+.0123456789~nNtTfF")
+
+
 def _core_schema_tag(text: str) -> str:
+    if text and text[0] not in _MAYBE_NOT_TEXT:
+        return _STR  # most values are prose; no core-schema pattern starts another way
     for tag, pattern in _CORE_SCHEMA:
         if pattern.fullmatch(text):
             return tag
@@ -118,7 +123,8 @@ class _Builder:
             raise _Abort(node, f"document expands to more than {MAX_NODES} values "
                          "(alias bomb or oversized file)", "RE002", loc)
         if depth > MAX_DEPTH:
-            raise _Abort(node, f"nesting deeper than {MAX_DEPTH} levels", "RE002", loc)
+            # no field path: sixty-odd keys joined with dots help nobody
+            raise _Abort(node, f"nesting deeper than {MAX_DEPTH} levels", "RE002", ())
         tag = _tag(node)
         if tag == _MAP:
             return self.build_mapping(node, loc, depth)
@@ -268,28 +274,62 @@ def _has_libyaml() -> bool:
 
 
 @functools.cache
-def _composer(fast: bool) -> Any:
-    """A YAML reader that only composes nodes, leaving every plain scalar for the core schema.
+def _resolver() -> type:
+    """A resolver that leaves every plain scalar for the core schema (``_core_schema_tag``).
 
     ruamel's own resolver costs a Python call chain per scalar and is lenient (it reads
     ``1_000`` as a number); resolving here is faster and exactly YAML 1.2.
     """
-    from ruamel.yaml import YAML
     from ruamel.yaml.nodes import ScalarNode, SequenceNode
     from ruamel.yaml.resolver import BaseResolver
+    from ruamel.yaml.tag import Tag
+
+    tags = {name: Tag(suffix=name) for name in (_PLAIN, _STR, _SEQ, _MAP)}
 
     class PlainResolver(BaseResolver):
-        def __init__(self, version: Any = None, loadumper: Any = None) -> None:
-            super().__init__(loadumper=loadumper)
+        # The C loader passes `loadumper`, the pure one `loader`.
+        def __init__(self, version: Any = None, loader: Any = None,
+                     loadumper: Any = None) -> None:
+            super().__init__(loadumper=loadumper if loadumper is not None else loader)
 
-        def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
-            if kind is ScalarNode:
-                return _PLAIN if implicit[0] else _STR
-            return _SEQ if kind is SequenceNode else _MAP
+        def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+            return tags[_PLAIN if implicit[0] else _STR] if kind is ScalarNode else (
+                tags[_SEQ] if kind is SequenceNode else tags[_MAP])
 
-    yaml = YAML(typ="safe", pure=not fast)
-    yaml.Resolver = PlainResolver
-    return yaml
+    return PlainResolver
+
+
+@functools.cache
+def _c_loader() -> type:
+    # libyaml's parser and composer with our resolver, built once: ruamel's YAML.compose_all
+    # defines a new loader class on every call, a tenth of the time of a large validate.
+    from _ruamel_yaml import CParser
+
+    resolver = _resolver()
+
+    class CLoader(CParser, resolver):  # type: ignore[misc, valid-type]
+        def __init__(self, stream: Any) -> None:
+            CParser.__init__(self, stream)
+            resolver.__init__(self, loadumper=self)
+
+    return CLoader
+
+
+def _compose_nodes(text: str, fast: bool) -> list[Any]:
+    if fast:
+        loader = _c_loader()(text)
+        try:
+            nodes = []
+            while loader.check_node():
+                nodes.append(loader.get_node())
+            return nodes
+        finally:
+            loader.dispose()
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Resolver = _resolver()
+    return list(yaml.compose_all(io.StringIO(text)))
 
 
 def _compose(text: str, shown: str) -> Any:
@@ -297,9 +337,8 @@ def _compose(text: str, shown: str) -> Any:
 
     # The "safe" C parser is about seven times faster than the pure one; both only compose
     # nodes here, and YAML 1.2 resolution is the same.
-    yaml = _composer(fast=_has_libyaml() and _c_parser_is_safe(text))
     try:
-        nodes = list(yaml.compose_all(io.StringIO(text)))
+        nodes = _compose_nodes(text, fast=_has_libyaml() and _c_parser_is_safe(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)

@@ -1,0 +1,208 @@
+"""How a change to factor or scenario files moves the scores (``riskengine diff``).
+
+Two trees are compared: each is a project folder (holding ``factors/`` and ``scenarios/``) or a
+folder of scenarios (the catalogue is then the nearest ``factors/`` above it). Scenarios are
+matched by ``partnership/id``; for each, the deterministic S, R, O and band before and after, and
+the estimates and factor definitions that changed. ``diff_git`` takes the old tree from a git
+revision, extracted with ``git archive`` into a temporary folder; nothing in the working tree is
+touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import os
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from riskengine.loading import Catalogue, find_factors_dir, load_catalogue, load_scenarios
+from riskengine.models import Estimate, Factor, Scenario
+from riskengine.problems import InputError, Problem, display_path
+from riskengine.scoring import Result, score
+
+ESTIMATE_FIELDS = ("low", "mode", "high", "weight", "distribution")
+FACTOR_FIELDS = ("name", "kind", "group", "about", "scale", "higher_means", "weight")
+
+
+@dataclass(frozen=True)
+class Tree:
+    catalogue: Catalogue
+    scenarios: dict[str, Scenario]
+
+
+@dataclass
+class ScenarioChange:
+    key: str
+    before: Result | None
+    after: Result | None
+    changes: list[str] = field(default_factory=list)  # "russia_balancing: mode 7 -> 6"
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after.stability - self.before.stability
+
+    @property
+    def band_changed(self) -> bool:
+        return (self.before is not None and self.after is not None
+                and self.before.band != self.after.band)
+
+    @property
+    def moved(self) -> bool:
+        return (self.before is None or self.after is None or bool(self.changes)
+                or abs(self.delta or 0.0) > 1e-12)
+
+    def to_dict(self) -> dict[str, Any]:
+        def side(r: Result | None) -> dict[str, Any] | None:
+            return None if r is None else {"stability": r.stability, "risk_index": r.risk_index,
+                                           "opportunity_index": r.opportunity_index,
+                                           "band": r.band}
+        return {"scenario": self.key, "before": side(self.before), "after": side(self.after),
+                "delta_stability": self.delta, "band_changed": self.band_changed,
+                "changes": self.changes}
+
+
+@dataclass
+class Diff:
+    old: str
+    new: str
+    scenarios: list[ScenarioChange]
+    factor_changes: list[str]
+
+    @property
+    def moved(self) -> list[ScenarioChange]:
+        return [s for s in self.scenarios if s.moved]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "factor_changes": self.factor_changes,
+                "scenarios": [s.to_dict() for s in self.moved],
+                "unchanged": len(self.scenarios) - len(self.moved),
+                "band_changes": sum(s.band_changed for s in self.scenarios)}
+
+
+def load_tree(path: str | Path) -> Tree:
+    """The catalogue and every scenario of a project folder or a folder of scenarios."""
+    root = Path(path)
+    if not root.is_dir():
+        raise InputError([Problem(display_path(root), None, None, "", "no such folder",
+                                  "RE001")])
+    if (root / "factors").is_dir():
+        factors_dir, scenario_root = root / "factors", root / "scenarios"
+    else:
+        factors_dir, scenario_root = find_factors_dir(root), root
+    catalogue = load_catalogue(factors_dir)
+    scenarios = (load_scenarios(scenario_root, catalogue) if scenario_root.is_dir() else [])
+    return Tree(catalogue, {s.key: s for s in scenarios})
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def _factor_changes(old: Factor, new: Factor, fields: tuple[str, ...] = FACTOR_FIELDS
+                    ) -> list[str]:
+    a, b = old.model_dump(), new.model_dump()
+    return [f"{new.id}: {name} {_fmt(a[name])} -> {_fmt(b[name])}" for name in fields
+            if a[name] != b[name]]
+
+
+def _estimate_changes(old: Estimate, new: Estimate) -> list[str]:
+    out = []
+    for name in ESTIMATE_FIELDS:
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b and not (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b)):
+            out.append(f"{new.factor.id}: {name} {_fmt(a)} -> {_fmt(b)}")
+    return out
+
+
+def _scenario_changes(old: Scenario, new: Scenario) -> list[str]:
+    before = {e.factor.id: e for e in old.estimates}
+    after = {e.factor.id: e for e in new.estimates}
+    out = [f"{fid}: estimate added" for fid in after if fid not in before]
+    out += [f"{fid}: estimate removed" for fid in before if fid not in after]
+    for fid in after:
+        if fid in before:
+            out += _estimate_changes(before[fid], after[fid])
+            # The default weight matters only through the estimate's weight, compared above;
+            # a scenario that overrides it is unaffected.
+            out += _factor_changes(before[fid].factor, after[fid].factor,
+                                   tuple(f for f in FACTOR_FIELDS if f != "weight"))
+    if old.model != new.model:
+        out.append(f"model: {_fmt(old.model.model_dump())} -> {_fmt(new.model.model_dump())}")
+    return out
+
+
+def diff_trees(old: Tree, new: Tree, old_name: str = "old", new_name: str = "new") -> Diff:
+    """Every scenario's score before and after, largest movement first."""
+    factor_changes = [f"{fid}: factor added" for fid in new.catalogue if fid not in old.catalogue]
+    factor_changes += [f"{fid}: factor removed" for fid in old.catalogue
+                       if fid not in new.catalogue]
+    for fid in new.catalogue:
+        if fid in old.catalogue:
+            factor_changes += _factor_changes(old.catalogue[fid], new.catalogue[fid])
+    changes = []
+    for key in sorted(old.scenarios.keys() | new.scenarios.keys()):
+        a, b = old.scenarios.get(key), new.scenarios.get(key)
+        listed = (_scenario_changes(a, b) if a and b else
+                  ["scenario added"] if b else ["scenario removed"])
+        changes.append(ScenarioChange(key, score(a) if a else None, score(b) if b else None,
+                                      listed))
+    changes.sort(key=lambda c: (-(abs(c.delta) if c.delta is not None else math.inf), c.key))
+    return Diff(old_name, new_name, changes, factor_changes)
+
+
+def diff_paths(old: str | Path, new: str | Path) -> Diff:
+    return diff_trees(load_tree(old), load_tree(new), str(old), str(new))
+
+
+class GitError(Exception):
+    """git is missing, the folder is not in a repository, or the revision is unknown."""
+
+
+def _git(args: list[str], cwd: Path) -> bytes:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise GitError("git is not installed") from None
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(message[-1] if message else f"git {args[0]} failed")
+    return done.stdout
+
+
+def diff_git(rev: str, path: str | Path = ".") -> Diff:
+    """``path`` (a project or scenarios folder) as of git revision ``rev`` against the working
+    tree."""
+    here = Path(path).resolve()
+    if not here.is_dir():
+        raise GitError(f"{path}: no such folder")
+    top = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip())
+    relative = here.relative_to(top.resolve())
+    # Archive the whole revision: a scenarios folder needs the factors/ beside or above it.
+    archive = _git(["archive", "--format=tar", rev], top)
+    with tempfile.TemporaryDirectory(prefix="riskengine-diff-") as tmp:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        old_root = Path(tmp) / relative
+        if not old_root.is_dir():
+            raise GitError(f"{display_path(here)} does not exist at {rev}")
+        try:
+            old = load_tree(old_root)
+        except InputError as exc:
+            # Name broken old files as git does (REV:path), not by the temporary folder.
+            prefix = os.path.abspath(tmp) + os.sep
+            raise InputError([dataclasses.replace(
+                p, path=f"{rev}:{os.path.abspath(p.path).removeprefix(prefix)}")
+                for p in exc.problems]) from None
+    return diff_trees(old, load_tree(here), rev, "working tree")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from riskengine.loading import Catalogue
+from riskengine.loading import ESTIMATE_KEYS, Catalogue
 from riskengine.models import Scenario, ScenarioFile
 from riskengine.problems import Problem, display_path
 from riskengine.yamlio import Document
 
-ESTIMATE_KEYS = ("value", "low", "mode", "high", "shift")
+SETS_ESTIMATE = (*ESTIMATE_KEYS, "shift")
 
 
 def scenario_warnings(file: ScenarioFile, doc: Document, scenario: Scenario,
@@ -25,7 +25,7 @@ def scenario_warnings(file: ScenarioFile, doc: Document, scenario: Scenario,
     as_of = scenario.as_of
     for factor_id, entry in file.factors.items():
         base = ("factors", factor_id)
-        sets_estimate = any(getattr(entry, key) is not None for key in ESTIMATE_KEYS)
+        sets_estimate = any(getattr(entry, key) is not None for key in SETS_ESTIMATE)
         evidence = entry.evidence or []
         if sets_estimate and not evidence:
             problems.append(doc.problem(base, f"the estimate of {factor_id!r} cites no evidence",

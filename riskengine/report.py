@@ -138,9 +138,7 @@ def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
         result, sim = results[base.key], sims[base.key].to_dict()
         parties = " – ".join(base.parties) if base.parties else partnership
         rel = reliability(base, catalogue)
-        grade = (f"<div>reliability: <b>{rel.grade}</b> ({rel.score:.2f}; evidence, sources, "
-                 "recency, precision" + (", coverage" if rel.coverage is not None else "")
-                 + ")</div>")
+        grade = f"<div>reliability: <b>{rel.grade}</b> ({rel.score:.2f})</div>"
         cards.append(
             f'<div class="card"><div><b>{esc(parties)}</b></div>'
             f'<div class="score">{result.stability:.1f}</div>{band_span(result.band)}'
@@ -148,9 +146,15 @@ def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
             f"<div>R = {result.risk_index:.3f}, O = {result.opportunity_index:.3f}</div>"
             f"{grade}<div class=\"note\">{esc(base.title)}"
             f"{' (as of ' + base.as_of.isoformat() + ')' if base.as_of else ''}</div></div>")
+    bands = sorted({(b.model.bands.stable, b.model.bands.fragile) for b in baselines.values()})
+    band_text = "; ".join(f"stable at {st:g} and above, fragile from {fr:g}, unstable below"
+                          for st, fr in bands)
     return (f'<div class="cards">{"".join(cards)}</div><p class="note">Stability S is 0–100 '
-            "(higher is more stable): stable at 65 and above, fragile from 40, unstable "
-            "below. The range is the 5th–95th percentile of the simulated score.</p>")
+            f"(higher is more stable): {band_text}. The range is the 5th–95th percentile of "
+            "the simulated score. Reliability (A–E) grades the evidence behind each baseline's "
+            "estimates: evidence on every estimate, two or more sources, evidence under a year "
+            "old at the as-of date, narrow ranges and, where a catalogue is given, coverage of "
+            "it.</p>")
 
 
 def _quadrant(comparison: Comparison) -> str:

@@ -58,7 +58,7 @@ class Validation:
             "problems": [{"path": p.path, "line": p.line, "col": p.col, "field": p.field,
                           "code": p.code, "severity": p.severity, "message": p.message,
                           "hint": p.hint} for p in self.problems],
-            "scenarios": [{"scenario": s.key, "path": s.source, **{"reliability": r.to_dict()}}
+            "scenarios": [{"scenario": s.key, "path": s.source, "reliability": r.to_dict()}
                           for s, r in self.graded],
         }
 

@@ -17,7 +17,6 @@ from riskengine.problems import CODES, Problem
 from riskengine.validation import Validation
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-DOCS_URI = "https://github.com/riskengine/riskengine#checks"
 
 
 def to_json(validation: Validation) -> str:
@@ -59,7 +58,6 @@ def to_sarif(validation: Validation) -> str:
                         if word.isalnum()),
         "shortDescription": {"text": CODES[code][1]},
         "help": {"text": CODES[code][2]},
-        "helpUri": f"{DOCS_URI}",
         "defaultConfiguration": {"level": CODES[code][0]},
     } for code in used]
     results = []
@@ -84,7 +82,7 @@ def to_sarif(validation: Validation) -> str:
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": "riskengine", "version": __version__,
-                                "informationUri": DOCS_URI, "rules": rules}},
+                                "rules": rules}},
             "columnKind": "unicodeCodePoints",
             "results": results,
         }],

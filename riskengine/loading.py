@@ -363,6 +363,7 @@ def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEnt
     merged = entries.setdefault(factor_id, _Merged())
     merged.origin.setdefault("", (doc, base))
     named_estimates = [k for k in ESTIMATE_KEYS if k in given]
+    changes_numbers = bool(named_estimates) or "shift" in given
     if "shift" in given:
         if named_estimates:
             return [doc.problem((*base, "shift"), "shift cannot be combined with "
@@ -385,6 +386,13 @@ def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEnt
         if problems:
             merged.broken = True
             return problems
+    if changes_numbers:
+        # Evidence and confidence speak for the numbers they came with: a child that changes
+        # the numbers without giving its own does not inherit the parent's.
+        for key in ("evidence", "confidence"):
+            if key not in given:
+                merged.keys.pop(key, None)
+                merged.origin.pop(key, None)
     if named_estimates:
         # A new value replaces a parent's three-point estimate and vice versa.
         drop = ("low", "mode", "high") if "value" in given else ("value",)

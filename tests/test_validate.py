@@ -268,3 +268,26 @@ def test_shipped_files_name_and_satisfy_their_schema() -> None:
             first = file.read_text(encoding="utf-8").splitlines()[0]
             assert first == f"# yaml-language-server: $schema={line}", file
             checker.validate(read_yaml(file).data)
+
+
+def test_reliability_by_hand(project: Path, cli: Runner) -> None:
+    import riskengine as re
+    from riskengine.reliability import reliability
+
+    catalogue = re.load_catalogue(project / "factors")
+    base = re.load_scenario(project / BASE, catalogue)
+    rel = reliability(base, catalogue)
+    # Importance: risks r_a 3/4, r_b 1/4 and opportunities o_a, o_b 1/2 each, halved per kind.
+    precision = 0.375 * (1 - 5 / 10) + 0.125 * 1 + 0.25 * (1 - 2 / 4) + 0.25 * (1 - 6 / 10)
+    assert (rel.coverage, rel.evidenced, rel.sources, rel.recency) == (1.0, 1.0, 0.5, 1.0)
+    assert rel.precision == pytest.approx(precision)
+    assert rel.score == pytest.approx((1 + 1 + 0.5 + 1 + precision) / 5) and rel.grade == "B"
+    # `up` changes r_a and o_a without citing evidence: the base's evidence for the old
+    # numbers does not carry over to the new ones, so only r_b and o_b count as evidenced.
+    up = re.load_scenario(project / UP, catalogue)
+    assert up.estimate("r_a").evidence == () and up.estimate("r_a").confidence is None
+    assert up.estimate("r_b").evidence == base.estimate("r_b").evidence
+    assert reliability(up, catalogue).evidenced == pytest.approx(0.125 + 0.25)
+    record = json.loads(cli("run", BASE, "--format", "json", cwd=project).stdout)[0]
+    assert record["reliability"]["grade"] == "B"
+    assert record["reliability"]["score"] == pytest.approx(rel.score)

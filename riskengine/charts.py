@@ -42,7 +42,7 @@ def require_matplotlib() -> Any:
         "font.family": "sans-serif", "axes.edgecolor": INK, "axes.labelcolor": INK,
         "xtick.color": INK, "ytick.color": INK, "axes.spines.top": False,
         "axes.spines.right": False, "axes.grid": True, "grid.color": GRID,
-        "grid.linewidth": 0.6, "figure.dpi": 100,
+        "grid.linewidth": 0.6, "axes.axisbelow": True, "figure.dpi": 100,
     })
     return plt
 

@@ -79,6 +79,22 @@ def emit(args: argparse.Namespace, text: str) -> None:
         sys.stdout.write(text)
 
 
+def present(args: argparse.Namespace, record: Any, markdown: Callable[[Any], str],
+            show: Callable[[Any, Any], None], csv: Callable[[Any], str] | None = None) -> None:
+    """Every command's output: JSON or CSV when asked, Markdown when asked or when writing a
+    file, else rich tables on the terminal."""
+    from riskengine import reporting
+
+    if args.format == "json":
+        emit(args, reporting.to_json(record))
+    elif args.format == "csv" and csv is not None:
+        emit(args, csv(record))
+    elif args.format == "markdown" or args.output:
+        emit(args, markdown(record))
+    else:
+        show(record, _console())
+
+
 @contextmanager
 def progress_bar(args: argparse.Namespace, label: str, total: int
                  ) -> Iterator[Callable[[int], None]]:
@@ -122,14 +138,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                                 sampler=args.sampler,
                                                 chunk_size=args.chunk_size,
                                                 progress=advance).to_dict()
-    if args.format == "json":
-        emit(args, reporting.to_json(records))
-    elif args.format == "csv":
-        emit(args, reporting.run_csv(records))
-    elif args.format == "markdown" or args.output:
-        emit(args, reporting.run_markdown(records))
-    else:
-        reporting.print_run(records, _console())
+    present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 
 
@@ -142,12 +151,7 @@ def cmd_outlook(args: argparse.Namespace) -> int:
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         result = outlook(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
                          progress=advance).to_dict()
-    if args.format == "json":
-        emit(args, reporting.to_json(result))
-    elif args.format == "markdown" or args.output:
-        emit(args, reporting.outlook_markdown(result))
-    else:
-        reporting.print_outlook(result, _console())
+    present(args, result, reporting.outlook_markdown, reporting.print_outlook)
     return EXIT_OK
 
 
@@ -164,14 +168,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
                                        concentration=args.concentration,
                                        sobol_method=args.sobol).to_dict())
             advance(1)
-    if args.format == "json":
-        emit(args, reporting.to_json(results))
-    elif args.format == "markdown" or args.output:
-        emit(args, reporting.sensitivity_markdown(results))
-    else:
-        console = _console()
-        for result in results:
-            reporting.print_sensitivity(result, console)
+    present(args, results, reporting.sensitivity_markdown, reporting.print_sensitivities)
     return EXIT_OK
 
 
@@ -186,19 +183,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
                              progress=advance)
-    result = comparison.to_dict()
-    if args.format == "json":
-        emit(args, reporting.to_json(result))
-    elif args.format == "csv":
-        emit(args, reporting.compare_csv(result))
-    elif args.format == "xlsx":
+    if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 
         write_atomic(args.output, excel_bytes(comparison))
-    elif args.format == "markdown" or args.output:
-        emit(args, reporting.compare_markdown(result))
     else:
-        reporting.print_compare(result, _console())
+        present(args, comparison.to_dict(), reporting.compare_markdown,
+                reporting.print_compare, reporting.compare_csv)
     return EXIT_OK
 
 
@@ -300,13 +291,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
             if not Path(folder).is_dir():
                 raise UsageError(f"{folder}: no such folder")
         result = diff_paths(*args.paths)
-    record = result.to_dict()
-    if args.format == "json":
-        emit(args, reporting.to_json(record))
-    elif args.format == "markdown" or args.output:
-        emit(args, reporting.diff_markdown(record))
-    else:
-        reporting.print_diff(record, _console())
+    present(args, result.to_dict(), reporting.diff_markdown, reporting.print_diff)
     return EXIT_OK
 
 

@@ -199,6 +199,11 @@ def _breakpoint_rows(result: Record) -> list[list[str]]:
             for b in result["breakpoints"]]
 
 
+def print_sensitivities(results: Sequence[Record], console: Any) -> None:
+    for result in results:
+        print_sensitivity(result, console)
+
+
 def print_sensitivity(result: Record, console: Any) -> None:
     from rich.table import Table
 

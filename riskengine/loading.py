@@ -228,9 +228,9 @@ class _Merged:
         return doc.problem(loc, message, code)
 
 
-def scenario_key(path: Path) -> Path:
-    # An absolute path without resolving symlinks: as unique within one run, and free of the
-    # per-component system calls of Path.resolve().
+def absolute(path: str | Path) -> Path:
+    """An absolute path without resolving symlinks: as unique within one run, and free of the
+    per-component system calls of ``Path.resolve()``."""
     return Path(os.path.abspath(path))
 
 
@@ -243,7 +243,7 @@ class ScenarioReader:
         self.problems: dict[Path, list[Problem]] = {}
 
     def parse(self, path: Path) -> _Parsed | None:
-        key = scenario_key(path)
+        key = absolute(path)
         if key not in self.parsed:
             file, doc, problems = _parse(path, ScenarioFile)
             self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
@@ -256,7 +256,7 @@ class ScenarioReader:
         if parsed is None:
             return [], []
         chain = [parsed]
-        seen = {scenario_key(path)}
+        seen = {absolute(path)}
         while chain[-1].file.extends:
             child = chain[-1]
             parent_id = child.file.extends
@@ -270,11 +270,11 @@ class ScenarioReader:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} not "
                                               f"found in {display_path(child.doc.path.parent)}"
                                               f"{suggest(parent_id, siblings)}", "RE401")]
-            if scenario_key(parent_path) in seen:
+            if absolute(parent_path) in seen:
                 names = " -> ".join([c.file.id for c in chain] + [parent_id])
                 return [], [child.doc.problem(("extends",), f"inheritance cycle: {names}",
                                               "RE402")]
-            seen.add(scenario_key(parent_path))
+            seen.add(absolute(parent_path))
             parent = self.parse(parent_path)
             if parent is None:
                 return [], [child.doc.problem(("extends",), f"parent scenario {parent_id!r} has "
@@ -288,7 +288,7 @@ class ScenarioReader:
         if not path.is_file():
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
         chain, problems = self.chain(path)
-        own = list(self.problems.get(scenario_key(path), []))
+        own = list(self.problems.get(absolute(path), []))
         if not chain:
             return None, own + problems
         scenario, found = _fold(chain, self.catalogue)

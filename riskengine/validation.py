@@ -12,7 +12,6 @@ prefixes) and ``strict`` (warnings count as errors) are applied last.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,10 +22,10 @@ from riskengine.lint import scenario_warnings, unused_factor_warnings
 from riskengine.loading import (
     Catalogue,
     ScenarioReader,
+    absolute,
     check_catalogue,
     find_factors_dir,
     outlook_problems,
-    scenario_key,
     yaml_files,
 )
 from riskengine.models import Scenario
@@ -64,7 +63,7 @@ class Validation:
 
 
 def is_factor_file(path: Path) -> bool:
-    return "factors" in Path(os.path.abspath(path)).parent.parts
+    return "factors" in absolute(path).parent.parts
 
 
 def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None, *,
@@ -83,10 +82,10 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     scenario_files = [f for f in files if not is_factor_file(f)]
     roots = sorted({factors_root(f) for f in factor_files})
     if factors_dir is not None:
-        chosen_root = Path(os.path.abspath(factors_dir))
+        chosen_root = absolute(factors_dir)
         roots = [chosen_root, *(r for r in roots if r != chosen_root)]
     elif not roots and scenario_files:
-        roots = [Path(os.path.abspath(find_factors_dir(scenario_files[0])))]
+        roots = [absolute(find_factors_dir(scenario_files[0]))]
 
     problems: list[Problem] = []
     catalogue = Catalogue({})
@@ -108,7 +107,7 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         if scenario is None:
             continue
         by_folder[file.parent].append(scenario)
-        parsed = reader.parsed[scenario_key(file)]
+        parsed = reader.parsed[absolute(file)]
         if parsed is not None:
             problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                               max_evidence_age))
@@ -139,6 +138,5 @@ def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None =
 
 def factors_root(path: Path) -> Path:
     """The ``factors`` folder a factor file belongs to."""
-    resolved = Path(os.path.abspath(path))
-    return next((folder for folder in resolved.parents if folder.name == "factors"),
-                resolved.parent)
+    full = absolute(path)
+    return next((folder for folder in full.parents if folder.name == "factors"), full.parent)

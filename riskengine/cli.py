@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
         ("diff", "how a change to factor or scenario files moves the scores", _args_diff,
          cmd_diff),
-        ("schema", "print the JSON Schema of factor or scenario files", _args_schema,
+        ("schema", "print the JSON Schema of factor, scenario or tree files", _args_schema,
          cmd_schema),
     ]
     for name, help_text, add_args, handler in commands:
@@ -481,7 +481,7 @@ def _args_diff(p: argparse.ArgumentParser) -> None:
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=("factor", "scenario"))
+    p.add_argument("kind", choices=("factor", "scenario", "tree"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ The JSON Schemas published for editors come from the file models.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -152,6 +153,8 @@ class ScenarioFile(StrictModel):
     extends: str | None = None
     description: str | None = None
     signposts: list[NonEmptyText] | None = None
+    tree: Annotated[str, Field(pattern=SNAKE_ID, description="The id of a model tree "
+                               "(models/<id>.yaml); default: MODEL.md's formula.")] | None = None
     model: ModelSettingsEntry | None = None
     factors: dict[Annotated[str, Field(pattern=SNAKE_ID)], EstimateEntry] = Field(
         default_factory=dict)
@@ -195,6 +198,8 @@ class Scenario(StrictModel):
     estimates: tuple[Estimate, ...]
     correlations: tuple[Correlation, ...] = ()
     source: str | None = None  # the file it was read from, for messages and reports
+    tree: TreeFile | None = None  # None: the default tree of MODEL.md
+    population: Population | None = None  # for leaves normalised over a population
 
     @property
     def key(self) -> str:
@@ -208,9 +213,139 @@ class Scenario(StrictModel):
         raise KeyError(factor_id)
 
 
-def json_schema(kind: Literal["factor", "scenario"]) -> dict[str, Any]:
-    """The published JSON Schema of a factor or scenario file (``schemas/*.schema.json``)."""
-    model = FactorFile if kind == "factor" else ScenarioFile
+def json_schema(kind: Literal["factor", "scenario", "tree"]) -> dict[str, Any]:
+    """The published JSON Schema of a factor, scenario or tree file (``schemas/*.schema.json``)."""
+    model: type[StrictModel] = {"factor": FactorFile, "scenario": ScenarioFile,
+                                "tree": TreeFile}[kind]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             **model.model_json_schema(),
             "title": f"riskengine {kind} file"}
+
+
+# ---------------------------------------------------------------------------------------------
+# model trees (MODEL.md, "Version 2 additions")
+
+Method = Literal["arithmetic", "geometric", "geometric_complements", "max", "min"]
+Normalisation = Literal["scale", "minmax", "zscore", "rank"]
+NODE_ID = SNAKE_ID
+
+
+class DisplayScale(StrictModel):
+    """How a node's value in [0, 1] is printed: ``min + (max - min) * value``."""
+
+    min: Number = 0.0
+    max: Number = 100.0
+    unit: str = "score"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DisplayScale:
+        if not self.max > self.min:
+            raise ValueError(f"scale.max ({self.max:g}) must be greater than scale.min "
+                             f"({self.min:g})")
+        return self
+
+
+class BandSpec(StrictModel):
+    """A named band: a root value on the display scale gets the first band whose min it
+    reaches, bands being listed from the top of the scale down."""
+
+    name: Annotated[str, Field(pattern=SNAKE_ID)]
+    min: Number
+
+
+class Transform(StrictModel):
+    """Applied to a leaf's raw value before it is normalised over the population."""
+
+    log_offset: Annotated[Number, Field(
+        description="Take log(x + log_offset) first; x + offset must stay positive.")] | None = None
+    winsorise: Annotated[list[Annotated[Number, Field(ge=0, le=1)]], Field(
+        min_length=2, max_length=2,
+        description="Clip at these population quantiles, e.g. [0.05, 0.95].")] | None = None
+
+    @field_validator("winsorise")
+    @classmethod
+    def _ordered_quantiles(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"winsorise needs lower < upper quantile (got {value[0]:g}, "
+                             f"{value[1]:g})")
+        return value
+
+
+class TreeLeaf(StrictModel):
+    """A factor at the bottom of a tree."""
+
+    factor: Annotated[str, Field(pattern=SNAKE_ID, description="A factor id of the catalogue.")]
+    weight: Annotated[Number, Field(gt=0, description="Relative to its siblings; for max/min "
+                                                      "a multiplier.")] = 1.0
+    inverted: bool = Field(default=False, description="The parent sees 1 - value.")
+    normalise: Normalisation = Field(
+        default="scale", description="scale: the factor file's scale; minmax, zscore (mapped "
+        "to [0, 1] by the normal CDF) or rank (mid-rank percentile) over the population.")
+    transform: Transform | None = None
+
+
+class TreeNode(StrictModel):
+    """An inner node: combines its children's values in [0, 1] into one value in [0, 1]."""
+
+    id: Annotated[str, Field(pattern=NODE_ID)]
+    name: NonEmptyText | None = None
+    method: Method = "arithmetic"
+    weight: Annotated[Number, Field(gt=0)] = 1.0
+    inverted: bool = Field(default=False, description="The parent sees 1 - value.")
+    eps: Annotated[Number, Field(ge=0, lt=1, description="Floor of geometric terms.")] = 0.001
+    min_coverage: Annotated[Number, Field(
+        ge=0, le=1, description="Share of the children's weight that must be present.")] = 0.0
+    description: str | None = None
+    children: list[TreeNode | TreeLeaf] = Field(min_length=1)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class TreeFile(StrictModel):
+    """A model tree as written in ``models/<id>.yaml``."""
+
+    id: Annotated[str, Field(pattern=SNAKE_ID, description="snake_case; equals the file stem")]
+    name: NonEmptyText
+    description: NonEmptyText
+    scale: DisplayScale = DisplayScale()
+    bands: Annotated[list[BandSpec], Field(min_length=1)] | None = None
+    higher_is: Literal["better", "worse"] = Field(
+        default="better", description="Whether a higher root value is the better outcome "
+        "(stability) or the worse one (a risk index).")
+    root: TreeNode
+
+    @model_validator(mode="after")
+    def _bands_descending(self) -> TreeFile:
+        if self.bands is not None:
+            mins = [b.min for b in self.bands]
+            if any(a <= b for a, b in itertools.pairwise(mins)):
+                raise ValueError("bands must be listed from the top of the scale down, each "
+                                 f"min below the one before (got {mins})")
+            names = [b.name for b in self.bands]
+            if len(set(names)) != len(names):
+                raise ValueError(f"band names must be unique (got {names})")
+        return self
+
+
+class LeafStatistics(StrictModel):
+    """A leaf's raw point values over a population, after its transform."""
+
+    values: tuple[float, ...]  # sorted
+    low: float  # after winsorising: the bounds min-max normalisation uses
+    high: float
+    mean: float
+    std: float
+
+
+class Population(StrictModel):
+    """The scenarios normalised together: one folder's scenarios that name the same tree."""
+
+    name: str
+    size: int
+    members: tuple[str, ...]
+    leaves: dict[str, LeafStatistics]
+
+
+Scenario.model_rebuild()

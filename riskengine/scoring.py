@@ -7,37 +7,89 @@ matrix of weights. Nothing here loops over samples.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from riskengine.models import Bands, Scenario
+from riskengine.models import Bands, BandSpec, Scenario, TreeLeaf, TreeNode
+from riskengine.tree import (
+    CompiledTree,
+    compile_tree,
+    evaluate,
+    reference_score,
+    tree_of,
+)
+from riskengine.tree import (
+    contributions as tree_contributions,
+)
 
-GEOMETRIC_EPS = 0.001
 BANDS = ("stable", "fragile", "unstable")
 
 FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
+class LeafTransform:
+    """A column normalised by a rule other than a fixed affine map (log, z-score or rank)."""
+
+    col: int
+    log_offset: float | None
+    winsorise: tuple[float, float] | None  # raw bounds (after the log) to clip at
+    rule: str  # minmax | zscore | rank | scale
+    low: float
+    high: float
+    mean: float
+    std: float
+    values: FloatArray  # the population's sorted (transformed, winsorised) values, for rank
+    reverse: bool
+
+    def apply(self, raw: FloatArray) -> FloatArray:
+        x = raw
+        if self.log_offset is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                x = np.log(np.maximum(x + self.log_offset, np.finfo(float).tiny))
+        if self.winsorise is not None:
+            x = np.clip(x, *self.winsorise)
+        if self.rule == "zscore":
+            from scipy.special import ndtr
+
+            s = ndtr((x - self.mean) / self.std)
+        elif self.rule == "rank":
+            s = _mid_rank(x, self.values)
+        else:
+            s = np.clip((x - self.low) / (self.high - self.low), 0.0, 1.0)
+        return 1.0 - s if self.reverse else s
+
+
+def _mid_rank(x: FloatArray, values: FloatArray) -> FloatArray:
+    """Percentile rank among the population, from 0 (its lowest) to 1 (its highest), ties at
+    their mid-rank, linear between members."""
+    uniq, counts = np.unique(values, return_counts=True)
+    below = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    mid = (below + (counts - 1) / 2.0) / max(values.size - 1, 1)
+    return np.interp(x, uniq, mid)
+
+
+@dataclass(frozen=True)
 class ModelArrays:
-    """A scenario's factors as aligned arrays, in the scenario's factor order."""
+    """A scenario's factors as aligned arrays, in the scenario's factor order, and its tree."""
 
     ids: tuple[str, ...]
     is_risk: NDArray[np.bool_]
-    scale_min: FloatArray
+    scale_min: FloatArray  # the bounds the affine normalisation maps to 0 and 1
     scale_max: FloatArray
     reverse: NDArray[np.bool_]  # higher_means: less
-    weights: FloatArray  # normalised within each kind
+    weights: FloatArray  # each factor's weight normalised within its parent node
     low: FloatArray
     mode: FloatArray
     high: FloatArray
     point: FloatArray
-    beta: float
-    aggregation: str
-    bands: Bands
+    bands: tuple[BandSpec, ...]  # the tree's
+    tree: CompiledTree
+    transforms: tuple[LeafTransform, ...] = ()  # columns not normalised by an affine map
 
     @property
     def span(self) -> FloatArray:
@@ -52,32 +104,68 @@ class ModelArrays:
         return np.where(self.reverse, self.scale_max, -self.scale_min) / self.span
 
     @property
-    def risk_weights(self) -> FloatArray:
-        return np.where(self.is_risk, self.weights, 0.0)
-
-    @property
-    def opportunity_weights(self) -> FloatArray:
-        return np.where(self.is_risk, 0.0, self.weights)
+    def is_linear(self) -> bool:
+        """The root is an affine function of the raw values (no clipping active inside the
+        scales): every node arithmetic and every normalisation affine."""
+        return self.tree.is_linear and not self.transforms
 
     @classmethod
     def of(cls, scenario: Scenario) -> ModelArrays:
         est = scenario.estimates
-        is_risk = np.array([e.factor.kind == "risk" for e in est])
+        ids = tuple(e.factor.id for e in est)
+        tree = compile_tree(tree_of(scenario), ids)
+        lo = np.array([e.factor.scale.min for e in est], dtype=float)
+        hi = np.array([e.factor.scale.max for e in est], dtype=float)
+        reverse = np.array([e.factor.higher_means == "less" for e in est])
+        transforms = []
+        if scenario.tree is not None:
+            leaves = {leaf.factor: leaf for leaf in _leaves(scenario.tree.root)}
+            for i, fid in enumerate(ids):
+                leaf = leaves.get(fid)
+                if leaf is None or (leaf.normalise == "scale" and leaf.transform is None):
+                    continue
+                if scenario.population is None or fid not in scenario.population.leaves:
+                    raise ValueError(f"{scenario.key}: factor {fid!r} is normalised over a "
+                                     "population, but none was attached")
+                stats = scenario.population.leaves[fid]
+                affine = leaf.normalise == "minmax" and (
+                    leaf.transform is None or leaf.transform.log_offset is None)
+                if affine:
+                    lo[i], hi[i] = stats.low, stats.high  # winsorising is the [0, 1] clip
+                    continue
+                transforms.append(LeafTransform(
+                    col=i, log_offset=leaf.transform.log_offset if leaf.transform else None,
+                    winsorise=(stats.low, stats.high) if leaf.transform and
+                    leaf.transform.winsorise else None, rule=leaf.normalise,
+                    low=stats.low, high=stats.high, mean=stats.mean, std=stats.std,
+                    values=np.array(stats.values), reverse=bool(reverse[i])))
         return cls(
-            ids=tuple(e.factor.id for e in est),
-            is_risk=is_risk,
-            scale_min=np.array([e.factor.scale.min for e in est], dtype=float),
-            scale_max=np.array([e.factor.scale.max for e in est], dtype=float),
-            reverse=np.array([e.factor.higher_means == "less" for e in est]),
-            weights=normalise_weights(np.array([e.weight for e in est], dtype=float), is_risk),
+            ids=ids,
+            is_risk=np.array([e.factor.kind == "risk" for e in est]),
+            scale_min=lo, scale_max=hi, reverse=reverse,
+            weights=_leaf_weights(tree),
             low=np.array([e.low for e in est], dtype=float),
             mode=np.array([e.mode for e in est], dtype=float),
             high=np.array([e.high for e in est], dtype=float),
             point=np.array([e.point for e in est], dtype=float),
-            beta=scenario.model.risk_share,
-            aggregation=scenario.model.aggregation,
-            bands=scenario.model.bands,
+            bands=tree.bands,
+            tree=tree,
+            transforms=tuple(transforms),
         )
+
+
+def _leaves(node: TreeNode) -> list[TreeLeaf]:
+    out: list[TreeLeaf] = []
+    for child in node.children:
+        out.extend([child] if isinstance(child, TreeLeaf) else _leaves(child))
+    return out
+
+
+def _leaf_weights(tree: CompiledTree) -> FloatArray:
+    weights = np.zeros(tree.k)
+    for node in tree.nodes:
+        weights[node.leaf_cols] = node.child_weights[:node.leaf_cols.size]
+    return weights
 
 
 def normalise_weights(weights: FloatArray, is_risk: NDArray[np.bool_]) -> FloatArray:
@@ -94,76 +182,87 @@ def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = Non
 
     ``(x - min) / (max - min)``, or ``(max - x) / (max - min)`` for ``higher_means: less``
     (the same as ``1 - s``), written as one multiply-add so a large sample matrix is passed over
-    twice, not five times. ``out=raw`` normalises a scratch matrix in place.
+    twice, not five times. ``out=raw`` normalises a scratch matrix in place. Columns normalised
+    over a population by a non-affine rule (log, z-score, rank) are computed first, from the raw
+    values, and written over the affine result.
     """
+    special = [(t.col, t.apply(raw[..., t.col])) for t in arrays.transforms]
     s = np.multiply(raw, arrays.slope, out=out)
     s += arrays.intercept
-    return np.clip(s, 0.0, 1.0, out=s)
+    s = np.clip(s, 0.0, 1.0, out=s)
+    for col, values in special:
+        s[..., col] = values
+    return s
 
 
-def aggregate(s: FloatArray, arrays: ModelArrays, weights: FloatArray | None = None,
-              beta: float | FloatArray | None = None
+def evaluate_nodes(s: FloatArray, arrays: ModelArrays,
+                   weights: dict[int, FloatArray] | None = None) -> FloatArray:
+    """Every node's value in [0, 1] (columns in the compiled tree's order)."""
+    return evaluate(arrays.tree, s, weights)
+
+
+def aggregate(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray] | None = None
               ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Stability, risk index and opportunity index for normalised values ``s`` of shape (..., k).
+    """The root's score on its display scale and the values of the root's ``risk`` and
+    ``opportunity`` children (NaN where the tree has none), for ``s`` of shape (..., k)."""
+    tree = arrays.tree
+    values = evaluate(tree, s, weights)
+    root = tree.display(values[..., tree.root])
+    nan = np.full(root.shape, np.nan)
+    r = values[..., tree.index("risk")] if _has(tree, "risk") else nan
+    o = values[..., tree.index("opportunity")] if _has(tree, "opportunity") else nan
+    return root, r, o
 
-    ``weights`` (normalised within kind, broadcastable to ``s``) and ``beta`` default to the
-    scenario's.
+
+def _has(tree: CompiledTree, node_id: str) -> bool:
+    return any(n.id == node_id and n.parent == tree.root for n in tree.nodes)
+
+
+def contributions(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray] | None = None
+                  ) -> FloatArray:
+    """Each factor's signed share of ``score - reference`` (see :mod:`riskengine.tree`).
+
+    For the default tree these are MODEL.md's: arithmetic ``-100 beta w s`` for risks and
+    ``+100 (1 - beta) w s`` for opportunities; geometric, the shortfall ``S - 100`` split in
+    proportion to each factor's log term.
     """
-    b = arrays.beta if beta is None else beta
-    risk = arrays.is_risk
-    if arrays.aggregation == "arithmetic":
-        if weights is None:
-            # one pass over the samples for both indices
-            both = s @ np.stack([arrays.risk_weights, arrays.opportunity_weights], axis=-1)
-            r, o = both[..., 0], both[..., 1]
-        else:
-            r = np.sum(np.where(risk, weights * s, 0.0), axis=-1)
-            o = np.sum(np.where(risk, 0.0, weights * s), axis=-1)
-        stability = 100.0 * (b * (1.0 - r) + (1.0 - b) * o)
-        return stability, r, o
-    w = arrays.weights if weights is None else weights
-    log_safe = np.sum(np.where(risk, w * np.log(np.maximum(1.0 - s, GEOMETRIC_EPS)), 0.0),
-                      axis=-1)
-    log_o = np.sum(np.where(risk, 0.0, w * np.log(np.maximum(s, GEOMETRIC_EPS))), axis=-1)
-    stability = 100.0 * np.exp(b * log_safe + (1.0 - b) * log_o)
-    return stability, 1.0 - np.exp(log_safe), np.exp(log_o)
-
-
-def contributions(s: FloatArray, arrays: ModelArrays, stability: FloatArray | float,
-                  weights: FloatArray | None = None) -> FloatArray:
-    """Each factor's signed share of the score.
-
-    Arithmetic: ``-100 beta w s`` for risks, ``+100 (1 - beta) w s`` for opportunities; they sum
-    to ``S - 100 beta``. Geometric: ``log(S/100)`` is a weighted sum of log terms, one a factor,
-    so the shortfall ``S - 100`` is split in proportion to those terms; they sum to ``S - 100``
-    and each is <= 0 (a factor can only pull a non-compensatory score down from its ideal).
-    """
-    b, risk = arrays.beta, arrays.is_risk
-    w = arrays.weights if weights is None else weights
-    if arrays.aggregation == "arithmetic":
-        return np.where(risk, -100.0 * b * w * s, 100.0 * (1.0 - b) * w * s)
-    terms = np.where(risk, b * w * np.log(np.maximum(1.0 - s, GEOMETRIC_EPS)),
-                     (1.0 - b) * w * np.log(np.maximum(s, GEOMETRIC_EPS)))
-    total = terms.sum(axis=-1, keepdims=True)
-    shortfall = np.asarray(stability, dtype=float)[..., None] - 100.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total < 0, terms / total, 0.0)
-    return shortfall * share
+    values = evaluate(arrays.tree, s, weights)
+    return tree_contributions(arrays.tree, s, values, weights)
 
 
 def contribution_reference(arrays: ModelArrays) -> float:
     """The score the contributions are measured from: they sum to ``S`` minus this."""
-    return 100.0 * arrays.beta if arrays.aggregation == "arithmetic" else 100.0
+    return reference_score(arrays.tree)
 
 
-def band_index(stability: FloatArray | float, bands: Bands) -> NDArray[np.int_]:
-    """0 stable, 1 fragile, 2 unstable (indices into :data:`BANDS`)."""
-    stability = np.asarray(stability)
-    return np.where(stability >= bands.stable, 0, np.where(stability >= bands.fragile, 1, 2))
+BandRule = Bands | tuple[BandSpec, ...]
 
 
-def band_of(stability: float, bands: Bands) -> str:
-    return BANDS[int(band_index(stability, bands))]
+def band_specs(bands: BandRule) -> tuple[BandSpec, ...]:
+    """Named bands from the top of the scale down (a scenario's settings, or a tree's)."""
+    if isinstance(bands, Bands):
+        return (BandSpec(name="stable", min=bands.stable),
+                BandSpec(name="fragile", min=bands.fragile),
+                BandSpec(name="unstable", min=0.0))
+    return tuple(bands)
+
+
+def band_names(bands: BandRule) -> tuple[str, ...]:
+    return tuple(b.name for b in band_specs(bands))
+
+
+def band_index(score: FloatArray | float, bands: BandRule) -> NDArray[np.int_]:
+    """Index into :func:`band_names` of each score: the first band whose min it reaches."""
+    specs = band_specs(bands)
+    value = np.asarray(score, dtype=float)
+    idx = np.zeros(value.shape, dtype=np.int_)
+    for spec in specs[:-1]:
+        idx += value < spec.min
+    return idx
+
+
+def band_of(score: float, bands: BandRule) -> str:
+    return band_names(bands)[int(band_index(score, bands))]
 
 
 @dataclass(frozen=True)
@@ -174,20 +273,70 @@ class FactorScore:
     group: str
     value: float
     normalised: float
-    weight: float
+    weight: float  # normalised within its parent node (within its kind, for the default tree)
     contribution: float
+    parent: str = ""  # the tree node it hangs from
+
+
+@dataclass(frozen=True)
+class NodeScore:
+    """One inner node of the tree, scored."""
+
+    id: str
+    name: str
+    parent: str | None
+    depth: int
+    method: str
+    weight: float  # normalised within its parent (as written, for max/min)
+    inverted: bool
+    value: float  # on the tree's display scale
+    normalised: float  # in [0, 1]
+    contribution: float  # the sum of its factors' contributions
+    coverage: float
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**vars(self), "missing": list(self.missing)}
+
+
+@dataclass(frozen=True)
+class TreeInfo:
+    """Which tree scored a result, and on which population."""
+
+    id: str
+    name: str
+    scale_min: float
+    scale_max: float
+    unit: str
+    higher_is: str
+    bands: tuple[BandSpec, ...]
+    population: str | None = None
+    population_size: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name,
+                "scale": {"min": self.scale_min, "max": self.scale_max, "unit": self.unit},
+                "higher_is": self.higher_is,
+                "bands": [{"name": b.name, "min": b.min if math.isfinite(b.min) else None}
+                          for b in self.bands],
+                "population": None if self.population is None else {
+                    "name": self.population, "size": self.population_size}}
 
 
 @dataclass(frozen=True)
 class Result:
-    """The deterministic score of one scenario. ``to_dict`` is the JSON contract of MODEL.md."""
+    """The deterministic score of one scenario. ``to_dict`` is the JSON contract of MODEL.md.
+
+    ``stability`` is the root's score on the tree's display scale (the stability score for the
+    default tree); ``risk_index``/``opportunity_index`` are None for a tree without those nodes.
+    """
 
     scenario: str
     partnership: str
     title: str
     stability: float
-    risk_index: float
-    opportunity_index: float
+    risk_index: float | None
+    opportunity_index: float | None
     band: str
     aggregation: str
     risk_share: float
@@ -196,16 +345,23 @@ class Result:
     factors: tuple[FactorScore, ...]
     as_of: str | None = None
     source: str | None = None
+    tree: TreeInfo | None = None
+    nodes: tuple[NodeScore, ...] = ()
+    missing: tuple[str, ...] = ()  # factors of the tree the scenario does not estimate
 
     @property
     def key(self) -> str:
         return f"{self.partnership}/{self.scenario}"
 
+    @property
+    def score(self) -> float:
+        return self.stability
+
     def to_dict(self) -> dict[str, Any]:
         groups: dict[str, float] = {}
         for f in self.factors:
             groups[f.group] = groups.get(f.group, 0.0) + f.contribution
-        return {
+        out = {
             "scenario": self.scenario,
             "partnership": self.partnership,
             "title": self.title,
@@ -223,6 +379,11 @@ class Result:
             "factors": [vars(f).copy() for f in self.ranked()],
             "groups": groups,
         }
+        if self.tree is not None:
+            out["tree"] = self.tree.to_dict()
+            out["nodes"] = [n.to_dict() for n in self.nodes]
+            out["missing"] = list(self.missing)
+        return out
 
     def ranked(self) -> list[FactorScore]:
         """Factors by decreasing |contribution|, ties by id, so output order is stable."""
@@ -234,30 +395,66 @@ class Result:
 
         return pd.DataFrame([vars(f) for f in self.ranked()]).set_index("id")
 
+    def nodes_frame(self) -> Any:
+        """The tree's nodes (each pillar's value) as a DataFrame indexed by node id."""
+        import pandas as pd
+
+        return pd.DataFrame([n.to_dict() for n in self.nodes]).set_index("id")
+
     def _repr_html_(self) -> str:
-        head = (f"<p><b>{self.key}</b>: S = {self.stability:.1f} ({self.band}), "
-                f"R = {self.risk_index:.3f}, O = {self.opportunity_index:.3f}</p>")
-        return head + self.to_frame().to_html(float_format=lambda v: f"{v:.3f}")
+        head = f"<p><b>{self.key}</b>: {self.stability:.1f} ({self.band})"
+        if self.risk_index is not None and self.opportunity_index is not None:
+            head += f", R = {self.risk_index:.3f}, O = {self.opportunity_index:.3f}"
+        return head + "</p>" + self.to_frame().to_html(float_format=lambda v: f"{v:.3f}")
 
 
 def score(scenario: Scenario) -> Result:
     """The deterministic score of a resolved scenario (MODEL.md, "The deterministic score")."""
     arrays = ModelArrays.of(scenario)
+    tree = arrays.tree
     s = normalise(arrays.point, arrays)
+    values = evaluate(tree, s)
     stability, r, o = aggregate(s, arrays)
-    contrib = contributions(s, arrays, stability)
+    contrib = tree_contributions(tree, s, values)
+    parents = {int(col): tree.nodes[int(p)].id for col, p in enumerate(tree.parent_of_col)
+               if p >= 0}
     factors = tuple(
         FactorScore(id=e.factor.id, name=e.factor.name, kind=e.factor.kind,
                     group=e.factor.group, value=float(arrays.point[i]),
                     normalised=float(s[i]), weight=float(arrays.weights[i]),
-                    contribution=float(contrib[i]))
+                    contribution=float(contrib[i]), parent=parents.get(i, ""))
         for i, e in enumerate(scenario.estimates)
     )
+    nodes = []
+    for j in tree.preorder():
+        node = tree.nodes[j]
+        parent = tree.nodes[node.parent] if node.parent >= 0 else None
+        if parent is None:
+            weight = 1.0
+        else:
+            position = parent.leaf_cols.size + int(np.flatnonzero(parent.node_ids == j)[0])
+            weight = float(parent.child_weights[position])
+        nodes.append(NodeScore(
+            id=node.id, name=node.name, parent=parent.id if parent else None, depth=node.depth,
+            method=node.method, weight=weight, inverted=node.inverted,
+            value=float(tree.display(values[j])), normalised=float(values[j]),
+            contribution=float(contrib[tree.descendant_cols(j)].sum()),
+            coverage=node.coverage, missing=node.missing))
+    population = scenario.population
+    info = TreeInfo(id=tree.id, name=tree.name, scale_min=tree.scale.min,
+                    scale_max=tree.scale.max, unit=tree.scale.unit, higher_is=tree.higher_is,
+                    bands=tree.bands, population=population.name if population else None,
+                    population_size=population.size if population else None)
+    missing = tuple(m for n in tree.nodes for m in n.missing)
     return Result(
         scenario=scenario.id, partnership=scenario.partnership, title=scenario.title,
-        stability=float(stability), risk_index=float(r), opportunity_index=float(o),
-        band=band_of(float(stability), scenario.model.bands),
-        aggregation=arrays.aggregation, risk_share=arrays.beta, bands=scenario.model.bands,
-        contribution_reference=contribution_reference(arrays), factors=factors,
+        stability=float(stability),
+        risk_index=None if np.isnan(r) else float(r),
+        opportunity_index=None if np.isnan(o) else float(o),
+        band=tree.band_of(float(stability)),
+        aggregation=scenario.model.aggregation, risk_share=scenario.model.risk_share,
+        bands=scenario.model.bands,
+        contribution_reference=reference_score(tree), factors=factors,
         as_of=scenario.as_of.isoformat() if scenario.as_of else None, source=scenario.source,
+        tree=info, nodes=tuple(nodes), missing=missing,
     )

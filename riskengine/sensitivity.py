@@ -14,16 +14,15 @@ import numpy as np
 
 from riskengine.models import Scenario
 from riskengine.scoring import (
-    BANDS,
     FloatArray,
     ModelArrays,
     aggregate,
-    band_index,
-    band_of,
-    contributions,
+    evaluate_nodes,
     normalise,
 )
 from riskengine.simulation import Marginals
+from riskengine.tree import contributions as tree_contributions
+from riskengine.tree import linear_coefficients
 
 SobolMethod = Literal["auto", "analytic", "estimate"]
 
@@ -56,18 +55,18 @@ def tornado(scenario: Scenario) -> list[dict[str, Any]]:
 
 
 def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
-    """Exact indices for the arithmetic model with independent inputs.
+    """Exact indices for a tree that is linear in independent inputs.
 
-    Estimates lie inside their scales, so no clipping is active and S is linear in the raw
-    values: ``S = const + sum(c_i x_i)`` with ``c_i = slope_i * (-100 beta w_i)`` for a risk and
-    ``slope_i * 100 (1 - beta) w_i`` for an opportunity. Then ``V_i = c_i^2 Var(x_i)`` and the
-    first-order and total indices are both ``V_i / sum(V)``.
+    Estimates lie inside their scales, so no clipping is active and the root is affine in the
+    raw values: ``S = const + sum(c_i x_i)`` (for the default arithmetic tree ``c_i = slope_i *
+    (-100 beta w_i)`` for a risk and ``slope_i * 100 (1 - beta) w_i`` for an opportunity). Then
+    ``V_i = c_i^2 Var(x_i)`` and the first-order and total indices are both ``V_i / sum(V)``.
     """
     arrays = ModelArrays.of(scenario)
-    if arrays.aggregation != "arithmetic" or scenario.correlations:
-        raise ValueError("analytic indices need the arithmetic model and independent inputs")
-    coef = arrays.slope * np.where(arrays.is_risk, -100.0 * arrays.beta * arrays.weights,
-                                   100.0 * (1.0 - arrays.beta) * arrays.weights)
+    if not arrays.is_linear or scenario.correlations:
+        raise ValueError("analytic indices need a tree linear in its inputs (arithmetic nodes, "
+                         "affine normalisation) and independent inputs")
+    coef = arrays.slope * linear_coefficients(arrays.tree)[1]
     partial = coef**2 * Marginals.of(scenario).variance()
     total = partial.sum()
     share = partial / total if total > 0 else np.zeros_like(partial)
@@ -127,7 +126,7 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
           ) -> tuple[str, list[dict[str, Any]]]:
     """Sobol indices of S over the uncertain factors; ``auto`` uses the exact ones when valid."""
     arrays = ModelArrays.of(scenario)
-    exact = arrays.aggregation == "arithmetic" and not scenario.correlations
+    exact = arrays.is_linear and not scenario.correlations
     if method == "analytic" or (method == "auto" and exact):
         return "analytic", analytic_sobol(scenario)
     # With stated correlations the variance has no unique split between factors; the indices
@@ -158,35 +157,50 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
 
 def weight_robustness(scenario: Scenario, n: int = 4000, concentration: float = 50.0,
                       seed: int = 0) -> dict[str, Any]:
-    """S when the weights are Dirichlet draws around the nominal ones, kind by kind.
+    """The score when the weights are Dirichlet draws around the nominal ones, node by node.
 
-    Each kind's normalised weights ``w`` become ``Dirichlet(concentration * w)``: their mean is
-    ``w`` and a larger concentration means smaller perturbations. Factors with weight 0 stay 0.
+    Each tree node's normalised child weights ``w`` become ``Dirichlet(concentration * w)``
+    (for the default tree: the factors within each kind, and the risk share between the two):
+    their mean is ``w`` and a larger concentration means smaller perturbations. Max and min
+    nodes, whose weights are multipliers, keep theirs.
     """
     if concentration <= 0:
         raise ValueError("concentration must be positive")
     arrays = ModelArrays.of(scenario)
+    tree = arrays.tree
     rng = np.random.default_rng(seed)
-    weights = np.zeros((n, len(arrays.ids)))
-    for kind_mask in (arrays.is_risk, ~arrays.is_risk):
-        cols = np.flatnonzero(kind_mask & (arrays.weights > 0))
-        weights[:, cols] = rng.dirichlet(concentration * arrays.weights[cols], size=n)
+    weights: dict[int, FloatArray] = {}
+    for j, node in enumerate(tree.nodes):
+        w = node.child_weights
+        if node.method in ("max", "min") or w.size < 2:
+            continue
+        drawn = np.zeros((n, w.size))
+        live = np.flatnonzero(w > 0)
+        if live.size >= 2:
+            drawn[:, live] = rng.dirichlet(concentration * w[live], size=n)
+        else:
+            drawn[:, live] = 1.0
+        weights[j] = drawn
     s = normalise(arrays.point, arrays)
-    stability = aggregate(s, arrays, weights=weights)[0]
-    nominal_s = float(aggregate(s, arrays)[0])
-    nominal_band = band_of(nominal_s, arrays.bands)
-    bands = band_index(stability, arrays.bands)
-    contrib = np.abs(contributions(s, arrays, stability, weights=weights))
-    nominal_contrib = np.abs(contributions(s, arrays, nominal_s))
+    s_rows = np.broadcast_to(s, (n, s.size))
+    values = evaluate_nodes(s_rows, arrays, weights)
+    stability = tree.display(values[:, tree.root])
+    nominal_values = evaluate_nodes(s, arrays)
+    nominal_s = float(tree.display(nominal_values[tree.root]))
+    nominal_band = tree.band_of(nominal_s)
+    bands = tree.band_index(stability)
+    contrib = np.abs(tree_contributions(tree, np.ascontiguousarray(s_rows), values, weights))
+    nominal_contrib = np.abs(tree_contributions(tree, s, nominal_values))
     ranks = np.argsort(np.argsort(-contrib, axis=1, kind="stable"), axis=1, kind="stable")
     nominal_ranks = np.argsort(np.argsort(-nominal_contrib, kind="stable"), kind="stable")
     p5, p50, p95 = np.percentile(stability, (5, 50, 95))
+    names = tree.band_names
     return {
         "n": n, "concentration": concentration, "seed": seed,
         "nominal": nominal_s, "nominal_band": nominal_band,
         "p5": float(p5), "p50": float(p50), "p95": float(p95),
-        "band_probabilities": {band: float(np.mean(bands == i)) for i, band in enumerate(BANDS)},
-        "p_band_change": float(np.mean(bands != BANDS.index(nominal_band))),
+        "band_probabilities": {band: float(np.mean(bands == i)) for i, band in enumerate(names)},
+        "p_band_change": float(np.mean(bands != names.index(nominal_band))),
         "p_top_driver_change": float(np.mean(ranks[:, nominal_ranks.argmin()] != 0)),
         "rank_change": sorted(
             ({"id": fid, "nominal_rank": int(nominal_ranks[i]) + 1,
@@ -210,7 +224,7 @@ def breakpoints(scenario: Scenario) -> list[dict[str, Any]]:
     arrays = ModelArrays.of(scenario)
     point = arrays.point
     base = float(stability_of(point, arrays))
-    thresholds = (arrays.bands.stable, arrays.bands.fragile)
+    thresholds = tuple(b.min for b in arrays.tree.bands[:-1])
     rows: list[dict[str, Any]] = []
     for i, fid in enumerate(arrays.ids):
         def score_at(x: float, i: int = i) -> float:
@@ -222,15 +236,15 @@ def breakpoints(scenario: Scenario) -> list[dict[str, Any]]:
         found = []
         for threshold in thresholds:
             value = _crossing(score_at, float(lo), float(hi), threshold,
-                              linear=arrays.aggregation == "arithmetic")
+                              linear=arrays.is_linear)
             if value is None:
                 continue
             # the band entered when the factor moves from its point value past the crossing
             beyond = value + (1e-6 if value >= point[i] else -1e-6) * (hi - lo)
-            found.append({"id": fid, "band": band_of(score_at(beyond), arrays.bands),
+            found.append({"id": fid, "band": arrays.tree.band_of(score_at(beyond)),
                           "value": value, "threshold": threshold,
                           "direction": "above" if value >= point[i] else "below"})
-        rows.extend(found or [{"id": fid, "band": band_of(base, arrays.bands), "value": None,
+        rows.extend(found or [{"id": fid, "band": arrays.tree.band_of(base), "value": None,
                                "threshold": None, "direction": None}])
     return rows
 

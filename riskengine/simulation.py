@@ -25,9 +25,17 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from riskengine.models import Bands, Scenario
+from riskengine.models import Scenario
 from riskengine.problems import InputError, Problem
-from riskengine.scoring import BANDS, FloatArray, ModelArrays, aggregate, band_index, normalise
+from riskengine.scoring import (
+    BandRule,
+    FloatArray,
+    ModelArrays,
+    aggregate,
+    band_index,
+    band_names,
+    normalise,
+)
 
 STREAM_BLOCK = 65_536
 PERCENTILES = (5.0, 50.0, 95.0)
@@ -225,11 +233,13 @@ def stats(values: FloatArray) -> dict[str, float]:
             else 0.0, "p5": float(p5), "p50": float(p50), "p95": float(p95)}
 
 
-def band_probabilities(stability: FloatArray, bands: Bands,
+def band_probabilities(stability: FloatArray, bands: BandRule,
                        weights: FloatArray | None = None) -> dict[str, float]:
-    counts = np.bincount(band_index(stability, bands).ravel(), weights=weights, minlength=3)
+    names = band_names(bands)
+    counts = np.bincount(band_index(stability, bands).ravel(), weights=weights,
+                         minlength=len(names))
     total = counts.sum()
-    return {band: float(counts[i] / total) for i, band in enumerate(BANDS)}
+    return {band: float(counts[i] / total) for i, band in enumerate(names)}
 
 
 @dataclass(frozen=True)
@@ -241,7 +251,7 @@ class Simulation:
     n: int
     seed: int
     sampler: str
-    bands: Bands
+    bands: BandRule
     stability: FloatArray
     risk_index: FloatArray
     opportunity_index: FloatArray

@@ -243,7 +243,7 @@ def test_json_output_lists_problems_and_grades(project: Path, cli: Runner) -> No
 # published schemas
 
 
-@pytest.mark.parametrize("kind", ["factor", "scenario"])
+@pytest.mark.parametrize("kind", ["factor", "scenario", "tree"])
 def test_published_schema_has_not_drifted(kind: str) -> None:
     from riskengine.models import json_schema
 

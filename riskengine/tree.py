@@ -1,0 +1,432 @@
+"""The model tree as one vectorised evaluation (MODEL.md, "Version 2 additions").
+
+A tree file (or the default tree built from a scenario's settings) is *compiled* against one
+scenario: leaves become columns of the scenario's normalised value matrix ``s`` of shape
+``(n, k)``, leaves the scenario does not estimate are dropped and their siblings' weights
+renormalised within their own parent, and the nodes are put in post-order. Evaluation is then a
+loop over the (few) nodes, each step vectorised over all ``n`` rows; nothing loops over samples.
+
+Arithmetic nodes whose children are all leaves are linear in ``s``: they are evaluated together
+as one matrix product, which is exactly the flat formula of MODEL.md for the default tree.
+
+Contributions: every leaf gets a share of ``root - reference`` and the shares sum to it exactly,
+whatever the methods on the path. Each node splits its own change from its reference among its
+children (arithmetic: the linear shares; geometric kinds: in proportion to the children's log
+terms; max/min: all of it to the child that attains the extreme), and a child passes its share
+down in proportion to its own split. The reference of a leaf is 0 (none of the factor), of a
+geometric node its ideal 1 (where every log term vanishes), of every other node the node's value
+at its children's references. For the default tree these are MODEL.md's contributions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from riskengine.models import (
+    BandSpec,
+    DisplayScale,
+    Scenario,
+    TreeFile,
+    TreeLeaf,
+    TreeNode,
+)
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+BoolArray = NDArray[np.bool_]
+
+GEOMETRIC_EPS = 0.001
+LINEAR_METHODS = ("arithmetic",)
+
+
+class TreeError(ValueError):
+    """A tree cannot be evaluated for a scenario (e.g. a node below its ``min_coverage``)."""
+
+    def __init__(self, node: str, message: str) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+@dataclass(frozen=True)
+class Node:
+    """One inner node compiled against a scenario; children are leaves first, then nodes."""
+
+    id: str
+    name: str
+    method: str
+    eps: float
+    inverted: bool  # the parent sees 1 - value
+    weight: float  # as written, relative to its siblings
+    parent: int  # index into CompiledTree.nodes, -1 for the root
+    depth: int
+    leaf_cols: IntArray  # columns of s
+    node_ids: IntArray  # indices into CompiledTree.nodes (all earlier in post-order)
+    child_weights: FloatArray  # normalised over present children; multipliers for max/min
+    child_inverted: BoolArray
+    coverage: float  # share of the written children's weight that is present
+    missing: tuple[str, ...]  # children (factor or node ids) left out for missing data
+
+    @property
+    def n_children(self) -> int:
+        return self.leaf_cols.size + self.node_ids.size
+
+
+@dataclass(frozen=True)
+class CompiledTree:
+    """A tree ready to evaluate on ``(n, k)`` matrices of one scenario's normalised values."""
+
+    id: str
+    name: str
+    scale: DisplayScale
+    bands: tuple[BandSpec, ...]
+    higher_is: str
+    k: int  # columns of s (the scenario's estimates, in its order)
+    leaf_ids: tuple[str, ...]  # factor id of each column of s
+    nodes: tuple[Node, ...]  # post-order: children before parents, the root last
+    used_cols: IntArray  # columns some node reads
+    parent_of_col: IntArray  # the node each used column hangs from (-1: unused)
+    # linear batch: arithmetic nodes over leaves only, value = const + s @ matrix
+    linear_nodes: IntArray
+    linear_matrix: FloatArray  # (k, len(linear_nodes))
+    linear_const: FloatArray
+    reference: FloatArray = field(repr=False)  # each node's reference value (see module doc)
+
+    @property
+    def root(self) -> int:
+        return len(self.nodes) - 1
+
+    @property
+    def is_linear(self) -> bool:
+        """Every node arithmetic: the root is an affine function of the normalised values."""
+        return all(n.method in LINEAR_METHODS for n in self.nodes)
+
+    @property
+    def span(self) -> float:
+        return self.scale.max - self.scale.min
+
+    def display(self, value: FloatArray | float) -> FloatArray:
+        return self.scale.min + self.span * np.asarray(value, dtype=float)
+
+    def index(self, node_id: str) -> int:
+        for i, node in enumerate(self.nodes):
+            if node.id == node_id:
+                return i
+        raise KeyError(node_id)
+
+    def preorder(self, j: int | None = None) -> list[int]:
+        """Node indices from the root down, children in the order written."""
+        j = self.root if j is None else j
+        out = [j]
+        for child in self.nodes[j].node_ids:
+            out.extend(self.preorder(int(child)))
+        return out
+
+    def descendant_cols(self, j: int) -> IntArray:
+        """The columns of s below node ``j``."""
+        node = self.nodes[j]
+        parts = [node.leaf_cols] + [self.descendant_cols(int(c)) for c in node.node_ids]
+        return np.concatenate(parts).astype(np.intp)
+
+    def band_index(self, display_value: FloatArray | float) -> NDArray[np.int_]:
+        """Index into :attr:`bands` of each display value (bands run from the top down)."""
+        value = np.asarray(display_value, dtype=float)
+        mins = np.array([b.min for b in self.bands])
+        # the first band (from the top) whose min the value reaches; below all: the last band
+        idx = np.sum(value[..., None] < mins[None, :] if value.ndim else value < mins, axis=-1)
+        return np.minimum(idx, len(self.bands) - 1)
+
+    def band_of(self, display_value: float) -> str:
+        return self.bands[int(self.band_index(display_value))].name
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return tuple(b.name for b in self.bands)
+
+
+# ---------------------------------------------------------------------------------------------
+# the default tree
+
+
+def default_tree(scenario: Scenario) -> TreeFile:
+    """MODEL.md's formula written as a tree, from the scenario's estimates and settings."""
+    settings = scenario.model
+    geometric = settings.aggregation == "geometric"
+    beta = settings.risk_share
+
+    def kind_node(kind: str, inverted: bool, weight: float) -> TreeNode:
+        method = ("geometric_complements" if kind == "risk" else "geometric") if geometric \
+            else "arithmetic"
+        leaves = [TreeLeaf(factor=e.factor.id, weight=e.weight)
+                  for e in scenario.estimates if e.factor.kind == kind and e.weight > 0]
+        return TreeNode.model_construct(
+            id=kind, name=kind.capitalize(), method=method, weight=weight, inverted=inverted,
+            eps=GEOMETRIC_EPS, min_coverage=0.0, description=None, children=leaves)
+
+    root = TreeNode.model_construct(
+        id="stability", name="Stability", method="geometric" if geometric else "arithmetic",
+        weight=1.0, inverted=False, eps=GEOMETRIC_EPS, min_coverage=0.0, description=None,
+        children=[kind_node("risk", True, beta), kind_node("opportunity", False, 1.0 - beta)])
+    bands = settings.bands
+    return TreeFile.model_construct(
+        id="default", name="Partnership stability (MODEL.md)",
+        description="Risk and opportunity indices combined by the scenario's aggregation.",
+        scale=DisplayScale(min=0.0, max=100.0, unit="stability"),
+        bands=[BandSpec(name="stable", min=bands.stable),
+               BandSpec(name="fragile", min=bands.fragile),
+               BandSpec(name="unstable", min=0.0)],
+        higher_is="better", root=root)
+
+
+def tree_of(scenario: Scenario) -> TreeFile:
+    return scenario.tree if scenario.tree is not None else default_tree(scenario)
+
+
+# ---------------------------------------------------------------------------------------------
+# compiling
+
+
+def compile_tree(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
+    """Compile ``tree`` for a scenario whose normalised matrix has columns ``leaf_ids``.
+
+    Raises :class:`TreeError` if a node is below its ``min_coverage`` or the root has nothing
+    left to score.
+    """
+    column = {fid: i for i, fid in enumerate(leaf_ids)}
+    nodes: list[Node] = []
+    parent_of_col = np.full(len(leaf_ids), -1, dtype=np.intp)
+
+    def visit(spec: TreeNode, depth: int) -> int | None:
+        leaf_cols, leaf_w, leaf_inv, node_ids, node_w, node_inv = [], [], [], [], [], []
+        missing: list[str] = []
+        written = 0.0
+        for child in spec.children:
+            written += child.weight
+            if isinstance(child, TreeLeaf):
+                if child.factor in column:
+                    leaf_cols.append(column[child.factor])
+                    leaf_w.append(child.weight)
+                    leaf_inv.append(child.inverted)
+                else:
+                    missing.append(child.factor)
+            else:
+                index = visit(child, depth + 1)
+                if index is None:
+                    missing.append(child.id)
+                else:
+                    node_ids.append(index)
+                    node_w.append(child.weight)
+                    node_inv.append(child.inverted)
+        weights = np.array(leaf_w + node_w, dtype=float)
+        if weights.size == 0:
+            return None
+        coverage = float(weights.sum() / written) if written > 0 else 0.0
+        if coverage + 1e-12 < spec.min_coverage:
+            raise TreeError(spec.id, f"node {spec.id!r} has {coverage:.0%} of its children's "
+                            f"weight present, below its min_coverage {spec.min_coverage:.0%} "
+                            f"(missing: {', '.join(missing)})")
+        if spec.method not in ("max", "min"):
+            total = weights.sum()
+            weights = weights / total if total > 0 else np.full(weights.size, 1 / weights.size)
+        for col in leaf_cols:
+            parent_of_col[col] = len(nodes)  # provisional: fixed below once appended
+        nodes.append(Node(
+            id=spec.id, name=spec.label, method=spec.method, eps=spec.eps,
+            inverted=spec.inverted, weight=spec.weight, parent=-1, depth=depth,
+            leaf_cols=np.array(leaf_cols, dtype=np.intp),
+            node_ids=np.array(node_ids, dtype=np.intp), child_weights=weights,
+            child_inverted=np.array(leaf_inv + node_inv, dtype=bool), coverage=coverage,
+            missing=tuple(missing)))
+        return len(nodes) - 1
+
+    root = visit(tree.root, 0)
+    if root is None:
+        raise TreeError(tree.root.id, f"the scenario estimates none of tree {tree.id!r}'s "
+                        "factors")
+    parents = {int(c): j for j, n in enumerate(nodes) for c in n.node_ids}
+    nodes = [Node(**{**vars(n), "parent": parents.get(j, -1)}) for j, n in enumerate(nodes)]
+
+    linear = [j for j, n in enumerate(nodes) if n.method == "arithmetic" and n.node_ids.size == 0]
+    matrix = np.zeros((len(leaf_ids), len(linear)))
+    const = np.zeros(len(linear))
+    for m, j in enumerate(linear):
+        node = nodes[j]
+        sign = np.where(node.child_inverted, -1.0, 1.0)
+        np.add.at(matrix[:, m], node.leaf_cols, sign * node.child_weights)
+        const[m] = float(np.sum(np.where(node.child_inverted, node.child_weights, 0.0)))
+    used = np.flatnonzero(parent_of_col >= 0).astype(np.intp)
+    compiled = CompiledTree(
+        id=tree.id, name=tree.name, scale=tree.scale,
+        bands=tuple(tree.bands or default_bands(tree.scale, tree.higher_is)),
+        higher_is=tree.higher_is, k=len(leaf_ids), leaf_ids=tuple(leaf_ids),
+        nodes=tuple(nodes), used_cols=used, parent_of_col=parent_of_col,
+        linear_nodes=np.array(linear, dtype=np.intp), linear_matrix=matrix, linear_const=const,
+        reference=np.zeros(len(nodes)))
+    object.__setattr__(compiled, "reference", _references(compiled))
+    return compiled
+
+
+def default_bands(scale: DisplayScale, higher_is: str) -> list[BandSpec]:
+    """Thirds of the display scale when a tree names no bands."""
+    third = (scale.max - scale.min) / 3
+    names = ("high", "medium", "low")
+    return [BandSpec(name=names[0], min=scale.min + 2 * third),
+            BandSpec(name=names[1], min=scale.min + third),
+            BandSpec(name=names[2], min=scale.min)]
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluating
+
+
+def _seen(values: FloatArray, inverted: BoolArray) -> FloatArray:
+    return np.where(inverted, 1.0 - values, values) if inverted.any() else values
+
+
+def _children(tree: CompiledTree, node: Node, s: FloatArray, values: FloatArray) -> FloatArray:
+    """The node's children's values as its parent sees them, shape (n, c)."""
+    x = np.concatenate([s[:, node.leaf_cols], values[:, node.node_ids]], axis=1) \
+        if node.node_ids.size and node.leaf_cols.size else (
+            s[:, node.leaf_cols] if node.leaf_cols.size else values[:, node.node_ids])
+    return _seen(x, node.child_inverted)
+
+
+def combine(method: str, x: FloatArray, w: FloatArray, eps: float) -> FloatArray:
+    """One node's rule over its children's values ``x`` (n, c) with weights ``w`` ((c,) or
+    (n, c), normalised except for max/min)."""
+    if method == "arithmetic":
+        return x @ w if w.ndim == 1 else np.einsum("ij,ij->i", x, w)
+    with np.errstate(divide="ignore"):
+        if method == "geometric":
+            return np.exp(np.sum(w * np.log(np.maximum(x, eps)), axis=1))
+        if method == "geometric_complements":
+            return 1.0 - np.exp(np.sum(w * np.log(np.maximum(1.0 - x, eps)), axis=1))
+    if method == "max":
+        return np.max(w * x, axis=1)
+    if method == "min":
+        return np.min(w * x, axis=1)
+    raise ValueError(f"unknown method {method!r}")
+
+
+def evaluate(tree: CompiledTree, s: FloatArray,
+             weights: dict[int, FloatArray] | None = None) -> FloatArray:
+    """Every node's value in [0, 1] for normalised values ``s`` of shape (n, k) or (k,).
+
+    Returns shape (n, nodes) (or (nodes,) for one row), in :attr:`CompiledTree.nodes` order.
+    ``weights`` maps a node index to per-row child weights (n, c) replacing the node's own
+    (weight robustness); they must already be normalised as the node's method expects.
+    """
+    one_row = s.ndim == 1
+    s2 = s[None, :] if one_row else s
+    values = np.empty((s2.shape[0], len(tree.nodes)))
+    batched = tree.linear_nodes
+    if weights:
+        batched = np.array([j for j in batched if int(j) not in weights], dtype=np.intp)
+    if batched.size:
+        cols = np.searchsorted(tree.linear_nodes, batched)
+        # one pass over the samples for every linear node (the risk and opportunity indices of
+        # the default tree are one (n, k) @ (k, 2) product, as in the flat formula)
+        values[:, batched] = s2 @ tree.linear_matrix[:, cols] + tree.linear_const[cols]
+    done = set(batched.tolist())
+    for j, node in enumerate(tree.nodes):
+        if j in done:
+            continue
+        w = node.child_weights if not weights or j not in weights else weights[j]
+        values[:, j] = combine(node.method, _children(tree, node, s2, values), w, node.eps)
+    return values[0] if one_row else values
+
+
+def _references(tree: CompiledTree) -> FloatArray:
+    ref = np.zeros(len(tree.nodes))
+    zeros = np.zeros((1, tree.k))
+    for j, node in enumerate(tree.nodes):
+        if node.method == "geometric":
+            ref[j] = 1.0
+        else:
+            x = _children(tree, node, zeros, ref[None, :])
+            ref[j] = float(combine(node.method, x, node.child_weights, node.eps)[0])
+    return ref
+
+
+def reference_score(tree: CompiledTree) -> float:
+    """The root's reference on the display scale: contributions sum to root minus this."""
+    return float(tree.display(tree.reference[tree.root]))
+
+
+def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
+                  weights: dict[int, FloatArray] | None = None) -> FloatArray:
+    """Each leaf's share of ``root - reference`` on the display scale, shape like ``s``.
+
+    Columns of factors the tree does not use get 0. Rows sum exactly (to rounding) to the
+    root's display value minus :func:`reference_score`.
+    """
+    one_row = s.ndim == 1
+    s2 = s[None, :] if one_row else s
+    v2 = values[None, :] if one_row else values
+    n = s2.shape[0]
+    ref = tree.reference
+    scale = np.zeros((n, len(tree.nodes)))  # root units per unit of the node's own change
+    residue = np.zeros((n, len(tree.nodes)))  # shares a node could not split (its change is 0)
+    out = np.zeros((n, tree.k))
+    scale[:, tree.root] = 1.0
+    for j in range(len(tree.nodes) - 1, -1, -1):  # parents before children
+        node = tree.nodes[j]
+        w = node.child_weights if not weights or j not in weights else weights[j]
+        x = _children(tree, node, s2, v2)
+        child_ref = np.concatenate([np.zeros(node.leaf_cols.size), ref[node.node_ids]])
+        r = np.where(node.child_inverted, 1.0 - child_ref, child_ref)
+        own = v2[:, j] - ref[j]
+        shares = _split(node.method, x, r, w, node.eps, own)  # (n, c), rows sum to own
+        amounts = scale[:, j:j + 1] * shares
+        nl = node.leaf_cols.size
+        out[:, node.leaf_cols] += amounts[:, :nl]
+        for c, child in enumerate(node.node_ids):
+            a = amounts[:, nl + c]
+            if node.method == "arithmetic":
+                sign = -1.0 if node.child_inverted[nl + c] else 1.0
+                wc = w[nl + c] if w.ndim == 1 else w[:, nl + c]
+                scale[:, child] = scale[:, j] * wc * sign
+            else:
+                delta = v2[:, child] - ref[child]
+                moved = delta != 0
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    scale[:, child] = np.where(moved, a / np.where(moved, delta, 1.0), 0.0)
+                residue[:, child] += np.where(moved, 0.0, a)
+    for j in np.flatnonzero(residue.any(axis=0)):
+        cols = tree.descendant_cols(int(j))
+        out[:, cols] += residue[:, j:j + 1] / cols.size
+    out *= tree.span
+    return out[0] if one_row else out
+
+
+def _split(method: str, x: FloatArray, r: FloatArray, w: FloatArray, eps: float,
+           own: FloatArray) -> FloatArray:
+    """A node's change from its reference, ``own`` (n,), split among its children (n, c)."""
+    if method == "arithmetic":
+        return w * (x - r)
+    if method in ("max", "min"):
+        pick = np.argmax(w * x, axis=1) if method == "max" else np.argmin(w * x, axis=1)
+        shares = np.zeros_like(x)
+        shares[np.arange(x.shape[0]), pick] = own
+        return shares
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "geometric":
+            terms = w * np.log(np.maximum(x, eps))  # measured from the ideal 1
+        else:
+            terms = w * (np.log(np.maximum(1.0 - x, eps)) - np.log(np.maximum(1.0 - r, eps)))
+        terms = np.where(np.isfinite(terms), terms, -1e300)
+        total = terms.sum(axis=1, keepdims=True)
+        share = np.where(total != 0, terms / np.where(total != 0, total, 1.0), 0.0)
+    return own[:, None] * share
+
+
+def linear_coefficients(tree: CompiledTree) -> tuple[float, FloatArray]:
+    """For a linear tree: root display = c0 + s @ c. Found by evaluating the basis rows."""
+    if not tree.is_linear:
+        raise ValueError(f"tree {tree.id!r} is not linear in its inputs")
+    basis = np.vstack([np.zeros(tree.k), np.eye(tree.k)])
+    root = tree.display(evaluate(tree, basis)[:, tree.root])
+    return float(root[0]), root[1:] - root[0]

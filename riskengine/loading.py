@@ -29,6 +29,13 @@ from riskengine.models import (
     ScenarioFile,
 )
 from riskengine.problems import InputError, Problem, display_path
+from riskengine.trees import (
+    TreeSet,
+    attach_populations,
+    check_trees,
+    models_dir_for,
+    scenario_tree_problems,
+)
 from riskengine.yamlio import Document, Location, read_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -165,6 +172,11 @@ def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, li
     return parsed, doc, problems
 
 
+def parse_file(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
+    """Read ``path`` as ``model``: the parsed model (None on errors), its document, problems."""
+    return _parse(path, model)
+
+
 # ---------------------------------------------------------------------------------------------
 # the catalogue
 
@@ -237,10 +249,12 @@ def absolute(path: str | Path) -> Path:
 class ScenarioReader:
     """Reads scenario files once each and resolves their inheritance within their folder."""
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, trees: TreeSet | None = None) -> None:
         self.catalogue = catalogue
+        self.trees = trees if trees is not None else TreeSet()
         self.parsed: dict[Path, _Parsed | None] = {}
         self.problems: dict[Path, list[Problem]] = {}
+        self.resolved: dict[Path, tuple[Scenario | None, list[Problem]]] = {}
 
     def parse(self, path: Path) -> _Parsed | None:
         key = absolute(path)
@@ -285,18 +299,40 @@ class ScenarioReader:
     def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
         path = Path(path)
+        key = absolute(path)
+        if key in self.resolved:
+            return self.resolved[key]
         if not path.is_file():
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
         chain, problems = self.chain(path)
-        own = list(self.problems.get(absolute(path), []))
+        own = list(self.problems.get(key, []))
         if not chain:
-            return None, own + problems
-        scenario, found = _fold(chain, self.catalogue)
-        return (scenario if not found and not own else None), own + found
+            self.resolved[key] = (None, own + problems)
+        else:
+            scenario, found = _fold(chain, self.catalogue, self.trees)
+            errors = [p for p in own + found if p.severity == "error"]
+            self.resolved[key] = ((scenario if not errors else None), own + found)
+        return self.resolved[key]
+
+    def siblings(self, scenario: Scenario) -> list[Scenario]:
+        """The valid scenarios of ``scenario``'s folder (its population, for a tree that
+        normalises over one)."""
+        folder = Path(scenario.source or ".").parent
+        resolved = (self.resolve(p)[0] for p in yaml_files(folder))
+        return [s for s in resolved if s is not None]
+
+    def tree_location(self, scenario: Scenario) -> tuple[Document, Location] | None:
+        parsed = self.parsed.get(absolute(scenario.source or ""))
+        return None if parsed is None else (parsed.doc, ("tree",))
+
+    def with_populations(self, scenarios: list[Scenario]) -> tuple[list[Scenario], list[Problem]]:
+        return attach_populations(scenarios, self.siblings, self.tree_location)
 
 
-def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, list[Problem]]:
+def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = None
+          ) -> tuple[Scenario | None, list[Problem]]:
     problems: list[Problem] = []
+    tree_doc = chain[-1].doc
     leaf = chain[-1]
     settings: dict[str, Any] = {}
     header: dict[str, Any] = {}
@@ -307,9 +343,11 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
         if file.model is not None:
             settings.update(file.model.model_dump(exclude_none=True))
         for name in ("partnership", "parties", "as_of", "description", "signposts",
-                     "correlations"):
+                     "correlations", "tree"):
             if getattr(file, name) is not None:
                 header[name] = getattr(file, name)
+        if file.tree is not None:
+            tree_doc = doc
         if file.correlations is not None:
             correlations_doc = doc  # an inherited list's problems belong to the parent's file
         for factor_id, entry in file.factors.items():
@@ -328,7 +366,17 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
             if estimate is not None:
                 estimates.append(estimate)
 
-    problems.extend(_check_kinds(leaf, estimates, len(entries)))
+    tree = None
+    if header.get("tree") is not None:
+        tree = (trees or TreeSet()).get(header["tree"])
+        if tree is None:
+            known = sorted((trees or TreeSet()).trees)
+            where = f"{display_path(trees.root)}" if trees and trees.root else "models/"
+            problems.append(tree_doc.problem(("tree",), f"unknown tree {header['tree']!r}: no "
+                                             f"{header['tree']}.yaml in {where}"
+                                             f"{suggest(header['tree'], known)}", "RE706"))
+    else:
+        problems.extend(_check_kinds(leaf, estimates, len(entries)))
     for i, corr in enumerate(header.get("correlations") or []):
         for factor_id in corr.factors:
             if factor_id not in entries:
@@ -352,7 +400,13 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue) -> tuple[Scenario | None, 
         estimates=tuple(estimates),
         correlations=tuple(header.get("correlations") or ()),
         source=leaf.doc.shown,
+        tree=tree,
     )
+    if tree is not None:
+        found = scenario_tree_problems(scenario, tree_doc, ("tree",))
+        if any(p.severity == "error" for p in found):
+            return None, found
+        return scenario, found
     return scenario, []
 
 
@@ -483,14 +537,25 @@ def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Scena
     """
     if catalogue is None:
         catalogue = load_catalogue(find_factors_dir(path))
-    scenario, problems = ScenarioReader(catalogue).resolve(path)
-    if problems or scenario is None:
+    return load_scenarios([path], catalogue)[0]
+
+
+def load_trees(catalogue: Catalogue, models: str | Path | None = None) -> TreeSet:
+    """The trees of the catalogue's project (``models/`` beside ``factors/``), or of
+    ``models``; raise on any problem in them."""
+    folder = Path(models) if models is not None else (
+        models_dir_for(catalogue.root) if catalogue.root is not None else None)
+    if folder is None:
+        return TreeSet()
+    trees, problems = check_trees(folder, catalogue)
+    if problems:
         raise InputError(problems)
-    return scenario
+    return trees
 
 
 def load_scenarios(paths: Iterable[str | Path] | str | Path,
-                   catalogue: Catalogue | None = None) -> list[Scenario]:
+                   catalogue: Catalogue | None = None, trees: TreeSet | None = None
+                   ) -> list[Scenario]:
     """Load scenario files and folders of them; raise one :class:`InputError` with all problems."""
     if isinstance(paths, str | Path):
         paths = [paths]
@@ -504,13 +569,18 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         raise InputError(missing)
     if catalogue is None:
         catalogue = load_catalogue(find_factors_dir(files[0]))
-    reader = ScenarioReader(catalogue)
+    if trees is None:
+        trees = load_trees(catalogue)
+    reader = ScenarioReader(catalogue, trees)
     scenarios, problems = [], []
     for file in files:
         scenario, found = reader.resolve(file)
-        problems.extend(found)
+        problems.extend(p for p in found if p.severity == "error")
         if scenario is not None:
             scenarios.append(scenario)
+    if problems:
+        raise InputError(problems)
+    scenarios, problems = reader.with_populations(scenarios)
     if problems:
         raise InputError(problems)
     return scenarios

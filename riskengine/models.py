@@ -295,6 +295,9 @@ class TreeNode(StrictModel):
     eps: Annotated[Number, Field(ge=0, lt=1, description="Floor of geometric terms.")] = 0.001
     min_coverage: Annotated[Number, Field(
         ge=0, le=1, description="Share of the children's weight that must be present.")] = 0.0
+    round: Annotated[int, Field(ge=0, le=12, description=(
+        "Round the node's display value half up to this many decimals before its parent uses "
+        "it, as some published indices do (INFORM: 1)."))] | None = None
     description: str | None = None
     children: list[TreeNode | TreeLeaf] = Field(min_length=1)
 

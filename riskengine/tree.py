@@ -69,6 +69,7 @@ class Node:
     child_inverted: BoolArray
     coverage: float  # share of the written children's weight that is present
     missing: tuple[str, ...]  # children (factor or node ids) left out for missing data
+    decimals: int | None = None  # round the display value before the parent uses it
 
     @property
     def n_children(self) -> int:
@@ -101,8 +102,18 @@ class CompiledTree:
 
     @property
     def is_linear(self) -> bool:
-        """Every node arithmetic: the root is an affine function of the normalised values."""
-        return all(n.method in LINEAR_METHODS for n in self.nodes)
+        """Every node arithmetic and unrounded: the root is affine in the normalised values."""
+        return all(n.method in LINEAR_METHODS and n.decimals is None for n in self.nodes)
+
+    def rounded(self, node: Node, value: FloatArray) -> FloatArray:
+        """``value`` in [0, 1] with its display value rounded half up to the node's decimals."""
+        if node.decimals is None:
+            return value
+        unit = 10.0 ** node.decimals
+        # half up, as the publishers' spreadsheets do; the 1e-9 undoes binary noise such as
+        # 0.7 * 1.5 = 1.0499999999999998
+        shown = np.floor(self.display(value) * unit + 0.5 + 1e-9) / unit
+        return (shown - self.scale.min) / self.span
 
     @property
     def span(self) -> float:
@@ -239,7 +250,7 @@ def compile_tree(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
             leaf_cols=np.array(leaf_cols, dtype=np.intp),
             node_ids=np.array(node_ids, dtype=np.intp), child_weights=weights,
             child_inverted=np.array(leaf_inv + node_inv, dtype=bool), coverage=coverage,
-            missing=tuple(missing)))
+            missing=tuple(missing), decimals=spec.round))
         return len(nodes) - 1
 
     root = visit(tree.root, 0)
@@ -249,7 +260,8 @@ def compile_tree(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
     parents = {int(c): j for j, n in enumerate(nodes) for c in n.node_ids}
     nodes = [Node(**{**vars(n), "parent": parents.get(j, -1)}) for j, n in enumerate(nodes)]
 
-    linear = [j for j, n in enumerate(nodes) if n.method == "arithmetic" and n.node_ids.size == 0]
+    linear = [j for j, n in enumerate(nodes) if n.method == "arithmetic" and n.node_ids.size == 0
+              and n.decimals is None]
     matrix = np.zeros((len(leaf_ids), len(linear)))
     const = np.zeros(len(linear))
     for m, j in enumerate(linear):
@@ -335,7 +347,8 @@ def evaluate(tree: CompiledTree, s: FloatArray,
         if j in done:
             continue
         w = node.child_weights if not weights or j not in weights else weights[j]
-        values[:, j] = combine(node.method, _children(tree, node, s2, values), w, node.eps)
+        values[:, j] = tree.rounded(
+            node, combine(node.method, _children(tree, node, s2, values), w, node.eps))
     return values[0] if one_row else values
 
 
@@ -347,7 +360,8 @@ def _references(tree: CompiledTree) -> FloatArray:
             ref[j] = 1.0
         else:
             x = _children(tree, node, zeros, ref[None, :])
-            ref[j] = float(combine(node.method, x, node.child_weights, node.eps)[0])
+            ref[j] = float(tree.rounded(node, combine(node.method, x, node.child_weights,
+                                                      node.eps))[0])
     return ref
 
 
@@ -380,12 +394,17 @@ def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
         r = np.where(node.child_inverted, 1.0 - child_ref, child_ref)
         own = v2[:, j] - ref[j]
         shares = _split(node.method, x, r, w, node.eps, own)  # (n, c), rows sum to own
+        if node.decimals is not None:
+            # rounding moved the node off its children's combination: spread the difference
+            # by weight so the shares still sum to the node's own change
+            wn = w / w.sum(axis=-1, keepdims=True)
+            shares = shares + (own - shares.sum(axis=1))[:, None] * wn
         amounts = scale[:, j:j + 1] * shares
         nl = node.leaf_cols.size
         out[:, node.leaf_cols] += amounts[:, :nl]
         for c, child in enumerate(node.node_ids):
             a = amounts[:, nl + c]
-            if node.method == "arithmetic":
+            if node.method == "arithmetic" and node.decimals is None:
                 sign = -1.0 if node.child_inverted[nl + c] else 1.0
                 wc = w[nl + c] if w.ndim == 1 else w[:, nl + c]
                 scale[:, child] = scale[:, j] * wc * sign

@@ -49,7 +49,9 @@ def models_dir_for(factors_dir: str | Path) -> Path:
 
 
 def is_tree_file(path: Path) -> bool:
-    return MODELS_DIR in path.resolve().parent.parts
+    """Tree files sit directly in a ``models/`` folder (a project inside some folder that
+    happens to be called ``models`` keeps its scenarios)."""
+    return path.parent.name == MODELS_DIR
 
 
 def walk(node: TreeNode, loc: Location = ("root",)

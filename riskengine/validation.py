@@ -1,7 +1,7 @@
 """Checking factor and scenario files, collecting every problem (``riskengine validate``).
 
-Files below a folder named ``factors`` are factor definitions; every other YAML file is a
-scenario. Scenarios are checked against the catalogue given, else against the factor files being
+Files below a folder named ``factors`` are factor definitions, below ``models`` model trees;
+every other YAML file is a scenario. Scenarios are checked against the catalogue given, else against the factor files being
 validated, else against the nearest ``factors/`` folder above them.
 
 Errors come from loading (the file cannot be scored); warnings from :mod:`riskengine.lint`
@@ -31,6 +31,7 @@ from riskengine.loading import (
 from riskengine.models import Scenario
 from riskengine.problems import Problem, matching_codes
 from riskengine.reliability import Reliability, reliability
+from riskengine.trees import TreeSet, check_tree_file, is_tree_file, models_dir_for
 
 
 @dataclass
@@ -79,7 +80,8 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     chosen = matching_codes(select or ["ALL"]) - (matching_codes(ignore) if ignore else set())
     files = [f for p in paths for f in yaml_files(p)]
     factor_files = [f for f in files if is_factor_file(f)]
-    scenario_files = [f for f in files if not is_factor_file(f)]
+    tree_files = [f for f in files if not is_factor_file(f) and is_tree_file(f)]
+    scenario_files = [f for f in files if not is_factor_file(f) and not is_tree_file(f)]
     roots = sorted({factors_root(f) for f in factor_files})
     if factors_dir is not None:
         chosen_root = absolute(factors_dir)
@@ -98,7 +100,23 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
                 catalogue.paths[factor_id] = part.paths[factor_id]
                 catalogue.positions[factor_id] = part.positions[factor_id]
 
-    reader = ScenarioReader(catalogue)
+    # The trees: those given, and those of each catalogue's project (models/ beside factors/).
+    trees = TreeSet()
+    tree_paths = list(tree_files)
+    for root in roots:
+        folder = models_dir_for(root)
+        if folder.is_dir():
+            tree_paths.extend(p for p in yaml_files(folder) if p not in tree_paths)
+    given = {absolute(f) for f in tree_files}
+    for path in tree_paths:
+        tree, doc, found = check_tree_file(path, catalogue if roots else None)
+        if absolute(path) in given:
+            problems.extend(found)  # a project's other trees are reported when checked
+        if tree is not None and doc is not None and tree.id not in trees.trees:
+            trees.trees[tree.id] = tree
+            trees.docs[tree.id] = doc
+
+    reader = ScenarioReader(catalogue, trees)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
     for file in scenario_files:
@@ -112,6 +130,8 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
             problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                               max_evidence_age))
         graded.append((scenario, reliability(scenario, catalogue)))
+    valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]
+    problems.extend(reader.with_populations(valid)[1])
     for folder, folder_scenarios in by_folder.items():
         # An outlook is a whole folder; a file checked alone is no outlook.
         whole = len(folder_scenarios) == len(yaml_files(folder))

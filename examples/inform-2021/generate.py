@@ -144,7 +144,7 @@ def node_yaml(kids: list, indent: int) -> list[str]:
             lines += [f"{pad}- id: {cid}", f"{pad}  name: {name}", f"{pad}  method: {method}"]
             if method.startswith("geometric"):
                 lines.append(f"{pad}  eps: 0")
-            lines.append(f"{pad}  children:")
+            lines += [f"{pad}  round: 1", f"{pad}  children:"]
             lines += node_yaml(sub, indent + 4)
     return lines
 
@@ -161,7 +161,7 @@ def tree_yaml() -> str:
         "  categories and dimensions are combined with INFORM's rules; values are on INFORM's",
         "  0-10 scale, carried on a 0..100/9 scale so that geometric_complements equals INFORM's",
         "  rescaled rule (see examples/inform-2021/README.md). INFORM rounds every level to one",
-        "  decimal before aggregating further; this tree does not.",
+        "  decimal (half up) before aggregating further, and so does this tree (round: 1).",
         f"scale: {{min: 0, max: {SCALE_MAX}, unit: INFORM score (0-10)}}",
         "bands:",
         "  - {name: very_high, min: 6.5}",
@@ -174,11 +174,12 @@ def tree_yaml() -> str:
         "  name: INFORM Risk",
         "  method: geometric",
         "  eps: 0",
+        "  round: 1",
         "  children:",
     ]
     for dim, (name, cats) in DIMENSIONS.items():
         lines += [f"    - id: {dim}", f"      name: {name}", "      method: geometric_complements",
-                  "      eps: 0", "      children:"]
+                  "      eps: 0", "      round: 1", "      children:"]
         lines += node_yaml(cats, 8)
     return "\n".join(lines) + "\n"
 

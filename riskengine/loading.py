@@ -21,6 +21,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from riskengine.models import (
+    TREE_LEAF,
+    TREE_NODE,
     Estimate,
     EstimateEntry,
     Factor,
@@ -39,6 +41,7 @@ from riskengine.trees import (
 from riskengine.yamlio import Document, Location, read_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
+UNION_TAGS = (TREE_NODE, TREE_LEAF)
 ESTIMATE_KEYS = ("value", "low", "mode", "high")
 
 
@@ -136,7 +139,7 @@ def validation_problems(doc: Document, exc: ValidationError,
                         model: type[BaseModel]) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
-        loc: Location = tuple(p for p in err["loc"] if p != "[key]")
+        loc: Location = tuple(p for p in err["loc"] if p not in ("[key]", *UNION_TAGS))
         if err["type"] == "extra_forbidden":
             key = str(loc[-1])
             allowed = _fields_at(model, loc[:-1])

@@ -16,7 +16,15 @@ import datetime as dt
 import itertools
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 Kind = Literal["risk", "opportunity"]
 Distribution = Literal["pert", "triangular", "uniform"]
@@ -299,11 +307,26 @@ class TreeNode(StrictModel):
         "Round the node's display value half up to this many decimals before its parent uses "
         "it, as some published indices do (INFORM: 1)."))] | None = None
     description: str | None = None
-    children: list[TreeNode | TreeLeaf] = Field(min_length=1)
+    children: list[TreeChild] = Field(min_length=1)
 
     @property
     def label(self) -> str:
         return self.name or self.id
+
+
+def _child_kind(value: Any) -> str:
+    """A child with a ``factor`` key is a leaf, any other a node: one set of messages, not
+    pydantic's attempt at both."""
+    if isinstance(value, TreeLeaf) or (isinstance(value, dict) and "factor" in value):
+        return TREE_LEAF
+    return TREE_NODE
+
+
+# union tags; they appear in pydantic's error locations and are dropped from findings
+TREE_NODE, TREE_LEAF = "tree-node", "tree-leaf"
+TreeChild = Annotated[Annotated[TreeNode, Tag(TREE_NODE)] | Annotated[TreeLeaf, Tag(TREE_LEAF)],
+                      Discriminator(_child_kind)]
+TreeNode.model_rebuild()
 
 
 class TreeFile(StrictModel):

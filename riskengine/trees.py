@@ -242,6 +242,7 @@ def attach_populations(scenarios: Sequence[Scenario],
     out: list[Scenario] = []
     problems: list[Problem] = []
     cache: dict[tuple[str, str], tuple[Population | None, list[str]]] = {}
+    reported: set[tuple[str, str]] = set()
     for scenario in scenarios:
         if not needs_population(scenario.tree):
             out.append(scenario)
@@ -256,6 +257,9 @@ def attach_populations(scenarios: Sequence[Scenario],
             cache[key] = population_of(members, scenario.tree, name)
         population, reasons = cache[key]
         if population is None:
+            if key in reported:
+                continue  # one finding per population, not one per member
+            reported.add(key)
             where = locate(scenario)
             for reason in reasons:
                 if where is not None:

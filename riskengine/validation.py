@@ -1,8 +1,9 @@
 """Checking factor and scenario files, collecting every problem (``riskengine validate``).
 
-Files below a folder named ``factors`` are factor definitions, below ``models`` model trees;
-every other YAML file is a scenario. Scenarios are checked against the catalogue given, else against the factor files being
-validated, else against the nearest ``factors/`` folder above them.
+Files below a folder named ``factors`` are factor definitions, in a ``models`` folder model
+trees; every other YAML file is a scenario. Scenarios are checked against the catalogue given,
+else against the factor files being validated, else against the nearest ``factors/`` folder
+above them.
 
 Errors come from loading (the file cannot be scored); warnings from :mod:`riskengine.lint`
 (it can, but a reviewer should look). Selection (``select``/``ignore``, ruff-style code
@@ -107,11 +108,11 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         folder = models_dir_for(root)
         if folder.is_dir():
             tree_paths.extend(p for p in yaml_files(folder) if p not in tree_paths)
-    given = {absolute(f) for f in tree_files}
     for path in tree_paths:
+        # a project's trees are checked whole, like its catalogue: a broken tree affects
+        # every scenario that names it
         tree, doc, found = check_tree_file(path, catalogue if roots else None)
-        if absolute(path) in given:
-            problems.extend(found)  # a project's other trees are reported when checked
+        problems.extend(found)
         if tree is not None and doc is not None and tree.id not in trees.trees:
             trees.trees[tree.id] = tree
             trees.docs[tree.id] = doc

@@ -28,6 +28,22 @@ GOOD_REST = ("  r_b: {value: 6, confidence: low, evidence: [{source: T, date: 20
              "  o_b: {value: 5, confidence: low, evidence: [{source: T, date: 2025-09-01}]}\n")
 EVIDENCE = "    confidence: medium\n    evidence: [{source: S, date: 2025-09-01}]\n"
 
+TREE = "models/t.yaml"
+
+
+def tree_with(children: str, root_extra: str = "") -> str:
+    """A tree over the fixture's factors with its root's children replaced."""
+    return ("id: t\nname: T\ndescription: A test tree.\nroot:\n  id: top\n" + root_extra
+            + "  children:\n" + children)
+
+
+TREE_CHILDREN = ("    - id: pol\n      children:\n        - {factor: r_a, weight: 2}\n"
+                 "        - {factor: o_a}\n    - {factor: r_b}\n    - {factor: o_b}\n")
+WITH_TREE = {TREE: tree_with(TREE_CHILDREN),
+             BASE: base_with("  r_a: {value: 2, confidence: low, evidence: [{source: S, "
+                             "date: 2025-09-01}]}\n" + GOOD_REST, header="tree: t\n")}
+
+
 # (code, {file: content}, the exact finding expected)
 CASES: list[tuple[str, dict[str, str], str]] = [
     ("RE001", {"factors/r_a.yaml": "id: r_a\nname: [unclosed\n"},
@@ -98,6 +114,41 @@ CASES: list[tuple[str, dict[str, str], str]] = [
     ("RE502", {UP: "id: up\ntitle: Up\nextends: base\npartnership: other\nprobability: 0.25\n"},
      "scenarios/demo/base.yaml: partnership: one outlook mixes partnerships demo, other "
      "(scenarios/demo/base.yaml, scenarios/demo/up.yaml) [RE502]"),
+    ("RE701", {TREE: tree_with(TREE_CHILDREN.replace("factor: r_a,", "factor: r_aa,"))},
+     "models/t.yaml:9:12: root.children[0].children[0].factor: unknown factor 'r_aa' "
+     "(did you mean 'r_a'?) [RE701]"),
+    ("RE702", {TREE: tree_with(TREE_CHILDREN.replace("id: pol", "id: top"))},
+     "models/t.yaml:7:7: root.children[0].id: node 'top' is inside a node of the same id: "
+     "a tree cannot contain itself [RE702]"),
+    ("RE702", {TREE: tree_with(TREE_CHILDREN + "    - id: pol\n      children: "
+                               "[{factor: r_c}]\n")},
+     "models/t.yaml:13:7: root.children[3].id: node id 'pol' is already used at "
+     "models/t.yaml:7 [RE702]"),
+    ("RE703", {TREE: tree_with(TREE_CHILDREN + "    - id: empty\n      children: []\n")},
+     "models/t.yaml:14:7: root.children[3].children: a node needs at least one child [RE703]"),
+    ("RE704", {TREE: tree_with(TREE_CHILDREN.replace("factor: r_a, weight: 2",
+                                                     "factor: r_a, weight: 0"))},
+     "models/t.yaml:9:25: root.children[0].children[0].weight: Input should be greater than 0 "
+     "(got 0) [RE704]"),
+    ("RE705", {TREE: tree_with(TREE_CHILDREN + "    - {factor: r_a}\n")},
+     "models/t.yaml:13:8: root.children[3].factor: factor 'r_a' is already used at line 9; "
+     "a factor may hang from one node only [RE705]"),
+    ("RE706", {**WITH_TREE, BASE: WITH_TREE[BASE].replace("tree: t", "tree: tt")},
+     "scenarios/demo/base.yaml:6:1: tree: unknown tree 'tt': no tt.yaml in models/ (did you "
+     "mean 't'?) [RE706]"),
+    ("RE707", {**WITH_TREE, TREE: tree_with(TREE_CHILDREN.replace(
+        "      children:", "      min_coverage: 1\n      children:").replace(
+        "factor: o_a}", "factor: r_c}")), "factors/r_c.yaml": factor_yaml("r_c")},
+     "scenarios/demo/base.yaml:6:1: tree: tree 't': node 'pol' has 67% of its children's "
+     "weight present, below its min_coverage 100% (missing: r_c) [RE707]"),
+    ("RE708", {**WITH_TREE, TREE: tree_with(TREE_CHILDREN.replace(
+        "{factor: o_b}", "{factor: o_b, normalise: minmax}"))},
+     "scenarios/demo/base.yaml:6:1: tree: factor 'o_b' takes one value (5) across "
+     "population 'demo (scenarios/demo, tree t)': there is no spread to normalise over [RE708]"),
+    ("RE709", {**WITH_TREE, TREE: tree_with(TREE_CHILDREN.replace(
+        "    - {factor: o_b}\n", ""))},
+     "scenarios/demo/base.yaml:11:3: factors.o_b: factor 'o_b' is not in tree 't', so it "
+     "does not count [RE709]"),
     ("RE601", {}, "scenarios/demo/up.yaml:6:3: factors.r_a: the estimate of 'r_a' cites no "
      "evidence [RE601]"),
     ("RE602", {}, "scenarios/demo/base.yaml:16:59: factors.r_b.evidence[0].date: evidence "

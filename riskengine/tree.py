@@ -95,6 +95,7 @@ class CompiledTree:
     linear_matrix: FloatArray  # (k, len(linear_nodes))
     linear_const: FloatArray
     reference: FloatArray = field(repr=False)  # each node's reference value (see module doc)
+    leaf_reference: FloatArray = field(repr=False)  # each column's reference value
 
     @property
     def root(self) -> int:
@@ -276,8 +277,10 @@ def compile_tree(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
         higher_is=tree.higher_is, k=len(leaf_ids), leaf_ids=tuple(leaf_ids),
         nodes=tuple(nodes), used_cols=used, parent_of_col=parent_of_col,
         linear_nodes=np.array(linear, dtype=np.intp), linear_matrix=matrix, linear_const=const,
-        reference=np.zeros(len(nodes)))
-    object.__setattr__(compiled, "reference", _references(compiled))
+        reference=np.zeros(len(nodes)), leaf_reference=np.zeros(len(leaf_ids)))
+    leaf_reference = _leaf_references(compiled)
+    object.__setattr__(compiled, "leaf_reference", leaf_reference)
+    object.__setattr__(compiled, "reference", evaluate(compiled, leaf_reference))
     return compiled
 
 
@@ -352,17 +355,31 @@ def evaluate(tree: CompiledTree, s: FloatArray,
     return values[0] if one_row else values
 
 
-def _references(tree: CompiledTree) -> FloatArray:
-    ref = np.zeros(len(tree.nodes))
-    zeros = np.zeros((1, tree.k))
-    for j, node in enumerate(tree.nodes):
-        if node.method == "geometric":
-            ref[j] = 1.0
-        else:
-            x = _children(tree, node, zeros, ref[None, :])
-            ref[j] = float(tree.rounded(node, combine(node.method, x, node.child_weights,
-                                                      node.eps))[0])
-    return ref
+def _leaf_references(tree: CompiledTree) -> FloatArray:
+    """Each column's value at the tree's reference point.
+
+    Going down from the root, a node asks its children for the value (as it sees them) at which
+    its own rule is neutral: a geometric node 1, where every log term vanishes; a geometric of
+    complements 0; an arithmetic, max or min node whatever its own parent asked of it. A leaf
+    asked nothing is at 0, none of the factor. For the default tree this is MODEL.md's point
+    of reference: every factor at 0 (arithmetic: S = 100 beta), or risks at 0 and
+    opportunities at 1 (geometric: S = 100).
+    """
+    leaf_ref = np.zeros(tree.k)
+    wanted: dict[int, float | None] = {tree.root: None}
+    for j in tree.preorder():
+        node = tree.nodes[j]
+        own = wanted[j]
+        seen = own if own is not None else {"geometric": 1.0,
+                                            "geometric_complements": 0.0}.get(node.method)
+        nl = node.leaf_cols.size
+        for c, col in enumerate(node.leaf_cols):
+            if seen is not None:
+                leaf_ref[col] = 1.0 - seen if node.child_inverted[c] else seen
+        for c, child in enumerate(node.node_ids):
+            wanted[int(child)] = None if seen is None else (
+                1.0 - seen if node.child_inverted[nl + c] else seen)
+    return leaf_ref
 
 
 def reference_score(tree: CompiledTree) -> float:
@@ -390,7 +407,7 @@ def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
         node = tree.nodes[j]
         w = node.child_weights if not weights or j not in weights else weights[j]
         x = _children(tree, node, s2, v2)
-        child_ref = np.concatenate([np.zeros(node.leaf_cols.size), ref[node.node_ids]])
+        child_ref = np.concatenate([tree.leaf_reference[node.leaf_cols], ref[node.node_ids]])
         r = np.where(node.child_inverted, 1.0 - child_ref, child_ref)
         own = v2[:, j] - ref[j]
         shares = _split(node.method, x, r, w, node.eps, own)  # (n, c), rows sum to own
@@ -421,23 +438,34 @@ def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
     return out[0] if one_row else out
 
 
+LOG_FLOOR = 1e-12
+
+
 def _split(method: str, x: FloatArray, r: FloatArray, w: FloatArray, eps: float,
            own: FloatArray) -> FloatArray:
-    """A node's change from its reference, ``own`` (n,), split among its children (n, c)."""
+    """A node's change from its reference, ``own`` (n,), split among its children (n, c),
+    each child measured from its own reference ``r`` (seen values)."""
     if method == "arithmetic":
         return w * (x - r)
     if method in ("max", "min"):
-        pick = np.argmax(w * x, axis=1) if method == "max" else np.argmin(w * x, axis=1)
+        # A rise goes to the child now at the extreme, a fall to the child that was at it in
+        # the reference: either way that child moved at least as far as the node did.
+        pick_now = np.argmax(w * x, axis=1) if method == "max" else np.argmin(w * x, axis=1)
+        pick_ref = int(np.argmax(w * r) if method == "max" else np.argmin(w * r))
+        rising = own >= 0 if method == "max" else own <= 0
+        pick = np.where(rising, pick_now, pick_ref)
         shares = np.zeros_like(x)
         shares[np.arange(x.shape[0]), pick] = own
         return shares
+    # Log terms only set the proportions; the floor keeps them finite where a tree asks for
+    # eps 0 and a reference sits on the boundary. The shares still sum exactly to ``own``.
+    floor = max(eps, LOG_FLOOR)
+    if method == "geometric":
+        terms = w * (np.log(np.maximum(x, floor)) - np.log(np.maximum(r, floor)))
+    else:
+        terms = w * (np.log(np.maximum(1.0 - x, floor)) - np.log(np.maximum(1.0 - r, floor)))
+    total = terms.sum(axis=1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "geometric":
-            terms = w * np.log(np.maximum(x, eps))  # measured from the ideal 1
-        else:
-            terms = w * (np.log(np.maximum(1.0 - x, eps)) - np.log(np.maximum(1.0 - r, eps)))
-        terms = np.where(np.isfinite(terms), terms, -1e300)
-        total = terms.sum(axis=1, keepdims=True)
         share = np.where(total != 0, terms / np.where(total != 0, total, 1.0), 0.0)
     return own[:, None] * share
 

@@ -18,6 +18,41 @@ Record = dict[str, Any]
 BAND_STYLE = {"stable": "green", "fragile": "yellow", "unstable": "red"}
 
 
+def band_style(band: str, record: Record | None = None) -> str:
+    """A band's colour: the default bands' own, else by its place on the tree's scale (the
+    best third green, the worst third red)."""
+    if band in BAND_STYLE:
+        return BAND_STYLE[band]
+    tree = (record or {}).get("tree") or {}
+    names = [b["name"] for b in tree.get("bands", [])]
+    if band not in names or len(names) < 2:
+        return "white"
+    rank = names.index(band) / (len(names) - 1)  # 0: the top band
+    goodness = 1 - rank if tree.get("higher_is", "better") == "better" else rank
+    return "green" if goodness > 2 / 3 else "yellow" if goodness >= 1 / 3 else "red"
+
+
+def is_custom_tree(record: Record) -> bool:
+    return bool(record.get("tree")) and record["tree"]["id"] != "default"
+
+
+def node_rows(record: Record) -> list[list[str]]:
+    """The tree's nodes from the root down, indented by depth: value, weight, rule,
+    contribution, what is missing."""
+    return [["  " * n["depth"] + n["id"], fmt(n["value"], 2), fmt(n["weight"], 3),
+             n["method"] + (" (inverted)" if n["inverted"] else ""),
+             f"{n['contribution']:+.2f}", ", ".join(n["missing"]) or "–"]
+            for n in record.get("nodes", [])]
+
+
+NODE_HEADER = ["Node", "Value", "Weight", "Rule", "Contribution", "Missing"]
+
+
+def _score_label(record: Record) -> str:
+    """What the root's score is called: S for stability, else the tree's root id."""
+    return "S" if not is_custom_tree(record) else record["nodes"][0]["id"]
+
+
 def to_json(payload: Any) -> str:
     """JSON text with a trailing newline; NaN is never written (it is not JSON)."""
     return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -40,19 +75,31 @@ def _sim_cells(record: Record) -> list[str]:
 
 
 def run_csv(records: Sequence[Record]) -> str:
-    """One row per scenario and factor: a long table that pandas or a spreadsheet reads as is."""
+    """One row per scenario and factor, then one per tree node (``kind`` node, ``value`` its
+    score on the tree's scale, ``parent`` the node above): a long table that pandas or a
+    spreadsheet reads as is."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["partnership", "scenario", "stability", "risk_index", "opportunity_index",
                      "band", "factor", "kind", "group", "value", "normalised", "weight",
-                     "contribution"])
+                     "contribution", "parent", "tree"])
     for r in records:
+        head = [r["partnership"], r["scenario"], repr(r["stability"]),
+                _num(r["risk_index"]), _num(r["opportunity_index"]), r["band"]]
+        tree = (r.get("tree") or {}).get("id", "default")
         for f in r["factors"]:
-            writer.writerow([r["partnership"], r["scenario"], repr(r["stability"]),
-                             repr(r["risk_index"]), repr(r["opportunity_index"]), r["band"],
-                             f["id"], f["kind"], f["group"], repr(f["value"]),
-                             repr(f["normalised"]), repr(f["weight"]), repr(f["contribution"])])
+            writer.writerow([*head, f["id"], f["kind"], f["group"], repr(f["value"]),
+                             repr(f["normalised"]), repr(f["weight"]), repr(f["contribution"]),
+                             f.get("parent", ""), tree])
+        for n in r.get("nodes", []):
+            writer.writerow([*head, n["id"], "node", "", repr(n["value"]),
+                             repr(n["normalised"]), repr(n["weight"]), repr(n["contribution"]),
+                             n["parent"] or "", tree])
     return out.getvalue()
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(value)
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
@@ -74,6 +121,9 @@ def run_markdown(records: Sequence[Record]) -> str:
     lines = _md_table(header, rows, "lrrrll" + "ll" * has_sim)
     for r in records:
         lines += ["", f"### {r['partnership']}/{r['scenario']} — {r['title']}", ""]
+        if is_custom_tree(r):
+            lines += [f"Tree {r['tree']['id']} ({r['tree']['name']}):", ""]
+            lines += [*_md_table(NODE_HEADER, node_rows(r), "lrrlrl"), ""]
         lines += _md_table(
             ["Factor", "Kind", "Value", "Normalised", "Weight", "Contribution"],
             [[f["id"], f["kind"], f"{f['value']:g}", fmt(f["normalised"], 3),
@@ -93,19 +143,38 @@ def print_run(records: Sequence[Record], console: Any) -> None:
 
     for r in records:
         band = r["band"]
-        title = (f"[bold]{r['partnership']}/{r['scenario']}[/] — {r['title']}\n"
-                 f"S = [bold]{fmt(r['stability'])}[/] "
-                 f"[{BAND_STYLE[band]}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
-                 f"O = {fmt(r['opportunity_index'], 3)}   "
-                 f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
-                 + _reliability_note(r))
+        if is_custom_tree(r):
+            scale = r["tree"]["scale"]
+            title = (f"[bold]{r['partnership']}/{r['scenario']}[/] — {r['title']}\n"
+                     f"{_score_label(r)} = [bold]{fmt(r['stability'], 2)}[/] "
+                     f"[{band_style(band, r)}]{band}[/]   (tree {r['tree']['id']}, "
+                     f"{scale['min']:g}–{scale['max']:.4g} {scale['unit']}"
+                     + (f"; missing: {', '.join(r['missing'])}" if r.get("missing") else "")
+                     + ")" + _reliability_note(r))
+        else:
+            title = (f"[bold]{r['partnership']}/{r['scenario']}[/] — {r['title']}\n"
+                     f"S = [bold]{fmt(r['stability'])}[/] "
+                     f"[{band_style(band, r)}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
+                     f"O = {fmt(r['opportunity_index'], 3)}   "
+                     f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
+                     + _reliability_note(r))
         sim = r.get("simulation")
         if sim:
             s = sim.get("stability", sim)
             probs = ", ".join(f"{k} {v:.0%}" for k, v in sim["band_probabilities"].items())
             title += (f"\nMonte Carlo n = {sim['n']:,}: mean {fmt(s['mean'])} ± "
                       f"{fmt(s['std'])}, p5–p95 {fmt(s['p5'])}–{fmt(s['p95'])}; {probs}")
-        table = Table(title=title, title_justify="left", show_edge=False)
+        if is_custom_tree(r):
+            nodes = Table(title=title, title_justify="left", show_edge=False)
+            for name in NODE_HEADER:
+                nodes.add_column(name.lower(), justify="left" if name in (
+                    "Node", "Rule", "Missing") else "right")
+            for row in node_rows(r):
+                nodes.add_row(*row)
+            console.print(nodes)
+            console.print()
+            title = ""
+        table = Table(title=title or None, title_justify="left", show_edge=False)
         for name, justify in (("factor", "left"), ("kind", "left"), ("value", "right"),
                               ("normalised", "right"), ("weight", "right"),
                               ("contribution", "right")):
@@ -152,7 +221,7 @@ def print_outlook(result: Record, console: Any) -> None:
     for name in OUTLOOK_HEADER:
         table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
     for row in _outlook_rows(result):
-        row[3] = f"[{BAND_STYLE[row[3]]}]{row[3]}[/]"
+        row[3] = f"[{band_style(row[3], result)}]{row[3]}[/]"
         table.add_row(*row)
     console.print(table)
 
@@ -307,7 +376,7 @@ def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
     for name in COMPARE_HEADER:
         table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
     for row in _compare_rows(result):
-        row[5] = f"[{BAND_STYLE[row[5]]}]{row[5]}[/]"
+        row[5] = f"[{band_style(row[5])}]{row[5]}[/]"
         table.add_row(*row)
     console.print(table)
     console.print(f"\nClosest calls (of {len(result['pairs'])} pairs; all in --format json):")

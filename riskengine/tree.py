@@ -361,12 +361,14 @@ def _leaf_references(tree: CompiledTree) -> FloatArray:
     Going down from the root, a node asks its children for the value (as it sees them) at which
     its own rule is neutral: a geometric node 1, where every log term vanishes; a geometric of
     complements 0; an arithmetic, max or min node whatever its own parent asked of it. A leaf
-    asked nothing is at 0, none of the factor. For the default tree this is MODEL.md's point
+    asked nothing is at 0, none of the factor. A tree whose higher scores are worse (a risk
+    index) asks its root for 0, its best. For the default tree this is MODEL.md's point
     of reference: every factor at 0 (arithmetic: S = 100 beta), or risks at 0 and
     opportunities at 1 (geometric: S = 100).
     """
     leaf_ref = np.zeros(tree.k)
-    wanted: dict[int, float | None] = {tree.root: None}
+    # a risk index (higher is worse) is measured from its best, 0: no risk at all
+    wanted: dict[int, float | None] = {tree.root: 0.0 if tree.higher_is == "worse" else None}
     for j in tree.preorder():
         node = tree.nodes[j]
         own = wanted[j]
@@ -438,7 +440,7 @@ def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
     return out[0] if one_row else out
 
 
-LOG_FLOOR = 1e-12
+SHAPLEY_MAX_CHILDREN = 12  # 4,096 evaluations of one node's rule per row at most
 
 
 def _split(method: str, x: FloatArray, r: FloatArray, w: FloatArray, eps: float,
@@ -457,17 +459,47 @@ def _split(method: str, x: FloatArray, r: FloatArray, w: FloatArray, eps: float,
         shares = np.zeros_like(x)
         shares[np.arange(x.shape[0]), pick] = own
         return shares
-    # Log terms only set the proportions; the floor keeps them finite where a tree asks for
-    # eps 0 and a reference sits on the boundary. The shares still sum exactly to ``own``.
-    floor = max(eps, LOG_FLOOR)
-    if method == "geometric":
-        terms = w * (np.log(np.maximum(x, floor)) - np.log(np.maximum(r, floor)))
-    else:
-        terms = w * (np.log(np.maximum(1.0 - x, floor)) - np.log(np.maximum(1.0 - r, floor)))
-    total = terms.sum(axis=1, keepdims=True)
+    # The geometric kinds: each child's share of the change in log terms, the standard
+    # decomposition of a geometric mean. Where a log term is infinite (eps 0 and a value or
+    # reference on the boundary) it is undefined, and those rows use the Shapley split.
     with np.errstate(divide="ignore", invalid="ignore"):
+        if method == "geometric":
+            terms = w * (np.log(np.maximum(x, eps)) - np.log(np.maximum(r, eps)))
+        else:
+            terms = w * (np.log(np.maximum(1.0 - x, eps))
+                         - np.log(np.maximum(1.0 - r, eps)))
+        total = terms.sum(axis=1, keepdims=True)
         share = np.where(total != 0, terms / np.where(total != 0, total, 1.0), 0.0)
-    return own[:, None] * share
+    shares = own[:, None] * share
+    bad = ~np.isfinite(terms).all(axis=1)
+    if bad.any():
+        shares[bad] = _shapley(method, x[bad], r, w if w.ndim == 1 else w[bad], eps)
+    return shares
+
+
+def _shapley(method: str, x: FloatArray, r: FloatArray, w: FloatArray, eps: float
+             ) -> FloatArray:
+    """Shapley values of a node's change when its children move from ``r`` to ``x``: each
+    child's marginal effect averaged over the orders of moving. They sum exactly to the rule
+    at ``x`` minus the rule at ``r``."""
+    from math import factorial
+
+    c = x.shape[1]
+    if c > SHAPLEY_MAX_CHILDREN:
+        raise ValueError(f"a {method} node with {c} children and a reference on the boundary "
+                         f"cannot be split (at most {SHAPLEY_MAX_CHILDREN} children)")
+    masks = (np.arange(2**c)[:, None] >> np.arange(c)[None, :]) & 1  # (2^c, c)
+    size = masks.sum(axis=1)
+    values = np.stack([combine(method, np.where(m.astype(bool), x, r), w, eps) for m in masks],
+                      axis=1)  # (n, 2^c)
+    out = np.zeros_like(x)
+    for i in range(c):
+        without = np.flatnonzero(masks[:, i] == 0)
+        with_i = without + (1 << i)
+        weight = np.array([factorial(int(k)) * factorial(c - int(k) - 1) / factorial(c)
+                           for k in size[without]])
+        out[:, i] = (values[:, with_i] - values[:, without]) @ weight
+    return out
 
 
 def linear_coefficients(tree: CompiledTree) -> tuple[float, FloatArray]:

@@ -83,8 +83,9 @@ def leaf_ids(node: TreeNode) -> list[str]:
     return out
 
 
-def as_file(root: TreeNode) -> TreeFile:
-    return TreeFile(id="t", name="T", description="test", root=root)
+def as_file(root: TreeNode, higher_is: str = "better") -> TreeFile:
+    return TreeFile(id="t", name="T", description="test", root=root,
+                    higher_is=higher_is)  # type: ignore[arg-type]
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
@@ -95,7 +96,7 @@ def test_evaluation_matches_the_rules_and_contributions_sum_exactly(
     present = [f for f in ids if data.draw(st.booleans(), label=f"has {f}")] or ids[:1]
     rows = np.array([[data.draw(st.floats(0, 1), label=f"{f}[{r}]") for f in present]
                      for r in range(3)])
-    tree = as_file(root)
+    tree = as_file(root, data.draw(st.sampled_from(["better", "worse"]), label="higher_is"))
     try:
         compiled = compile_tree(tree, present)
     except TreeError:

@@ -163,6 +163,7 @@ def tree_yaml() -> str:
         "  rescaled rule (see examples/inform-2021/README.md). INFORM rounds every level to one",
         "  decimal (half up) before aggregating further, and so does this tree (round: 1).",
         f"scale: {{min: 0, max: {SCALE_MAX}, unit: INFORM score (0-10)}}",
+        "higher_is: worse",
         "bands:",
         "  - {name: very_high, min: 6.5}",
         "  - {name: high, min: 5.0}",

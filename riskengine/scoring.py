@@ -207,7 +207,7 @@ def aggregate(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray]
     ``opportunity`` children (NaN where the tree has none), for ``s`` of shape (..., k)."""
     tree = arrays.tree
     values = evaluate(tree, s, weights)
-    root = tree.display(values[..., tree.root])
+    root = tree.display(values[..., tree.root], tree.root)
     nan = np.full(root.shape, np.nan)
     r = values[..., tree.index("risk")] if _has(tree, "risk") else nan
     o = values[..., tree.index("opportunity")] if _has(tree, "opportunity") else nan
@@ -437,7 +437,7 @@ def score(scenario: Scenario) -> Result:
         nodes.append(NodeScore(
             id=node.id, name=node.name, parent=parent.id if parent else None, depth=node.depth,
             method=node.method, weight=weight, inverted=node.inverted,
-            value=float(tree.display(values[j])), normalised=float(values[j]),
+            value=float(tree.display(values[j], j)), normalised=float(values[j]),
             contribution=float(contrib[tree.descendant_cols(j)].sum()),
             coverage=node.coverage, missing=node.missing))
     population = scenario.population

@@ -120,8 +120,14 @@ class CompiledTree:
     def span(self) -> float:
         return self.scale.max - self.scale.min
 
-    def display(self, value: FloatArray | float) -> FloatArray:
-        return self.scale.min + self.span * np.asarray(value, dtype=float)
+    def display(self, value: FloatArray | float, node: int | None = None) -> FloatArray:
+        """Values in [0, 1] on the display scale; for a rounded ``node``, exactly its rounded
+        display value (the trip through [0, 1] would leave 2.0 as 1.9999999999999998)."""
+        shown = self.scale.min + self.span * np.asarray(value, dtype=float)
+        decimals = None if node is None else self.nodes[node].decimals
+        if decimals is None:
+            return shown
+        return np.round(shown, decimals)
 
     def index(self, node_id: str) -> int:
         for i, node in enumerate(self.nodes):
@@ -386,7 +392,7 @@ def _leaf_references(tree: CompiledTree) -> FloatArray:
 
 def reference_score(tree: CompiledTree) -> float:
     """The root's reference on the display scale: contributions sum to root minus this."""
-    return float(tree.display(tree.reference[tree.root]))
+    return float(tree.display(tree.reference[tree.root], tree.root))
 
 
 def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
@@ -507,5 +513,5 @@ def linear_coefficients(tree: CompiledTree) -> tuple[float, FloatArray]:
     if not tree.is_linear:
         raise ValueError(f"tree {tree.id!r} is not linear in its inputs")
     basis = np.vstack([np.zeros(tree.k), np.eye(tree.k)])
-    root = tree.display(evaluate(tree, basis)[:, tree.root])
+    root = tree.display(evaluate(tree, basis)[:, tree.root], tree.root)
     return float(root[0]), root[1:] - root[0]

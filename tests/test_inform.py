@@ -28,10 +28,11 @@ NODES = ("inform_risk", "hazard_exposure", "vulnerability", "lack_of_coping_capa
          "other_vulnerable_groups", "institutional", "infrastructure")
 # The countries INFORM 2021 publishes without some components, and which (the rule applied:
 # the component is dropped and its siblings' weights renormalised within its own category).
-DRR_ONLY = ("alb aze bhs bel blz bih caf tcd cog cyp est guy isl irl isr kir kwt lva lbr lby ltu "
-            "lux mlt omn rus stp sau ssd sur tuv uga ukr").split()
-INEQUALITY_ONLY = "atg grd mhl nru plw kna".split()
-INEQUALITY_AND_DRR = "dma gnq eri prk vct som tkm".split()
+DRR_ONLY = ["alb", "aze", "bhs", "bel", "blz", "bih", "caf", "tcd", "cog", "cyp", "est", "guy",
+            "isl", "irl", "isr", "kir", "kwt", "lva", "lbr", "lby", "ltu", "lux", "mlt", "omn",
+            "rus", "stp", "sau", "ssd", "sur", "tuv", "uga", "ukr"]
+INEQUALITY_ONLY = ["atg", "grd", "mhl", "nru", "plw", "kna"]
+INEQUALITY_AND_DRR = ["dma", "gnq", "eri", "prk", "vct", "som", "tkm"]
 LIECHTENSTEIN = ("inequality", "health_conditions", "children_u5", "drr",
                  "access_to_health_care")
 

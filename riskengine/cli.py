@@ -59,13 +59,20 @@ def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
 
 
 def load_with_catalogue(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Any], Any]:
-    from riskengine.loading import load_scenarios, scenario_paths
+    from riskengine.loading import DEFAULT_TREE, load_scenarios, load_trees, scenario_paths
+    from riskengine.problems import display_path
 
     files = scenario_paths(_existing(paths))
     if not files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
     catalogue = _catalogue(args, files[0])
-    return load_scenarios(files, catalogue), catalogue
+    trees = load_trees(catalogue)
+    tree = getattr(args, "tree", None)
+    if tree is not None and tree != DEFAULT_TREE and tree not in trees:
+        known = ", ".join(sorted(trees.trees)) or "none"
+        raise UsageError(f"--tree {tree}: no such tree in {display_path(trees.root or 'models')}"
+                         f" (trees: {known}, or 'default')")
+    return load_scenarios(files, catalogue, trees, tree=tree), catalogue
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -308,6 +315,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 # the parser
 
 
+def _add_tree(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tree", metavar="ID",
+                        help="score with this tree of the project (models/ID.yaml) instead of "
+                             "each scenario's own; 'default' for MODEL.md's formula")
+
+
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--factors", metavar="DIR",
                         help="factor catalogue folder (default: the nearest factors/ above the "
@@ -360,6 +373,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     _add_sampling(p)
     p.add_argument("--chunk-size", type=positive_int, default=65_536, metavar="ROWS",
                    help="rows scored at a time (memory; never changes the numbers)")
+    _add_tree(p)
     _add_common(p)
 
 
@@ -370,6 +384,7 @@ def _args_outlook(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
                    help="draws per scenario (default 20000)")
     _add_sampling(p)
+    _add_tree(p)
     _add_common(p)
 
 
@@ -382,6 +397,7 @@ def _args_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
                    help="draws per scenario (default 20000)")
     _add_sampling(p)
+    _add_tree(p)
     _add_common(p)
 
 
@@ -393,6 +409,7 @@ def _args_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", type=positive_int, default=20_000, metavar="N",
                    help="draws per scenario (default 20000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _add_tree(p)
     _add_common(p)
 
 
@@ -409,6 +426,7 @@ def _args_sensitivity(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sobol", choices=("auto", "analytic", "estimate"), default="auto",
                    help="auto: exact indices for the arithmetic model with independent "
                         "inputs, else estimated")
+    _add_tree(p)
     _add_common(p)
 
 

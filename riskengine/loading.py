@@ -42,6 +42,7 @@ from riskengine.yamlio import Document, Location, read_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 UNION_TAGS = (TREE_NODE, TREE_LEAF)
+DEFAULT_TREE = "default"
 ESTIMATE_KEYS = ("value", "low", "mode", "high")
 
 
@@ -252,9 +253,11 @@ def absolute(path: str | Path) -> Path:
 class ScenarioReader:
     """Reads scenario files once each and resolves their inheritance within their folder."""
 
-    def __init__(self, catalogue: Catalogue, trees: TreeSet | None = None) -> None:
+    def __init__(self, catalogue: Catalogue, trees: TreeSet | None = None,
+                 tree: str | None = None) -> None:
         self.catalogue = catalogue
         self.trees = trees if trees is not None else TreeSet()
+        self.tree = tree  # score every scenario with this tree ("default": MODEL.md's)
         self.parsed: dict[Path, _Parsed | None] = {}
         self.problems: dict[Path, list[Problem]] = {}
         self.resolved: dict[Path, tuple[Scenario | None, list[Problem]]] = {}
@@ -312,7 +315,7 @@ class ScenarioReader:
         if not chain:
             self.resolved[key] = (None, own + problems)
         else:
-            scenario, found = _fold(chain, self.catalogue, self.trees)
+            scenario, found = _fold(chain, self.catalogue, self.trees, self.tree)
             errors = [p for p in own + found if p.severity == "error"]
             self.resolved[key] = ((scenario if not errors else None), own + found)
         return self.resolved[key]
@@ -332,8 +335,8 @@ class ScenarioReader:
         return attach_populations(scenarios, self.siblings, self.tree_location)
 
 
-def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = None
-          ) -> tuple[Scenario | None, list[Problem]]:
+def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = None,
+          tree_override: str | None = None) -> tuple[Scenario | None, list[Problem]]:
     problems: list[Problem] = []
     tree_doc = chain[-1].doc
     leaf = chain[-1]
@@ -369,6 +372,8 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
             if estimate is not None:
                 estimates.append(estimate)
 
+    if tree_override is not None:
+        header["tree"] = None if tree_override == DEFAULT_TREE else tree_override
     tree = None
     if header.get("tree") is not None:
         tree = (trees or TreeSet()).get(header["tree"])
@@ -557,9 +562,13 @@ def load_trees(catalogue: Catalogue, models: str | Path | None = None) -> TreeSe
 
 
 def load_scenarios(paths: Iterable[str | Path] | str | Path,
-                   catalogue: Catalogue | None = None, trees: TreeSet | None = None
-                   ) -> list[Scenario]:
-    """Load scenario files and folders of them; raise one :class:`InputError` with all problems."""
+                   catalogue: Catalogue | None = None, trees: TreeSet | None = None,
+                   tree: str | None = None) -> list[Scenario]:
+    """Load scenario files and folders of them; raise one :class:`InputError` with all problems.
+
+    ``tree`` scores every scenario with that tree of the project instead of its own
+    (``"default"``: MODEL.md's formula).
+    """
     if isinstance(paths, str | Path):
         paths = [paths]
     files = scenario_paths(paths)
@@ -574,7 +583,12 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         catalogue = load_catalogue(find_factors_dir(files[0]))
     if trees is None:
         trees = load_trees(catalogue)
-    reader = ScenarioReader(catalogue, trees)
+    if tree is not None and tree != DEFAULT_TREE and tree not in trees:
+        where = display_path(trees.root) if trees.root is not None else "models/"
+        raise InputError([Problem(where, None, None, "tree", f"unknown tree {tree!r}: no "
+                                  f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
+                                  "RE706")])
+    reader = ScenarioReader(catalogue, trees, tree)
     scenarios, problems = [], []
     for file in files:
         scenario, found = reader.resolve(file)

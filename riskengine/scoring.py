@@ -205,8 +205,11 @@ def aggregate(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray]
               ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """The root's score on its display scale and the values of the root's ``risk`` and
     ``opportunity`` children (NaN where the tree has none), for ``s`` of shape (..., k)."""
-    tree = arrays.tree
-    values = evaluate(tree, s, weights)
+    return _root_and_sides(arrays.tree, evaluate(arrays.tree, s, weights))
+
+
+def _root_and_sides(tree: CompiledTree, values: FloatArray
+                    ) -> tuple[FloatArray, FloatArray, FloatArray]:
     root = tree.display(values[..., tree.root], tree.root)
     nan = np.full(root.shape, np.nan)
     r = values[..., tree.index("risk")] if _has(tree, "risk") else nan
@@ -414,7 +417,7 @@ def score(scenario: Scenario) -> Result:
     tree = arrays.tree
     s = normalise(arrays.point, arrays)
     values = evaluate(tree, s)
-    stability, r, o = aggregate(s, arrays)
+    stability, r, o = _root_and_sides(tree, values)
     contrib = tree_contributions(tree, s, values)
     parents = {int(col): tree.nodes[int(p)].id for col, p in enumerate(tree.parent_of_col)
                if p >= 0}

@@ -207,12 +207,29 @@ def tree_of(scenario: Scenario) -> TreeFile:
 # compiling
 
 
+_COMPILED: dict[tuple[int, tuple[str, ...]], tuple[TreeFile, CompiledTree]] = {}
+_COMPILED_MAX = 4096
+
+
 def compile_tree(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
     """Compile ``tree`` for a scenario whose normalised matrix has columns ``leaf_ids``.
 
     Raises :class:`TreeError` if a node is below its ``min_coverage`` or the root has nothing
-    left to score.
+    left to score. Compiled trees are cached: the scenarios of one index share one tree object
+    and mostly one set of columns.
     """
+    key = (id(tree), tuple(leaf_ids))
+    hit = _COMPILED.get(key)
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    compiled = _compile(tree, leaf_ids)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
+    _COMPILED[key] = (tree, compiled)  # the tree is held, so its id is not reused
+    return compiled
+
+
+def _compile(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
     column = {fid: i for i, fid in enumerate(leaf_ids)}
     nodes: list[Node] = []
     parent_of_col = np.full(len(leaf_ids), -1, dtype=np.intp)

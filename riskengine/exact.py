@@ -40,6 +40,7 @@ class Law:
     cdf: FloatArray
     mean: float
     std: float
+    support: tuple[float, float] = (-np.inf, np.inf)  # the true range; the grid's may be wider
 
     @property
     def edges(self) -> FloatArray:
@@ -49,14 +50,15 @@ class Law:
         x = np.asarray(x, dtype=float)
         if self.step == 0.0:
             return np.where(x >= self.start, 1.0, 0.0)
-        return np.interp(x, self.edges, self.cdf, left=0.0, right=1.0)
+        inside = np.interp(x, self.edges, self.cdf, left=0.0, right=1.0)
+        return np.where(x < self.support[0], 0.0, np.where(x >= self.support[1], 1.0, inside))
 
     def quantile(self, p: FloatArray | float) -> FloatArray:
         """The least x with F(x) >= p (inverse of the piecewise-linear CDF)."""
         p = np.asarray(p, dtype=float)
         if self.step == 0.0:
             return np.full(p.shape, self.start)
-        return _invert(self.edges, self.cdf, p)
+        return np.clip(_invert(self.edges, self.cdf, p), *self.support)
 
 
 def _invert(edges: FloatArray, cdf: FloatArray, p: FloatArray) -> FloatArray:
@@ -92,10 +94,13 @@ def linear_law(c0: float, coef: FloatArray, kind: NDArray[np.int8], low: FloatAr
     ``mean`` and ``std`` are passed in from the closed forms; the CDF is computed here.
     """
     width = high - low
-    active = np.flatnonzero((kind != FIXED) & (width > 0) & (coef != 0))
-    # fixed factors (drawn at their low), and factors with no weight, just shift the sum
+    spread = np.where(kind != FIXED, np.abs(coef) * width, 0.0)
+    # terms whose spread is negligible next to the widest (no weight, or a 1e-300
+    # coefficient) sit at their midpoint; fixed factors are drawn at their low
+    active = np.flatnonzero(spread > 1e-12 * spread.max(initial=0.0))
     rest = np.setdiff1d(np.arange(coef.size), active)
-    shift = c0 + float(np.sum(coef[rest] * low[rest]))
+    at = np.where(kind[rest] == FIXED, low[rest], (low[rest] + high[rest]) / 2.0)
+    shift = c0 + float(np.sum(coef[rest] * at))
     if active.size == 0:
         return Law(shift, 0.0, np.array([0.0, 1.0]), shift, 0.0)
     t_lo = np.minimum(coef[active] * low[active], coef[active] * high[active])
@@ -118,7 +123,8 @@ def linear_law(c0: float, coef: FloatArray, kind: NDArray[np.int8], low: FloatAr
     cdf /= cdf[-1]
     # mass J sits in the cell whose centre is the sum of the terms' cell centres
     start = shift + float(t_lo.sum()) + (k - 1) * step / 2.0
-    return Law(start, step, cdf, mean, std)
+    support = (shift + float(t_lo.sum()), shift + float((t_lo + t_width).sum()))
+    return Law(start, step, cdf, mean, std, support)
 
 
 def band_probabilities(law: Law, stable: float, fragile: float) -> dict[str, float]:

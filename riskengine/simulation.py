@@ -745,6 +745,8 @@ class Simulation:
 class MethodError(ValueError):
     """``method="exact"`` asked for a model the exact law does not cover."""
 
+    usage_error = True  # the CLI reports it as a usage error (exit 2)
+
 
 Method = Literal["auto", "exact", "mc"]
 LINEAR_TOLERANCE = 1e-9

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 
-GRID = 1 << 15  # FFT length: the law of the sum lives on about this many cells
+GRID = 1 << 14  # FFT length: the law of the sum lives on about this many cells
 FIXED, PERT, TRIANGULAR, UNIFORM = 0, 1, 2, 3
 
 

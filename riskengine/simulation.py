@@ -459,6 +459,17 @@ def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
             ) -> Iterator[list[FloatArray]]:
     """Per stream block, each member's (3, rows) outputs. The numbers depend only on the seed,
     the sampler and n: a block is drawn in pieces of ``chunk_rows`` with the same result."""
+    from threadpoolctl import threadpool_limits
+
+    # The (rows x k) @ (k x 2) product in the scoring is too small for BLAS threads: waking a
+    # second thread costs more than it saves, and far more when the other core is busy.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield from _stream_blocks(members, dims, n, seed, sampler, chunk_rows, progress)
+
+
+def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
+                   sampler: Sampler, chunk_rows: int, progress: Progress | None
+                   ) -> Iterator[list[FloatArray]]:
     sources = [_UniformSource(d, seed, sampler) for d in dims]
     for block, start in enumerate(range(0, n, STREAM_BLOCK)):
         rows = min(STREAM_BLOCK, n - start)

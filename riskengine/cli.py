@@ -144,7 +144,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 record["simulation"] = simulate(scenario, args.simulate, seed=args.seed,
                                                 sampler=args.sampler,
                                                 chunk_size=args.chunk_size,
-                                                progress=advance).to_dict()
+                                                progress=advance,
+                                                method=args.method).to_dict()
     present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 
@@ -157,7 +158,7 @@ def cmd_outlook(args: argparse.Namespace) -> int:
     scenarios = load_inputs(args, [args.folder])
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         result = outlook(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
-                         progress=advance).to_dict()
+                         progress=advance, method=args.method).to_dict()
     present(args, result, reporting.outlook_markdown, reporting.print_outlook)
     return EXIT_OK
 
@@ -189,7 +190,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scenarios = load_inputs(args, args.paths)
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
-                             progress=advance)
+                             progress=advance, method=args.method)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 
@@ -439,6 +440,10 @@ def _add_sampling(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--sampler", choices=("random", "sobol"), default="random",
                    help="pseudo-random draws or scrambled Sobol points")
+    p.add_argument("--method", choices=("auto", "exact", "mc"), default="auto",
+                   help="auto: the exact law (FFT convolution) when the model is linear in "
+                        "independent inputs, else Monte Carlo; exact: insist on it (exit 2 "
+                        "when it does not apply); mc: always draw")
 
 
 def _whole_number(text: str, minimum: int) -> int:
@@ -522,6 +527,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.close()
         return EXIT_OK
     except Exception as exc:  # a bug, not bad input: say so in one line unless debugging
+        if getattr(exc, "usage_error", False):  # e.g. --method exact on a nonlinear model
+            print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         if os.environ.get("RISKENGINE_DEBUG"):
             raise
         print(f"riskengine {args.command}: internal error: {type(exc).__name__}: {exc} "

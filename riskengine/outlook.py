@@ -1,8 +1,10 @@
 """The outlook of a partnership: its scenarios mixed by their probabilities.
 
 The expected stability is ``sum(p_k S_k)`` of the deterministic scores (MODEL.md); the
-distribution is the mixture of the scenarios' simulated distributions, each sample of scenario
-``k`` carrying weight ``p_k / n``.
+distribution is the mixture of the scenarios' distributions: of their exact laws when every
+scenario is linear in independent inputs (``method="auto"`` or ``"exact"``), else of their
+simulated draws, each draw of scenario ``k`` carrying weight ``p_k / n``. The Monte Carlo
+mixture's percentiles are found while drawing, in memory that does not grow with ``n``.
 """
 
 from __future__ import annotations
@@ -17,14 +19,17 @@ import numpy as np
 from riskengine.loading import outlook_problems
 from riskengine.models import Scenario
 from riskengine.problems import InputError
-from riskengine.scoring import FloatArray, Result, score
+from riskengine.scoring import FloatArray, Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     PERCENTILES,
+    Method,
     Progress,
     Sampler,
     Simulation,
     band_probabilities,
-    simulate,
+    choose_method,
+    exact_summary,
+    run_members,
 )
 
 
@@ -46,6 +51,8 @@ class Outlook:
     scenarios: tuple[Scenario, ...]
     results: tuple[Result, ...]
     simulations: tuple[Simulation, ...]
+    summary: dict[str, Any] | None = None  # mean, p5, p50, p95, band_probabilities
+    method: str = "mc"
 
     @property
     def probabilities(self) -> FloatArray:
@@ -59,25 +66,29 @@ class Outlook:
         return values, weights
 
     def to_dict(self) -> dict[str, Any]:
-        values, weights = self.mixture()
-        p5, p50, p95 = weighted_percentiles(values, weights)
+        summary = self.summary
+        if summary is None:  # built by hand from simulations: mix their draws
+            values, weights = self.mixture()
+            p5, p50, p95 = weighted_percentiles(values, weights)
+            summary = {"mean": float(np.sum(values * weights)), "p5": p5, "p50": p50,
+                       "p95": p95, "band_probabilities": band_probabilities(
+                           values, scenario_bands(self.scenarios[0]), weights)}
         probs = self.probabilities
         expected = math.fsum(p * r.stability for p, r in zip(probs, self.results, strict=True))
-        bands = self.scenarios[0].model.bands
         return {
             "partnership": self.partnership,
             "expected_stability": expected,
             "simulation": {
                 "n": int(sum(sim.n for sim in self.simulations)),
                 "seed": self.simulations[0].seed,
-                "mean": float(np.sum(values * weights)),
-                "p5": p5, "p50": p50, "p95": p95,
-                "band_probabilities": band_probabilities(values, bands, weights),
+                "method": self.method,
+                **summary,
             },
             "scenarios": [
                 {"scenario": s.id, "title": s.title, "probability": p, "stability": r.stability,
                  "band": r.band, "share_of_expected": p * r.stability / expected if expected
-                 else 0.0, "p5": sim.to_dict()["p5"], "p95": sim.to_dict()["p95"]}
+                 else 0.0, "p5": sim.summary.moments[0]["p5"],
+                 "p95": sim.summary.moments[0]["p95"]}
                 for s, p, r, sim in zip(self.scenarios, probs, self.results, self.simulations,
                                         strict=True)],
         }
@@ -94,12 +105,47 @@ class Outlook:
 
 
 def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
-            sampler: Sampler = "random", progress: Progress | None = None) -> Outlook:
+            sampler: Sampler = "random", progress: Progress | None = None,
+            method: Method = "auto") -> Outlook:
     """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9)."""
+    from riskengine import exact
+
     problems = outlook_problems(scenarios)
     if problems:
         raise InputError(problems)
-    sims = tuple(simulate(s, n, seed=seed, sampler=sampler, progress=progress)
-                 for s in scenarios)
-    return Outlook(scenarios[0].partnership, tuple(scenarios),
-                   tuple(score(s) for s in scenarios), sims)
+    laws = choose_method(scenarios, method)
+    probs = np.array([s.probability or 0.0 for s in scenarios])
+    bands = scenario_bands(scenarios[0])
+    results = tuple(score(s) for s in scenarios)
+    if all(law is not None for law in laws):
+        stability_laws = [law[0] for law in laws if law is not None]
+        p5, p50, p95 = (float(v) for v in exact.mixture_quantile(
+            stability_laws, probs, np.array(PERCENTILES) / 100.0))
+        summary = {"mean": float(np.sum(probs * [law.mean for law in stability_laws])),
+                   "p5": p5, "p50": p50, "p95": p95,
+                   "band_probabilities": exact.mixture_band_probabilities(
+                       stability_laws, probs, bands)}
+
+        def rerun(m: int) -> FloatArray:
+            return run_members(scenarios, n, seed, sampler, False)[1](m)
+
+        sims = tuple(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
+                                exact_summary(law, scenario_bands(s)), "exact",
+                                _bind(rerun, m), has_sides(s))
+                     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True))
+                     if law is not None)
+        if progress is not None:
+            progress(n * len(scenarios))
+        return Outlook(scenarios[0].partnership, tuple(scenarios), results, sims, summary,
+                       "exact")
+    result, arrays_of = run_members(scenarios, n, seed, sampler, False, progress=progress,
+                                    mixture=list(probs))
+    sims = tuple(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
+                            result.summaries[m], "mc", _bind(arrays_of, m), has_sides(s))
+                 for m, s in enumerate(scenarios))
+    return Outlook(scenarios[0].partnership, tuple(scenarios), results, sims, result.mixture,
+                   "mc")
+
+
+def _bind(func: Any, m: int) -> Any:
+    return lambda: func(m)

@@ -64,6 +64,15 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return f"{value:.{digits}f}"
 
 
+def method_note(sim: Record) -> str:
+    """How the uncertainty was computed, for every format: exact law or n draws."""
+    if sim.get("method") == "exact":
+        return "exact law (FFT convolution)"
+    if sim.get("method") == "mixed":
+        return f"exact laws where linear, else Monte Carlo n = {sim['n']:,}"
+    return f"Monte Carlo n = {sim['n']:,}"
+
+
 def _sim_cells(record: Record) -> list[str]:
     sim = record.get("simulation")
     if not sim:
@@ -119,6 +128,9 @@ def run_markdown(records: Sequence[Record]) -> str:
              _reliability_note(r).strip().removeprefix("reliability ") or "-",
              *_sim_cells(r)] for r in records]
     lines = _md_table(header, rows, "lrrrll" + "ll" * has_sim)
+    methods = sorted({method_note(r["simulation"]) for r in records if r.get("simulation")})
+    if methods:
+        lines += ["", "Uncertainty: " + "; ".join(methods) + "."]
     for r in records:
         lines += ["", f"### {r['partnership']}/{r['scenario']} — {r['title']}", ""]
         if is_custom_tree(r):
@@ -162,7 +174,7 @@ def print_run(records: Sequence[Record], console: Any) -> None:
         if sim:
             s = sim.get("stability", sim)
             probs = ", ".join(f"{k} {v:.0%}" for k, v in sim["band_probabilities"].items())
-            title += (f"\nMonte Carlo n = {sim['n']:,}: mean {fmt(s['mean'])} ± "
+            title += (f"\n{method_note(sim)}: mean {fmt(s['mean'])} ± "
                       f"{fmt(s['std'])}, p5–p95 {fmt(s['p5'])}–{fmt(s['p95'])}; {probs}")
         if is_custom_tree(r):
             nodes = Table(title=title, title_justify="left", show_edge=False)
@@ -204,7 +216,8 @@ def _outlook_headline(result: Record) -> str:
     sim = result["simulation"]
     odds = ", ".join(f"{band} {p:.0%}" for band, p in sim["band_probabilities"].items())
     return (f"expected S = {fmt(result['expected_stability'])}; mixture p5–p50–p95 "
-            f"{fmt(sim['p5'])}–{fmt(sim['p50'])}–{fmt(sim['p95'])}; {odds}")
+            f"{fmt(sim['p5'])}–{fmt(sim['p50'])}–{fmt(sim['p95'])}; {odds} "
+            f"({method_note(sim)})")
 
 
 def outlook_markdown(result: Record) -> str:
@@ -342,12 +355,22 @@ def _pair_lines(result: Record, limit: int | None = None, closest_first: bool = 
 
 
 def compare_markdown(result: Record) -> str:
-    lines = [f"### Comparison ({result['n']:,} draws per scenario, common random numbers, "
-             f"seed {result['seed']})", ""]
+    lines = [f"### Comparison ({_compare_method(result)})", ""]
     lines += _md_table(COMPARE_HEADER, _compare_rows(result), "lrrrrlrr")
     lines += ["", "Pairwise probability that one scores above the other:", ""]
     lines += [f"- {line}" for line in _pair_lines(result)]
     return "\n".join(lines) + "\n"
+
+
+def _compare_method(result: Record) -> str:
+    draws = (f"{result['n']:,} draws per scenario, common random numbers, "
+             f"seed {result['seed']}")
+    method = result.get("method", "mc")
+    if method == "exact":
+        return "exact laws (FFT convolution)"
+    if method == "mixed":
+        return f"exact laws where linear, else Monte Carlo: {draws}"
+    return f"Monte Carlo: {draws}"
 
 
 def compare_csv(result: Record) -> str:
@@ -370,8 +393,7 @@ def compare_csv(result: Record) -> str:
 def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
     from rich.table import Table
 
-    table = Table(title=f"[bold]Comparison[/] — {result['n']:,} draws per scenario, common "
-                  f"random numbers, seed {result['seed']}", title_justify="left",
+    table = Table(title=f"[bold]Comparison[/] — {_compare_method(result)}", title_justify="left",
                   show_edge=False)
     for name in COMPARE_HEADER:
         table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")

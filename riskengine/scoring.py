@@ -104,6 +104,11 @@ class ModelArrays:
         return np.where(self.reverse, self.scale_max, -self.scale_min) / self.span
 
     @property
+    def has_sides(self) -> bool:
+        """The root has ``risk`` and ``opportunity`` children (R and O are reported)."""
+        return _has(self.tree, "risk") and _has(self.tree, "opportunity")
+
+    @property
     def is_linear(self) -> bool:
         """The root is an affine function of the raw values (no clipping active inside the
         scales): every node arithmetic and every normalisation affine."""
@@ -248,6 +253,25 @@ def band_specs(bands: BandRule) -> tuple[BandSpec, ...]:
                 BandSpec(name="fragile", min=bands.fragile),
                 BandSpec(name="unstable", min=0.0))
     return tuple(bands)
+
+
+def scenario_bands(scenario: Scenario) -> BandRule:
+    """The bands a scenario's score is read against: its tree's, else its settings'."""
+    if scenario.tree is None:
+        return scenario.model.bands
+    from riskengine.tree import default_bands
+
+    tree = scenario.tree
+    return tuple(tree.bands or default_bands(tree.scale, tree.higher_is))
+
+
+def has_sides(scenario: Scenario) -> bool:
+    """Whether the scenario's tree has the root's ``risk`` and ``opportunity`` children (the
+    R and O that outputs report beside the score)."""
+    if scenario.tree is None:
+        return True
+    ids = {child.id for child in scenario.tree.root.children if isinstance(child, TreeNode)}
+    return {"risk", "opportunity"} <= ids
 
 
 def band_names(bands: BandRule) -> tuple[str, ...]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -34,10 +35,17 @@ from riskengine.scoring import (
     aggregate,
     band_index,
     band_names,
+    has_sides,
     normalise,
+    scenario_bands,
 )
 
 STREAM_BLOCK = 65_536
+CHUNK_BYTES = 64 * 2**20  # one scoring piece's (rows x k) float64 matrix stays under this
+KEEP_BYTES = 48 * 2**20  # below this the per-draw outputs are kept instead of drawn again
+HIST_BINS = 1 << 16  # histogram bins per output for the exact percentiles
+COLLECT_CAP = 1 << 22  # values kept from one bin; a fuller bin is histogrammed again
+MAX_LEVELS = 6
 PERCENTILES = (5.0, 50.0, 95.0)
 
 Sampler = Literal["random", "sobol"]
@@ -145,24 +153,121 @@ class Marginals:
         return out
 
 
-PPF_NODES = 8193
+PPF_CELLS = 1024  # cells of the directly indexed inverse-CDF table (cubic Hermite in u)
+PPF_TAIL = 1.0 / 64.0  # below this (and above 1 minus it) a tail table in w = u**(1/a) is used
+PPF_TAIL_CELLS = 256
+_PPF_BUILD_NODES = 2049
+
+
+@dataclass(frozen=True)
+class BetaTable:
+    """A directly indexed inverse of one Beta CDF: no search, one gather per value.
+
+    The body is a cubic Hermite interpolant on a uniform grid in ``u`` (the cell is
+    ``floor(u * M)``), built from the exact inverse and its derivative ``1 / pdf``. Near the
+    ends the inverse behaves like ``u ** (1/a)`` (or ``1 - (1 - u) ** (1/b)``), whose
+    derivatives blow up; there the table is a Hermite interpolant in ``w = u ** (1/a)``, in
+    which the inverse is smooth. Within 1e-7 of ``scipy.special.betaincinv`` everywhere
+    (tests/test_fast_paths.py checks this).
+    """
+
+    body: FloatArray  # (PPF_CELLS, 4) Horner coefficients per cell
+    left: FloatArray  # (PPF_TAIL_CELLS, 4), in w = u**(1/a) over [0, left_end]
+    left_end: float
+    a: float
+    right: FloatArray  # the left tail of Beta(b, a) in w = (1 - u)**(1/b)
+    right_end: float
+    b: float
+
+    def __call__(self, u: FloatArray) -> FloatArray:
+        x = _hermite(self.body, u, float(PPF_CELLS))
+        low = np.flatnonzero(u < PPF_TAIL)
+        if low.size:
+            w = u[low] ** (1.0 / self.a)
+            x[low] = _hermite(self.left, w, PPF_TAIL_CELLS / self.left_end)
+        high = np.flatnonzero(u > 1.0 - PPF_TAIL)
+        if high.size:
+            w = (1.0 - u[high]) ** (1.0 / self.b)
+            x[high] = 1.0 - _hermite(self.right, w, PPF_TAIL_CELLS / self.right_end)
+        return x
+
+
+def _hermite(coef: FloatArray, t: FloatArray, cells_per_unit: float) -> FloatArray:
+    pos = t * cells_per_unit
+    cell = np.minimum(pos.astype(np.intp), coef.shape[0] - 1)
+    pos -= cell
+    c = coef[cell]  # one gather of the cell's four coefficients
+    out = c[:, 3] * pos
+    out += c[:, 2]
+    out *= pos
+    out += c[:, 1]
+    out *= pos
+    out += c[:, 0]
+    return out
+
+
+def _hermite_coefficients(x: FloatArray, dx: FloatArray) -> FloatArray:
+    """Per-cell cubic coefficients from node values and node slopes (per unit cell)."""
+    delta = np.diff(x)
+    d0, d1 = dx[:-1], dx[1:]
+    return np.column_stack([x[:-1], d0, 3.0 * delta - 2.0 * d0 - d1, d0 + d1 - 2.0 * delta])
+
+
+def _beta_inverse_nodes(a: float, b: float, u: FloatArray) -> FloatArray:
+    """The exact inverse at the table nodes: a fine forward table inverted, then polished
+    by two Newton steps (much faster than betaincinv at thousands of nodes)."""
+    from scipy.special import betainc
+
+    nodes = (1.0 - np.cos(np.pi * np.linspace(0.0, 1.0, _PPF_BUILD_NODES))) / 2.0
+    x = np.interp(u, betainc(a, b, nodes), nodes)
+    for _ in range(2):
+        pdf = _beta_pdf(x, a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(pdf > 0, (betainc(a, b, x) - u) / pdf, 0.0)
+        x = np.clip(x - step, 0.0, 1.0)
+    x[u <= 0.0], x[u >= 1.0] = 0.0, 1.0
+    return x
+
+
+def _beta_pdf(x: FloatArray, a: float, b: float) -> FloatArray:
+    from scipy.special import betaln, xlog1py, xlogy
+
+    return np.exp(xlogy(a - 1.0, x) + xlog1py(b - 1.0, -x) - betaln(a, b))
+
+
+def _left_tail(a: float, b: float) -> tuple[FloatArray, float]:
+    from scipy.special import beta as beta_fn
+
+    end = PPF_TAIL ** (1.0 / a)
+    w = np.linspace(0.0, end, PPF_TAIL_CELLS + 1)
+    x = _beta_inverse_nodes(a, b, w**a)
+    # dx/dw = a B(a,b) (w/x)^(a-1) / (1-x)^(b-1); w/x -> (a B)^(-1/a) as w -> 0
+    k = (a * beta_fn(a, b)) ** (1.0 / a)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(x > 0, w / x, 1.0 / k)
+    slope = a * beta_fn(a, b) * ratio ** (a - 1.0) / (1.0 - x) ** (b - 1.0)
+    return _hermite_coefficients(x, slope * (end / PPF_TAIL_CELLS)), end
+
+
+@lru_cache(maxsize=4096)
+def beta_table(a: float, b: float) -> BetaTable:
+    """The table of Beta(a, b)'s inverse CDF, built once per parameter pair and cached."""
+    u = np.linspace(0.0, 1.0, PPF_CELLS + 1)
+    x = _beta_inverse_nodes(a, b, u)
+    with np.errstate(divide="ignore"):
+        slope = 1.0 / _beta_pdf(x, a, b)
+    slope[~np.isfinite(slope)] = 0.0  # only at the ends, which the tail tables cover
+    body = _hermite_coefficients(x, slope / PPF_CELLS)
+    left, left_end = _left_tail(a, b)
+    right, right_end = _left_tail(b, a)
+    return BetaTable(body, left, left_end, a, right, right_end, b)
 
 
 def beta_ppf(a: FloatArray, b: FloatArray, u: FloatArray) -> FloatArray:
-    """Inverse Beta CDFs of uniforms ``u`` (n, k), column j with parameters a[j], b[j].
-
-    ``scipy.special.betaincinv`` costs about 1.5 us a value; instead each column's CDF is
-    tabulated on 8,193 nodes spaced densest at the ends (where PERT's inverse is steepest) and
-    inverted by linear interpolation: about 20x faster, and within 1e-7 of the exact inverse
-    over the unit interval (a test checks this against betaincinv).
-    """
-    from scipy.special import betainc
-
-    nodes = (1.0 - np.cos(np.pi * np.linspace(0.0, 1.0, PPF_NODES))) / 2.0
-    cdf = betainc(a[:, None], b[:, None], nodes[None, :])
+    """Inverse Beta CDFs of uniforms ``u`` (n, k), column j with parameters a[j], b[j]."""
     out = np.empty_like(u)
     for j in range(u.shape[1]):  # one pass per factor, vectorised over all samples
-        out[:, j] = np.interp(u[:, j], cdf[j], nodes)
+        out[:, j] = beta_table(float(a[j]), float(b[j]))(np.ascontiguousarray(u[:, j]))
     return out
 
 
@@ -184,13 +289,39 @@ def copula_factor(scenario: Scenario) -> FloatArray | None:
                                   "not positive definite)", "RE102")]) from None
 
 
-def correlate(u: FloatArray, chol: FloatArray | None) -> FloatArray:
+@dataclass(frozen=True)
+class Copula:
+    """The copula restricted to the factors that take part in a correlation.
+
+    A factor in no correlation has a unit row and column in the matrix, so its row of the
+    Cholesky factor is a unit row too: its uniforms pass through unchanged, and only the
+    correlated columns pay for the normal transforms.
+    """
+
+    cols: NDArray[np.intp]
+    chol: FloatArray
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Copula | None:
+        full = copula_factor(scenario)
+        if full is None:
+            return None
+        off = full - np.eye(full.shape[0])
+        cols = np.flatnonzero(np.any(off != 0, axis=0) | np.any(off != 0, axis=1))
+        return cls(cols, full[np.ix_(cols, cols)])
+
+
+def correlate(u: FloatArray, chol: FloatArray | Copula | None) -> FloatArray:
     """Impose the copula's dependence on independent uniforms (columns keep their margins)."""
     if chol is None:
         return u
     from scipy.special import ndtr, ndtri
 
     eps = np.finfo(float).eps
+    if isinstance(chol, Copula):
+        out = np.array(u, copy=True)
+        out[:, chol.cols] = ndtr(ndtri(np.clip(u[:, chol.cols], eps, 1.0 - eps)) @ chol.chol.T)
+        return out
     return ndtr(ndtri(np.clip(u, eps, 1.0 - eps)) @ chol.T)
 
 
@@ -198,27 +329,351 @@ def correlate(u: FloatArray, chol: FloatArray | None) -> FloatArray:
 # the uniform streams
 
 
-def block_rng(seed: int, block: int) -> np.random.Generator:
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block,))))
+def block_rng(seed: int, block: int, *key: int) -> np.random.Generator:
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(seed, spawn_key=(block, *key))))
 
 
 def uniform_blocks(n: int, dims: int, seed: int, sampler: Sampler
                    ) -> Any:
     """Yield (start, uniforms) blocks of shape (<= STREAM_BLOCK, dims) covering n rows."""
-    if sampler == "sobol":
-        from scipy.stats import qmc
-
-        engine = qmc.Sobol(dims, scramble=True, seed=np.random.default_rng(seed))
+    source = _UniformSource(dims, seed, sampler)
     for block, start in enumerate(range(0, n, STREAM_BLOCK)):
         rows = min(STREAM_BLOCK, n - start)
-        if sampler == "sobol":
+        source.start_block(block)
+        yield start, source.take(rows)
+
+
+class _UniformSource:
+    """One stream of uniforms in stream blocks; a block can be taken in row pieces, which give
+    the same numbers as taking it whole (both generators are sequential)."""
+
+    def __init__(self, dims: int, seed: int, sampler: Sampler) -> None:
+        self.dims, self.seed, self.sampler = dims, seed, sampler
+        self.engine: Any = None
+        self.rng: np.random.Generator | None = None
+
+    def start_block(self, block: int) -> None:
+        if self.sampler == "sobol":
+            if block == 0:
+                from scipy.stats import qmc
+
+                self.engine = qmc.Sobol(self.dims, scramble=True,
+                                        seed=np.random.default_rng(self.seed))
+        else:
+            self.rng = block_rng(self.seed, block)
+
+    def take(self, rows: int) -> FloatArray:
+        if self.sampler == "sobol":
             # Blocks are powers of two; only a final partial block loses the balance property,
             # which costs some of the variance reduction, not correctness.
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*balance properties.*")
-                yield start, engine.random(rows)
+                return self.engine.random(rows)  # type: ignore[no-any-return]
+        assert self.rng is not None
+        return self.rng.random((rows, self.dims))
+
+
+# ---------------------------------------------------------------------------------------------
+# scoring: the one place where a block of raw draws becomes S, R and O
+
+
+def _score_into(out: FloatArray, raw: FloatArray, arrays: ModelArrays) -> None:
+    """Score raw draws (rows, k) into ``out`` (3, rows): stability, risk and opportunity index.
+
+    Every Monte Carlo path and the exact method's linearity probe call this and nothing else.
+    ``raw`` is scratch: it is normalised in place.
+    """
+    out[0], out[1], out[2] = aggregate(normalise(raw, arrays, out=raw), arrays)
+    if not arrays.has_sides:
+        out[1:] = 0.0  # a tree without risk and opportunity nodes: nothing to report there
+
+
+# ---------------------------------------------------------------------------------------------
+# members: one scenario's share of a run
+
+
+@dataclass(frozen=True)
+class _Member:
+    scenario: Scenario
+    arrays: ModelArrays
+    marginals: Marginals
+    copula: Copula | None
+    source: int | None  # index of a shared uniform source, or None for direct draws
+    cols: NDArray[np.intp] | None  # that source's columns holding this scenario's factors
+
+    @property
+    def k(self) -> int:
+        return len(self.arrays.ids)
+
+    def draw_direct(self, rngs: list[np.random.Generator], rows: int) -> FloatArray:
+        """Direct draws, one generator per distribution kind, so a stream block can be drawn
+        in row pieces and still give the same numbers."""
+        m = self.marginals
+        out = np.empty((rows, self.k))
+        for code, rng in zip((m.PERT, m.TRIANGULAR, m.UNIFORM), rngs, strict=True):
+            cols = np.flatnonzero(m.kind == code)
+            if cols.size == 0:
+                continue
+            lo, md, hi = m.low[cols], m.mode[cols], m.high[cols]
+            if code == m.PERT:
+                a, b = m.pert_ab()
+                part = rng.beta(a[cols], b[cols], size=(rows, cols.size))
+                part *= hi - lo
+                part += lo
+            elif code == m.TRIANGULAR:
+                part = rng.triangular(lo, md, hi, size=(rows, cols.size))
+            else:
+                part = rng.uniform(lo, hi, size=(rows, cols.size))
+            if cols.size == self.k:
+                return part
+            out[:, cols] = part
+        fixed = np.flatnonzero(m.kind == m.FIXED)
+        out[:, fixed] = m.low[fixed]
+        return out
+
+
+def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
+             ) -> tuple[list[_Member], list[int]]:
+    """The members of a run and the widths of their uniform sources.
+
+    ``shared``: one source for all (common random numbers, one column per factor id);
+    otherwise each scenario has its own source, or direct draws when it has no correlations
+    and the sampler is random.
+    """
+    members: list[_Member] = []
+    dims: list[int] = []
+    if shared:
+        ids = sorted({e.factor.id for s in scenarios for e in s.estimates})
+        column = {fid: i for i, fid in enumerate(ids)}
+        dims.append(len(ids))
+    for s in scenarios:
+        arrays, marginals, copula = ModelArrays.of(s), Marginals.of(s), Copula.of(s)
+        if shared:
+            cols = np.array([column[e.factor.id] for e in s.estimates], dtype=np.intp)
+            members.append(_Member(s, arrays, marginals, copula, 0, cols))
+        elif sampler == "random" and copula is None:
+            members.append(_Member(s, arrays, marginals, None, None, None))
         else:
-            yield start, block_rng(seed, block).random((rows, dims))
+            members.append(_Member(s, arrays, marginals, copula, len(dims), None))
+            dims.append(len(arrays.ids))
+    return members, dims
+
+
+def _chunk_rows(members: Sequence[_Member], dims: Sequence[int], chunk_size: int) -> int:
+    """Rows scored at a time: a (rows x width) float64 matrix stays within CHUNK_BYTES."""
+    width = max([m.k for m in members] + list(dims) + [1])
+    return max(1, min(chunk_size, STREAM_BLOCK, CHUNK_BYTES // (8 * width)))
+
+
+def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
+            sampler: Sampler, chunk_rows: int, progress: Progress | None = None
+            ) -> Iterator[list[FloatArray]]:
+    """Per stream block, each member's (3, rows) outputs. The numbers depend only on the seed,
+    the sampler and n: a block is drawn in pieces of ``chunk_rows`` with the same result."""
+    from threadpoolctl import threadpool_limits
+
+    # The (rows x k) @ (k x 2) product in the scoring is too small for BLAS threads: waking a
+    # second thread costs more than it saves, and far more when the other core is busy.
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield from _stream_blocks(members, dims, n, seed, sampler, chunk_rows, progress)
+
+
+def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
+                   sampler: Sampler, chunk_rows: int, progress: Progress | None
+                   ) -> Iterator[list[FloatArray]]:
+    sources = [_UniformSource(d, seed, sampler) for d in dims]
+    for block, start in enumerate(range(0, n, STREAM_BLOCK)):
+        rows = min(STREAM_BLOCK, n - start)
+        for source in sources:
+            source.start_block(block)
+        direct = [[block_rng(seed, block, code) for code in (1, 2, 3)] for _ in members]
+        outs = [np.empty((3, rows)) for _ in members]
+        for lo in range(0, rows, chunk_rows):
+            piece = min(chunk_rows, rows - lo)
+            uniforms = [source.take(piece) for source in sources]
+            for member, rngs, out in zip(members, direct, outs, strict=True):
+                if member.source is None:
+                    raw = member.draw_direct(rngs, piece)
+                else:
+                    u = uniforms[member.source]
+                    if member.cols is not None:
+                        u = u[:, member.cols]
+                    raw = member.marginals.ppf(correlate(u, member.copula))
+                _score_into(out[:, lo:lo + piece], raw, member.arrays)
+            if progress is not None:
+                progress(piece * len(members))
+        yield outs
+
+
+# ---------------------------------------------------------------------------------------------
+# exact order statistics in memory independent of n
+
+
+def inverted_cdf_rank(n: int, q: float) -> int:
+    """0-based index of numpy's ``percentile(..., q, method="inverted_cdf")`` in n sorted values
+    (numpy's own arithmetic, so the same value is picked)."""
+    virtual = n * np.true_divide(q, 100) - 1
+    below = math.floor(virtual)
+    return max(0, below if virtual == below else below + 1)
+
+
+OUTPUT_RANGES = ((0.0, 100.0), (0.0, 1.0), (0.0, 1.0))  # S, R, O: where their values lie
+
+
+@dataclass
+class _Level:
+    """One histogram level of a target: values v with ``bin(v) == chosen`` go deeper."""
+
+    lo: float
+    scale: float
+    chosen: int = -1
+
+    def bins(self, v: FloatArray) -> NDArray[np.intp]:
+        # truncation is monotone, so bins keep the order of the values; under- and
+        # overflow land in the first and last bin
+        idx = ((v - self.lo) * self.scale + 1.0).astype(np.intp)
+        return np.clip(idx, 0, HIST_BINS + 1, out=idx)
+
+
+@dataclass
+class _Target:
+    """A weighted quantile: the least value whose cumulative weight reaches ``threshold``.
+
+    A plain percentile is the member's values with weight 1 and threshold rank + 1."""
+
+    output: int
+    weights: dict[int, float]  # member -> weight of each of its values
+    threshold: float
+    levels: list[_Level] = field(default_factory=list)
+    below: float = 0.0  # weight of the values below the current window
+    value: float | None = None
+    collect: bool = False
+    bounds: list[float] = field(default_factory=lambda: [math.inf, -math.inf])
+
+    def inside(self, v: FloatArray) -> NDArray[np.bool_] | None:
+        mask = None
+        for level in self.levels[:-1] if not self.collect else self.levels:
+            hit = level.bins(v) == level.chosen
+            mask = hit if mask is None else mask & hit
+        return mask
+
+
+@dataclass
+class _Accumulator:
+    """Streaming moments, range, histograms and band counts of one member's outputs."""
+
+    bands: BandRule
+    count: int = 0
+    mean: FloatArray = field(default_factory=lambda: np.zeros(3))
+    m2: FloatArray = field(default_factory=lambda: np.zeros(3))
+    low: FloatArray = field(default_factory=lambda: np.full(3, np.inf))
+    high: FloatArray = field(default_factory=lambda: np.full(3, -np.inf))
+    hist: NDArray[np.int64] = field(
+        default_factory=lambda: np.zeros((3, HIST_BINS + 2), dtype=np.int64))
+    band_counts: NDArray[np.int64] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.band_counts = np.zeros(len(band_names(self.bands)), dtype=np.int64)
+
+    def add(self, out: FloatArray) -> None:
+        rows = out.shape[1]
+        mean = out.mean(axis=1)
+        m2 = ((out - mean[:, None]) ** 2).sum(axis=1)
+        # Chan et al.: combine the block's moments with the running ones
+        total = self.count + rows
+        delta = mean - self.mean
+        self.m2 += m2 + delta**2 * (self.count * rows / total)
+        self.mean += delta * (rows / total)
+        self.count = total
+        np.minimum(self.low, out.min(axis=1), out=self.low)
+        np.maximum(self.high, out.max(axis=1), out=self.high)
+        for j, level in enumerate(_first_levels()):
+            self.hist[j] += np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
+        self.band_counts += np.bincount(band_index(out[0], self.bands),
+                                        minlength=self.band_counts.size)
+
+    def std(self) -> FloatArray:
+        return np.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else np.zeros(3)
+
+
+def _first_levels() -> list[_Level]:
+    return [_Level(lo, HIST_BINS / (hi - lo)) for lo, hi in OUTPUT_RANGES]
+
+
+def _resolve(targets: list[_Target], accs: Sequence[_Accumulator],
+             replay: Callable[[], Iterable[list[FloatArray]]]) -> None:
+    """Find each target's value exactly: narrow it to one histogram bin, then (in further
+    passes over the same draws) keep only the values in that bin and select among them.
+    Memory: the bins plus the values in the chosen bins, never all n."""
+    masses = {}
+    for t in targets:
+        t.levels.append(_first_levels()[t.output])
+        masses[id(t)] = sum(w * accs[m].hist[t.output].astype(float)
+                            for m, w in t.weights.items())
+        t.bounds = [min(accs[m].low[t.output] for m in t.weights),
+                    max(accs[m].high[t.output] for m in t.weights)]
+    for _ in range(MAX_LEVELS + 1):
+        for t in targets:
+            if t.value is None and not t.collect:
+                _choose(t, masses[id(t)])
+        pending = [t for t in targets if t.value is None]
+        if not pending:
+            return
+        found: dict[int, list[tuple[FloatArray, FloatArray]]] = {id(t): [] for t in pending}
+        sub = {id(t): np.zeros(HIST_BINS + 2) for t in pending if not t.collect}
+        span = {id(t): [math.inf, -math.inf] for t in pending}
+        for outs in replay():
+            for t in pending:
+                for m, w in t.weights.items():
+                    v = outs[m][t.output]
+                    mask = t.inside(v)
+                    v = v if mask is None else v[mask]
+                    if not v.size:
+                        continue
+                    if t.collect:
+                        found[id(t)].append((v, np.full(v.size, w)))
+                    else:
+                        sub[id(t)] += w * np.bincount(t.levels[-1].bins(v),
+                                                      minlength=HIST_BINS + 2)
+                        span[id(t)] = [min(span[id(t)][0], float(v.min())),
+                                       max(span[id(t)][1], float(v.max()))]
+        for t in pending:
+            if t.collect:
+                values = np.concatenate([v for v, _ in found[id(t)]])
+                weights = np.concatenate([w for _, w in found[id(t)]])
+                order = np.argsort(values, kind="stable")
+                reached = t.below + np.cumsum(weights[order]) >= t.threshold
+                pick = int(np.argmax(reached)) if reached.any() else values.size - 1
+                t.value = float(values[order][pick])
+            else:
+                lo, hi = span[id(t)]
+                if lo == hi:  # every value in the window is the same number
+                    t.value = lo
+                    continue
+                t.bounds = [lo, hi]
+                masses[id(t)] = sub[id(t)]
+    raise AssertionError("quantile selection did not converge")  # pragma: no cover
+
+
+def _choose(t: _Target, mass: FloatArray) -> None:
+    """Pick the bin holding the target at the newest level, and set up the next step."""
+    level = t.levels[-1]
+    cumulative = t.below + np.cumsum(mass)
+    reached = np.flatnonzero(cumulative >= t.threshold)
+    chosen = int(reached[0]) if reached.size else int(np.flatnonzero(mass)[-1])
+    level.chosen = chosen
+    t.below = float(cumulative[chosen] - mass[chosen])
+    if mass[chosen] <= COLLECT_CAP or len(t.levels) > MAX_LEVELS:
+        t.collect = True
+        return
+    # too many values in one bin: histogram it again, finer, over its own range
+    edge_lo = t.bounds[0] if chosen == 0 else max(
+        t.bounds[0], level.lo + (chosen - 1) / level.scale)
+    edge_hi = t.bounds[1] if chosen == HIST_BINS + 1 else min(
+        t.bounds[1], level.lo + chosen / level.scale)
+    width = edge_hi - edge_lo
+    t.levels.append(_Level(edge_lo, HIST_BINS / width if width > 0 else 1.0))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,8 +698,21 @@ def band_probabilities(stability: FloatArray, bands: BandRule,
 
 
 @dataclass(frozen=True)
+class Summary:
+    """mean, std and p5/p50/p95 of S, R and O (rows), and S's band probabilities."""
+
+    moments: tuple[dict[str, float], dict[str, float], dict[str, float]]
+    band_probabilities: dict[str, float]
+
+
+@dataclass(frozen=True)
 class Simulation:
-    """The simulated S, R and O of one scenario, one value per sample."""
+    """The simulated S, R and O of one scenario.
+
+    The summary is computed while drawing (Monte Carlo) or from the exact law; the per-draw
+    arrays (``stability`` etc.) are drawn again on first use, the same numbers for the same
+    seed, so a large run never holds them unless asked.
+    """
 
     scenario: str
     partnership: str
@@ -252,34 +720,149 @@ class Simulation:
     seed: int
     sampler: str
     bands: BandRule
-    stability: FloatArray
-    risk_index: FloatArray
-    opportunity_index: FloatArray
+    summary: Summary = field(repr=False)
+    method: str = "mc"
+    draws: Callable[[], FloatArray] | None = field(default=None, repr=False, compare=False)
+    sides: bool = True  # the tree has risk and opportunity nodes: R and O are reported
 
     @property
     def key(self) -> str:
         return f"{self.partnership}/{self.scenario}"
 
+    @cached_property
+    def _arrays(self) -> FloatArray:
+        assert self.draws is not None
+        return self.draws()
+
+    @property
+    def stability(self) -> FloatArray:
+        return self._arrays[0]
+
+    @property
+    def risk_index(self) -> FloatArray:
+        return self._arrays[1]
+
+    @property
+    def opportunity_index(self) -> FloatArray:
+        return self._arrays[2]
+
     def to_dict(self) -> dict[str, Any]:
         """MODEL.md's ``simulation`` section: statistics of S, band odds; R and O nested."""
-        return {"n": self.n, "seed": self.seed, "sampler": self.sampler,
-                **stats(self.stability),
-                "band_probabilities": band_probabilities(self.stability, self.bands),
-                "risk_index": stats(self.risk_index),
-                "opportunity_index": stats(self.opportunity_index)}
+        s, r, o = self.summary.moments
+        out = {"n": self.n, "seed": self.seed, "sampler": self.sampler, "method": self.method,
+               **s, "band_probabilities": dict(self.summary.band_probabilities)}
+        if self.sides:
+            out |= {"risk_index": dict(r), "opportunity_index": dict(o)}
+        return out
 
-    def summary(self) -> Any:
+    def frame(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame({"stability": stats(self.stability),
-                             "risk_index": stats(self.risk_index),
-                             "opportunity_index": stats(self.opportunity_index)}).T
+        s, r, o = self.summary.moments
+        if not self.sides:
+            return pd.DataFrame({"score": s}).T
+        return pd.DataFrame({"stability": s, "risk_index": r, "opportunity_index": o}).T
 
     def _repr_html_(self) -> str:
-        probs = band_probabilities(self.stability, self.bands)
+        probs = self.summary.band_probabilities
         odds = ", ".join(f"{band} {p:.0%}" for band, p in probs.items())
-        return (f"<p><b>{self.key}</b>: {self.n:,} draws ({self.sampler}, seed {self.seed}); "
-                f"{odds}</p>" + self.summary().to_html(float_format=lambda v: f"{v:.3f}"))
+        how = (f"exact law ({self.method})" if self.method == "exact" else
+               f"{self.n:,} draws ({self.sampler}, seed {self.seed})")
+        return (f"<p><b>{self.key}</b>: {how}; {odds}</p>"
+                + self.frame().to_html(float_format=lambda v: f"{v:.3f}"))
+
+
+# ---------------------------------------------------------------------------------------------
+# the exact method
+
+
+class MethodError(ValueError):
+    """``method="exact"`` asked for a model the exact law does not cover."""
+
+    usage_error = True  # the CLI reports it as a usage error (exit 2)
+
+
+Method = Literal["auto", "exact", "mc"]
+LINEAR_TOLERANCE = 1e-9
+
+
+def linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
+    """``(c0, c)`` with S, R, O = c0 + c @ x exactly, if the model is linear in independent
+    inputs; else None.
+
+    Needs independent inputs (no correlations) and the arithmetic model; the coefficients are
+    read off the scoring function itself (each factor moved from its low to its high), and
+    the linearity is checked at random interior points, so a nonlinear model (or an active
+    clip) is never treated as linear.
+    """
+    if scenario.correlations:
+        return None
+    arrays, marginals = ModelArrays.of(scenario), Marginals.of(scenario)
+    if arrays.aggregation != "arithmetic":
+        return None
+    k = len(arrays.ids)
+    width = marginals.width
+    probes = np.tile(marginals.low, (k + 1, 1))
+    probes[1:][np.diag_indices(k)] = marginals.high
+    rng = np.random.default_rng(0)
+    checks = marginals.low + width * rng.random((8, k))
+    rows = np.concatenate([probes, checks])
+    out = np.empty((3, rows.shape[0]))
+    _score_into(out, rows.copy(), arrays)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coef = np.where(width > 0, (out[:, 1:k + 1] - out[:, :1]) / np.where(
+            width > 0, width, 1.0), 0.0)
+    c0 = out[:, 0] - coef @ marginals.low
+    predicted = c0[:, None] + coef @ checks.T
+    if not np.allclose(predicted, out[:, k + 1:], rtol=0.0,
+                       atol=LINEAR_TOLERANCE * (1.0 + np.abs(out).max())):
+        return None
+    return c0, coef
+
+
+def _law(c0: float, coef: FloatArray, marginals: Marginals) -> Any:
+    from riskengine import exact
+
+    a, b = marginals.pert_ab()
+    return exact.linear_law(c0, coef, marginals.kind, marginals.low, marginals.mode,
+                            marginals.high, a, b, mean=c0 + float(coef @ marginals.mean()),
+                            std=math.sqrt(float(coef**2 @ marginals.variance())))
+
+
+def exact_laws(scenario: Scenario) -> list[Any] | None:
+    """The exact laws of S, R and O (:class:`riskengine.exact.Law`), or None if not linear."""
+    form = linear_form(scenario)
+    if form is None:
+        return None
+    marginals = Marginals.of(scenario)
+    return [_law(float(form[0][j]), form[1][j], marginals) for j in range(3)]
+
+
+def choose_method(scenarios: Sequence[Scenario], method: Method) -> list[list[Any] | None]:
+    """Each scenario's exact laws when the method uses them (None: Monte Carlo)."""
+    if method not in ("auto", "exact", "mc"):
+        raise MethodError(f"unknown method {method!r}: use auto, exact or mc")
+    if method == "mc":
+        return [None] * len(scenarios)
+    laws = [exact_laws(s) for s in scenarios]
+    if method == "exact":
+        for s, law in zip(scenarios, laws, strict=True):
+            if law is None:
+                raise MethodError(
+                    f"--method exact: scenario {s.partnership}/{s.id} is not linear in "
+                    "independent inputs (it has correlations or the geometric model); use "
+                    "--method auto or mc")
+    return laws
+
+
+def exact_summary(laws: Sequence[Any], bands: BandRule) -> Summary:
+    from riskengine import exact
+
+    moments = tuple({"mean": law.mean, "std": law.std,
+                     **dict(zip(("p5", "p50", "p95"),
+                                (float(v) for v in law.quantile(np.array(PERCENTILES) / 100)),
+                                strict=True))} for law in laws)
+    return Summary(moments, exact.band_probabilities(laws[0], bands))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,60 +874,120 @@ def _check(n: int, chunk_size: int) -> None:
         raise ValueError("n and chunk_size must be positive")
 
 
+@dataclass(frozen=True)
+class RunResult:
+    """What one streaming pass over several members found."""
+
+    summaries: list[Summary]
+    pairs: dict[tuple[int, int], tuple[float, float]]  # (i, j) -> (P(S_i > S_j), P(tie))
+    mixture: dict[str, Any] | None
+
+
+def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampler,
+                shared: bool, chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
+                pairs: Sequence[tuple[int, int]] = (), mixture: Sequence[float] | None = None,
+                ) -> tuple[RunResult, Callable[[int], FloatArray]]:
+    """Monte Carlo summaries of several scenarios in one streaming pass (plus the passes the
+    exact percentiles need), and a function that draws one member's arrays again."""
+    members, dims = _members(scenarios, shared, sampler)
+    rows = _chunk_rows(members, dims, chunk_size)
+    accs = [_Accumulator(m.arrays.bands) for m in members]
+    keep = 3 * n * len(members) * 8 <= KEEP_BYTES
+    kept: list[list[FloatArray]] = []
+    pair_counts = {p: np.zeros(2, dtype=np.int64) for p in pairs}
+    for outs in _stream(members, dims, n, seed, sampler, rows, progress):
+        for acc, out in zip(accs, outs, strict=True):
+            acc.add(out)
+        for (i, j), counts in pair_counts.items():
+            counts += [np.count_nonzero(outs[i][0] > outs[j][0]),
+                       np.count_nonzero(outs[i][0] == outs[j][0])]
+        if keep:
+            kept.append(outs)
+
+    def replay() -> Iterable[list[FloatArray]]:
+        return kept if keep else _stream(members, dims, n, seed, sampler, rows)
+
+    targets = [_Target(j, {m: 1.0}, inverted_cdf_rank(n, q) + 1.0)
+               for m in range(len(members)) for j in range(3) for q in PERCENTILES]
+    mix_targets = []
+    if mixture is not None:
+        # the weighted outlook percentile: each draw of scenario m weighs p_m / n
+        mix_targets = [_Target(0, {m: p / n for m, p in enumerate(mixture)}, q / 100.0 - 1e-12)
+                       for q in PERCENTILES]
+    _resolve(targets + mix_targets, accs, replay)
+    summaries = []
+    for m, acc in enumerate(accs):
+        std = acc.std()
+        moments = tuple({"mean": float(acc.mean[j]), "std": float(std[j]),
+                         **{f"p{q:g}": targets[9 * m + 3 * j + i].value
+                            for i, q in enumerate(PERCENTILES)}} for j in range(3))
+        summaries.append(Summary(moments, {band: float(acc.band_counts[i] / n)  # type: ignore[arg-type]
+                                           for i, band in enumerate(band_names(acc.bands))}))
+    mix = None
+    if mixture is not None:
+        counts = sum(p * acc.band_counts / n for p, acc in zip(mixture, accs, strict=True))
+        total = float(np.sum(counts))
+        mix = {"mean": float(sum(p * acc.mean[0] for p, acc in zip(mixture, accs,
+                                                                     strict=True))),
+               **{f"p{q:g}": t.value for q, t in zip(PERCENTILES, mix_targets, strict=True)},
+               "band_probabilities": {band: float(counts[i] / total)
+                                      for i, band in enumerate(band_names(accs[0].bands))}}
+    result = RunResult(summaries, {p: (float(c[0] / n), float(c[1] / n))
+                                   for p, c in pair_counts.items()}, mix)
+
+    def arrays_of(m: int) -> FloatArray:
+        if keep:
+            return np.concatenate([outs[m] for outs in kept], axis=1)
+        return np.concatenate([outs[m] for outs in _stream(members, dims, n, seed, sampler,
+                                                           rows)], axis=1)
+
+    return result, arrays_of
+
+
 def simulate(scenario: Scenario, n: int = 10_000, seed: int = 0, sampler: Sampler = "random",
-             chunk_size: int = STREAM_BLOCK, progress: Progress | None = None) -> Simulation:
-    """Draw ``n`` samples of every factor and score each with :mod:`riskengine.scoring`."""
+             chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
+             method: Method = "auto") -> Simulation:
+    """Summarise S, R and O of ``scenario`` under its estimates' uncertainty.
+
+    ``method``: ``"exact"`` computes the exact law (linear models with independent inputs,
+    :mod:`riskengine.exact`), ``"mc"`` draws ``n`` samples, ``"auto"`` the exact law when it
+    applies. The summary's memory does not grow with ``n``.
+    """
     _check(n, chunk_size)
+    (laws,) = choose_method([scenario], method)
     arrays = ModelArrays.of(scenario)
-    marginals = Marginals.of(scenario)
-    chol = copula_factor(scenario)
-    direct = sampler == "random" and chol is None
-    out = np.empty((3, n))
-    if direct:
-        blocks = ((start, block_rng(seed, b)) for b, start in enumerate(range(0, n, STREAM_BLOCK)))
-        for start, rng in blocks:
-            raw = marginals.draw(rng, min(STREAM_BLOCK, n - start))
-            _score_into(out, start, raw, arrays, chunk_size, progress)
-    else:
-        for start, u in uniform_blocks(n, len(arrays.ids), seed, sampler):
-            raw = marginals.ppf(correlate(u, chol))
-            _score_into(out, start, raw, arrays, chunk_size, progress)
-    return Simulation(scenario.id, scenario.partnership, n, seed, sampler, arrays.bands,
-                      out[0], out[1], out[2])
+    if laws is not None:
+        def draws() -> FloatArray:
+            return run_members([scenario], n, seed, sampler, False, chunk_size)[1](0)
 
-
-def _score_into(out: FloatArray, start: int, raw: FloatArray, arrays: ModelArrays,
-                chunk_size: int, progress: Progress | None) -> None:
-    for lo in range(0, raw.shape[0], chunk_size):
-        part = raw[lo:lo + chunk_size]
-        stop = start + lo + part.shape[0]
-        # the draws are scratch: normalise them in place
-        out[0, start + lo:stop], out[1, start + lo:stop], out[2, start + lo:stop] = aggregate(
-            normalise(part, arrays, out=part), arrays)
         if progress is not None:
-            progress(part.shape[0])
+            progress(n)
+        return Simulation(scenario.id, scenario.partnership, n, seed, sampler, arrays.bands,
+                          exact_summary(laws, arrays.bands), "exact", draws,
+                          arrays.has_sides)
+    result, arrays_of = run_members([scenario], n, seed, sampler, False, chunk_size, progress)
+    return Simulation(scenario.id, scenario.partnership, n, seed, sampler, arrays.bands,
+                      result.summaries[0], "mc", lambda: arrays_of(0), arrays.has_sides)
 
 
 def simulate_many(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
-                  sampler: Sampler = "random", progress: Progress | None = None
+                  sampler: Sampler = "random", progress: Progress | None = None,
+                  pairs: Sequence[tuple[int, int]] = ()
                   ) -> list[Simulation]:
-    """Simulate several scenarios with common random numbers.
+    """Simulate several scenarios with common random numbers (Monte Carlo).
 
     Every factor id gets one column of uniforms, shared by all scenarios that estimate it, so
     differences between scenarios come from their estimates, not from sampling noise: the right
-    basis for "probability that A scores above B".
+    basis for "probability that A scores above B". Use :func:`run_members` for the pair
+    counts of ``pairs``, computed while drawing.
     """
     _check(n, 1)
-    ids = sorted({e.factor.id for s in scenarios for e in s.estimates})
-    column = {fid: i for i, fid in enumerate(ids)}
-    setups = [(s, ModelArrays.of(s), Marginals.of(s), copula_factor(s),
-               np.array([column[e.factor.id] for e in s.estimates])) for s in scenarios]
-    outs = [np.empty((3, n)) for _ in scenarios]
-    for start, u in uniform_blocks(n, len(ids), seed, sampler):
-        for (_, arrays, marginals, chol, cols), out in zip(setups, outs, strict=True):
-            raw = marginals.ppf(correlate(u[:, cols], chol))
-            _score_into(out, start, raw, arrays, STREAM_BLOCK, None)
-        if progress is not None:
-            progress(u.shape[0] * len(scenarios))
-    return [Simulation(s.id, s.partnership, n, seed, sampler, arrays.bands, o[0], o[1], o[2])
-            for (s, arrays, *_), o in zip(setups, outs, strict=True)]
+    result, arrays_of = run_members(scenarios, n, seed, sampler, True, progress=progress,
+                                    pairs=pairs)
+    return [Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
+                       result.summaries[m], "mc", _bind(arrays_of, m), has_sides(s))
+            for m, s in enumerate(scenarios)]
+
+
+def _bind(func: Callable[[int], FloatArray], m: int) -> Callable[[], FloatArray]:
+    return lambda: func(m)

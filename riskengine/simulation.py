@@ -790,7 +790,7 @@ def linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     """``(c0, c)`` with S, R, O = c0 + c @ x exactly, if the model is linear in independent
     inputs; else None.
 
-    Needs independent inputs (no correlations) and the arithmetic model; the coefficients are
+    Needs independent inputs (no correlations) and a linear tree; the coefficients are
     read off the scoring function itself (each factor moved from its low to its high), and
     the linearity is checked at random interior points, so a nonlinear model (or an active
     clip) is never treated as linear.
@@ -798,7 +798,7 @@ def linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     if scenario.correlations:
         return None
     arrays, marginals = ModelArrays.of(scenario), Marginals.of(scenario)
-    if arrays.aggregation != "arithmetic":
+    if not arrays.is_linear:
         return None
     k = len(arrays.ids)
     width = marginals.width

@@ -30,7 +30,11 @@ def test_run_text_csv_markdown(project: Path, cli: Runner) -> None:
     assert "Traceback" not in text.stderr
     rows = list(csv.DictReader(io.StringIO(cli("run", "scenarios/demo", "--format", "csv",
                                                cwd=project).stdout)))
-    assert len(rows) == 8 and {r["scenario"] for r in rows} == {"base", "up"}
+    factors = [r for r in rows if r["kind"] != "node"]
+    assert len(factors) == 8 and {r["scenario"] for r in rows} == {"base", "up"}
+    # each scenario's tree nodes follow its factors: the root and its risk and opportunity
+    assert [r["factor"] for r in rows if r["kind"] == "node"] == [
+        "stability", "risk", "opportunity"] * 2
     markdown = cli("run", "scenarios/demo", "--format", "markdown", cwd=project).stdout
     assert "| demo/up | 71.2 |" in markdown or "| demo/up | 71.3 |" in markdown
 

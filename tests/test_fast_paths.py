@@ -137,10 +137,10 @@ def test_exact_law_of_a_sum_of_uniforms_is_irwin_hall() -> None:
 
 
 def test_exact_law_of_one_pert_is_its_beta() -> None:
-    scenario = scenario_of([("r1", "risk", 1, 2, 6)])
+    scenario = scenario_of([("r1", "risk", 1, 2, 6), ("o1", "opportunity", 0, 0, 0)])
     sim = simulate(scenario, 1000, method="exact")
     a, b = 1 + 4 * (2 - 1) / 5, 1 + 4 * (6 - 2) / 5
-    # S = 100 (0.5 (1 - x/10) + 0.5 * O) and O = 0 with no opportunity: S = 50 - 5x
+    # S = 100 (0.5 (1 - x/10) + 0.5 * O) and O = 0 (the opportunity fixed at 0): S = 50 - 5x
     summary = sim.to_dict()
     assert summary["method"] == "exact"
     for key, p in (("p5", 0.95), ("p50", 0.5), ("p95", 0.05)):

@@ -308,9 +308,15 @@ def test_shipped_files_name_and_satisfy_their_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     from riskengine.yamlio import read_yaml
 
+    examples = "examples/*/"
     for kind, pattern, line in (
             ("factor", "factors/*.yaml", "../schemas/factor.schema.json"),
-            ("scenario", "scenarios/*/*.yaml", "../../schemas/scenario.schema.json")):
+            ("scenario", "scenarios/*/*.yaml", "../../schemas/scenario.schema.json"),
+            ("tree", "models/*.yaml", "../schemas/tree.schema.json"),
+            ("factor", examples + "factors/*.yaml", "../../../schemas/factor.schema.json"),
+            ("scenario", examples + "scenarios/*/*.yaml",
+             "../../../../schemas/scenario.schema.json"),
+            ("tree", examples + "models/*.yaml", "../../../schemas/tree.schema.json")):
         schema = json.loads((ROOT / f"schemas/{kind}.schema.json").read_text())
         checker = jsonschema.Draft202012Validator(schema)
         files = sorted(ROOT.glob(pattern))

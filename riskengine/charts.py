@@ -10,6 +10,7 @@ turns its absence into a clear message.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Sequence
@@ -43,6 +44,10 @@ def require_matplotlib() -> Any:
         "xtick.color": INK, "ytick.color": INK, "axes.spines.top": False,
         "axes.spines.right": False, "axes.grid": True, "grid.color": GRID,
         "grid.linewidth": 0.6, "axes.axisbelow": True, "figure.dpi": 100,
+        # Labels are user text (partnership folders, scenario ids): a "$" in them is a dollar
+        # sign, not the start of mathtext (which draws "$x^2$" as maths or fails on "$x^$"),
+        # and never LaTeX.
+        "text.parse_math": False, "text.usetex": False,
     })
     return plt
 
@@ -58,7 +63,7 @@ def to_svg(fig: Any, title: str) -> str:
     # the RDF <metadata> block only names matplotlib; it adds bytes and namespace URLs
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     head_end = svg.index(">") + 1
-    label = title.replace("&", "&amp;").replace("<", "&lt;")
+    label = html.escape(title, quote=True)  # an attribute value: quotes too
     return (svg[:head_end - 1] + f' role="img" aria-label="{label}" class="chart">'
             + f"<title>{label}</title>" + svg[head_end:])
 

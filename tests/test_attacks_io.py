@@ -275,7 +275,7 @@ def test_csv_and_xlsx_neutralise_formulas_but_keep_numbers(project: Path, cli: R
 # ---------------------------------------------------------------------------------------------
 # 6. user text in terminal, Markdown and CI output
 
-FORGED_KEY = "k\\n::error file=x::forged\\e[31m"  # YAML double-quoted escapes: LF and ESC
+FORGED_KEY = "k\\n::error file=x::forged\\e[31m\\x9b2J"  # YAML escapes: LF, ESC and C1 CSI
 
 
 def test_rich_markup_in_titles_is_text(project: Path, cli: Runner) -> None:

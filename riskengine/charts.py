@@ -52,6 +52,14 @@ def require_matplotlib() -> Any:
     return plt
 
 
+def _horizontal_boxes() -> dict[str, Any]:
+    # matplotlib 3.10 replaced boxplot's vert=False by orientation="horizontal"
+    import matplotlib
+
+    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
+
+
 def to_svg(fig: Any, title: str) -> str:
     """The figure as an inline ``<svg>`` element with an accessible title."""
     plt = require_matplotlib()
@@ -111,7 +119,7 @@ def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: B
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(labels) + 1.2))
     _band_shading(ax, bands, horizontal=True)
-    ax.boxplot(list(samples), vert=False, whis=(5, 95), showfliers=False, widths=0.55,
+    ax.boxplot(list(samples), **_horizontal_boxes(), whis=(5, 95), showfliers=False, widths=0.55,
                patch_artist=True, boxprops={"facecolor": "#90a4ae", "alpha": 0.8},
                medianprops={"color": INK})
     ax.set_yticks(range(1, len(labels) + 1), labels)

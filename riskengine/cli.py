@@ -511,13 +511,24 @@ def _args_schema(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from riskengine.reporting import printable
-
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        return _run(args)
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away, perhaps while a problem was being reported:
+        # nothing more to say. Point standard output at /dev/null so the interpreter's last
+        # flush at exit does not fail ("Exception ignored ... BrokenPipeError", exit 120).
+        _discard_stdout()
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from riskengine.reporting import printable
+
+    try:
         code = args.handler(args)
-        sys.stdout.flush()  # a closed pipe shows here, inside the handler below
+        sys.stdout.flush()  # a closed pipe shows here, where main can still handle it
         return code
     except InputError as exc:
         for problem in exc.problems:
@@ -534,11 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("riskengine: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader (e.g. `head`) went away: nothing more to say. Point standard output at
-        # /dev/null so the interpreter's last flush at exit does not fail ("Exception
-        # ignored ... BrokenPipeError", exit 120).
-        _discard_stdout()
-        return EXIT_OK
+        raise  # main's to handle, like one raised while printing the messages below
     except Exception as exc:  # a bug, not bad input: say so in one line unless debugging
         if os.environ.get("RISKENGINE_DEBUG"):
             raise

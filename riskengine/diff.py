@@ -228,7 +228,8 @@ def _extract(archive: bytes, dest: str, rev: str) -> list[str]:
             return tarfile.data_filter(member, path)
         except tarfile.FilterError:
             if member.issym() or member.islnk():
-                skipped.append(f"{rev}:{member.name}: a symlink to {member.linkname}, outside "
+                kind = "symlink" if member.issym() else "hard link"
+                skipped.append(f"{rev}:{member.name}: a {kind} to {member.linkname}, outside "
                                "the revision")
                 return None
             raise
@@ -274,6 +275,7 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
             prefix = os.path.abspath(tmp) + os.sep
             raise InputError([dataclasses.replace(
                 p, path=f"{rev}:{os.path.abspath(p.path).removeprefix(prefix)}")
+                if os.path.abspath(p.path).startswith(prefix) else p
                 for p in exc.problems]) from None
     diff = diff_trees(old, new, rev, "working tree")
     diff.skipped = skipped

@@ -343,7 +343,7 @@ def compare_markdown(result: Record) -> str:
              f"seed {result['seed']})", ""]
     lines += _md_table(COMPARE_HEADER, _compare_rows(result), "lrrrrlrr")
     lines += ["", "Pairwise probability that one scores above the other:", ""]
-    lines += [f"- {line}" for line in _pair_lines(result)]
+    lines += [f"- {md(line)}" for line in _pair_lines(result)]
     return "\n".join(lines) + "\n"
 
 

@@ -69,9 +69,11 @@ def md_code(text: object) -> str:
 def cell(text: object) -> str:
     """User text in a CSV or spreadsheet cell. A leading ``= + - @`` (or tab, CR) makes a
     spreadsheet run it as a formula; a leading quote keeps it text (OWASP CSV injection).
-    Only for text: numbers are written as numbers and a negative one stays one."""
+    Control characters are shown as escapes, as in every text output (CSV is printed to
+    terminals too). Only for text: numbers are written as numbers and a negative one stays
+    one."""
     text = str(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return printable("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
 
 
 def to_json(payload: Any) -> str:

@@ -10,6 +10,7 @@ turns its absence into a clear message.
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from riskengine.models import Bands
+from riskengine.reporting import printable
 
 BAND_COLOURS = {"stable": "#2e7d32", "fragile": "#f9a825", "unstable": "#c62828"}
 RISK_COLOUR, OPPORTUNITY_COLOUR = "#c62828", "#2e7d32"
@@ -43,8 +45,20 @@ def require_matplotlib() -> Any:
         "xtick.color": INK, "ytick.color": INK, "axes.spines.top": False,
         "axes.spines.right": False, "axes.grid": True, "grid.color": GRID,
         "grid.linewidth": 0.6, "axes.axisbelow": True, "figure.dpi": 100,
+        # Labels are user text (partnership folders, scenario ids): a "$" in them is a dollar
+        # sign, not the start of mathtext (which draws "$x^2$" as maths or fails on "$x^$"),
+        # and never LaTeX.
+        "text.parse_math": False, "text.usetex": False,
     })
     return plt
+
+
+def _horizontal_boxes() -> dict[str, Any]:
+    # matplotlib 3.10 replaced boxplot's vert=False by orientation="horizontal"
+    import matplotlib
+
+    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    return {"orientation": "horizontal"} if (major, minor) >= (3, 10) else {"vert": False}
 
 
 def to_svg(fig: Any, title: str) -> str:
@@ -58,9 +72,15 @@ def to_svg(fig: Any, title: str) -> str:
     # the RDF <metadata> block only names matplotlib; it adds bytes and namespace URLs
     svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
     head_end = svg.index(">") + 1
-    label = title.replace("&", "&amp;").replace("<", "&lt;")
+    label = html.escape(printable(title), quote=True)  # an attribute value: quotes too
     return (svg[:head_end - 1] + f' role="img" aria-label="{label}" class="chart">'
             + f"<title>{label}</title>" + svg[head_end:])
+
+
+def _shown(labels: Sequence[str]) -> list[str]:
+    """Labels as drawn: control characters as visible escapes (SVG cannot hold most of them,
+    and no font has a glyph for them)."""
+    return [printable(label) for label in labels]
 
 
 def _band_shading(ax: Any, bands: Bands, horizontal: bool) -> None:
@@ -106,10 +126,10 @@ def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: B
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(labels) + 1.2))
     _band_shading(ax, bands, horizontal=True)
-    ax.boxplot(list(samples), vert=False, whis=(5, 95), showfliers=False, widths=0.55,
+    ax.boxplot(list(samples), **_horizontal_boxes(), whis=(5, 95), showfliers=False, widths=0.55,
                patch_artist=True, boxprops={"facecolor": "#90a4ae", "alpha": 0.8},
                medianprops={"color": INK})
-    ax.set_yticks(range(1, len(labels) + 1), labels)
+    ax.set_yticks(range(1, len(labels) + 1), _shown(labels))
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("stability S (box: p25–p75, whiskers: p5–p95)")
@@ -130,7 +150,7 @@ def band_bars(labels: Sequence[str], probabilities: Sequence[dict[str, float]],
                 ax.text(x + w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=7.5,
                         color="white" if band != "fragile" else INK)
         left += widths
-    ax.set_yticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), _shown(labels))
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability of each band")
@@ -147,7 +167,7 @@ def tornado(ids: Sequence[str], low_scores: Sequence[float], high_scores: Sequen
         ax.barh(i, lo - base, left=base, color="#78909c", height=0.6)
         ax.barh(i, hi - base, left=base, color="#37474f", height=0.6)
     ax.axvline(base, color=INK, lw=1)
-    ax.set_yticks(range(len(ids)), ids)
+    ax.set_yticks(range(len(ids)), _shown(ids))
     ax.invert_yaxis()
     ax.set_xlabel(f"stability S (light: factor at its low, dark: at its high; base {base:.1f})")
     return to_svg(fig, title)
@@ -166,7 +186,7 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
         err = np.abs(np.vstack([values - cis[:, 0], cis[:, 1] - values]))
         ax.barh(y + offset, values, height=0.34, color=colour, label=label, xerr=err,
                 error_kw={"ecolor": INK, "lw": 0.8, "capsize": 2})
-    ax.set_yticks(y, ids)
+    ax.set_yticks(y, _shown(ids))
     ax.invert_yaxis()
     ax.set_xlabel("share of the variance of S (bars: estimate, whiskers: 95 % CI)")
     ax.legend(frameon=False, loc="lower right")
@@ -195,7 +215,7 @@ def waterfall(start_label: str, start: float, steps: Sequence[tuple[str, float]]
     for x, value in ((0, start), (len(labels) - 1, end)):
         ax.text(x, value + 0.1, f"{value:.1f}", ha="center", va="bottom", fontsize=8,
                 color=INK)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7.5)
+    ax.set_xticks(range(len(labels)), _shown(labels), rotation=30, ha="right", fontsize=7.5)
     ax.set_ylabel("stability S")
     ax.set_ylim(bottom, min(100.0, high + pad))
     return to_svg(fig, title)

@@ -3,8 +3,9 @@
 Heavy modules (numpy, pandas, scipy, rich) are imported inside the command handlers, so
 ``riskengine --help`` and ``riskengine validate`` start fast.
 
-Exit codes: 0 success; 1 the input has problems; 2 usage error (bad flag, missing file);
-3 an internal error (a bug: please report it).
+Exit codes: 0 success; 1 the input has problems; 2 usage error (bad flag, missing file, an
+output that cannot be written); 3 an internal error (a bug: please report it). A reader that goes
+away (``riskengine validate | head``) ends the command quietly with 0.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from riskengine import __version__
+from riskengine.fileio import OutputError
 from riskengine.problems import InputError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -34,8 +36,13 @@ class UsageError(Exception):
 def _console(stderr: bool = False, soft_wrap: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap,
-                   width=None if sys.stdout.isatty() else 120)
+    class QuietConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own handler exits with 1 ("the input has problems"); let main() decide
+            raise BrokenPipeError
+
+    return QuietConsole(stderr=stderr, highlight=False, soft_wrap=soft_wrap,
+                        width=None if sys.stdout.isatty() else 120)
 
 
 def _existing(paths: Sequence[str]) -> list[Path]:
@@ -118,8 +125,13 @@ def progress_bar(args: argparse.Namespace, label: str, total: int
 
 
 def _check_output(args: argparse.Namespace) -> None:
+    """Fail before the work, not after it, on an output that cannot be a file."""
     output = getattr(args, "output", None)
-    if output and not Path(output).resolve().parent.is_dir():
+    if not output:
+        return
+    if os.path.isdir(output):
+        raise UsageError(f"--output {output}: is a folder")
+    if not os.path.isdir(os.path.dirname(os.path.realpath(output))):
         raise UsageError(f"--output {output}: folder does not exist")
 
 
@@ -211,10 +223,20 @@ def excel_bytes(comparison: Any) -> bytes:
         raise UsageError("xlsx output needs openpyxl: pip install 'riskengine[xlsx]'") from None
     import pandas as pd
 
+    from riskengine.reporting import cell
+
+    def text_safe(frame: Any) -> Any:
+        # openpyxl stores a string starting with "=" as a live formula: every label and text
+        # cell gets the same neutralising as CSV; numbers are left alone.
+        def safe(value: Any) -> Any:
+            return cell(value) if isinstance(value, str) else value
+
+        return frame.rename(index=safe, columns=safe).map(safe)
+
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        comparison.to_frame().to_excel(writer, sheet_name="ranking")
-        comparison.pairs_frame().to_excel(writer, sheet_name="P(row beats column)")
+        text_safe(comparison.to_frame()).to_excel(writer, sheet_name="ranking")
+        text_safe(comparison.pairs_frame()).to_excel(writer, sheet_name="P(row beats column)")
     return buffer.getvalue()
 
 
@@ -270,7 +292,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _plain_findings(result: Any) -> str:
-    return "".join(f"{p}\n" for p in result.problems)
+    from riskengine.reporting import printable
+
+    return "".join(f"{printable(str(p))}\n" for p in result.problems)
 
 
 def _codes(values: list[str] | None) -> list[str] | None:
@@ -292,6 +316,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             result = diff_git(args.git, args.paths[0] if args.paths else ".")
         except GitError as exc:
             raise UsageError(f"--git {args.git}: {exc}") from None
+        for skipped in result.skipped:
+            print(f"riskengine diff: warning: skipped {skipped}", file=sys.stderr)
     else:
         if len(args.paths) != 2:
             raise UsageError("give OLD and NEW folders, or --git REV [PATH]")
@@ -511,30 +537,58 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        return _run(args)
+    except BrokenPipeError:
+        # The reader (e.g. `head`) went away, perhaps while a problem was being reported:
+        # nothing more to say. Point standard output at /dev/null so the interpreter's last
+        # flush at exit does not fail ("Exception ignored ... BrokenPipeError", exit 120).
+        _discard_stdout()
+        return EXIT_OK
+
+
+def _run(args: argparse.Namespace) -> int:
+    from riskengine.reporting import printable
+
+    try:
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, where main can still handle it
+        return code
     except InputError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(printable(str(problem)), file=sys.stderr)
         return EXIT_PROBLEMS
     except UsageError as exc:
-        print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
+        print(f"riskengine {args.command}: error: {printable(str(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except OutputError as exc:
+        print(f"riskengine {args.command}: error: --output {printable(str(args.output))}: "
+              f"{printable(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("riskengine: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        # The reader (e.g. `head`) went away; nothing more to say.
-        sys.stderr.close()
-        return EXIT_OK
+        raise  # main's to handle, like one raised while printing the messages below
     except Exception as exc:  # a bug, not bad input: say so in one line unless debugging
         if getattr(exc, "usage_error", False):  # e.g. --method exact on a nonlinear model
             print(f"riskengine {args.command}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         if os.environ.get("RISKENGINE_DEBUG"):
             raise
-        print(f"riskengine {args.command}: internal error: {type(exc).__name__}: {exc} "
-              "(set RISKENGINE_DEBUG=1 for the traceback)", file=sys.stderr)
+        print(f"riskengine {args.command}: internal error: {type(exc).__name__}: "
+              f"{printable(str(exc))} (set RISKENGINE_DEBUG=1 for the traceback)",
+              file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _discard_stdout() -> None:
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (captured in tests): nothing will be flushed to a pipe
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,10 @@ folder of scenarios (the catalogue is then the nearest ``factors/`` above it). S
 matched by ``partnership/id``; for each, the deterministic S, R, O and band before and after, and
 the estimates and factor definitions that changed. ``diff_git`` takes the old tree from a git
 revision, extracted with ``git archive`` into a temporary folder; nothing in the working tree is
-touched.
+touched. The revision is data, never an option of git: it may not start with ``-`` and must name
+a tree (``git rev-parse --verify --end-of-options REV^{tree}``), and only that tree's id reaches
+``git archive``. Symlinks in the revision that point outside it are skipped (and reported), and
+its catalogue is looked for only inside the extracted revision.
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ class Diff:
     new: str
     scenarios: list[ScenarioChange]
     factor_changes: list[str]
+    skipped: list[str] = field(default_factory=list)  # what could not be extracted, and why
 
     @property
     def moved(self) -> list[ScenarioChange]:
@@ -87,19 +91,38 @@ class Diff:
                 "band_changes": sum(s.band_changed for s in self.scenarios)}
 
 
-def load_tree(path: str | Path) -> Tree:
-    """The catalogue and every scenario of a project folder or a folder of scenarios."""
+def load_tree(path: str | Path, top: Path | None = None, fallback: Path | None = None) -> Tree:
+    """The catalogue and every scenario of a project folder or a folder of scenarios.
+
+    The catalogue of a scenarios folder is the nearest ``factors/`` above it, looked for no
+    higher than ``top`` when given (an extracted revision: above it is the temporary folder),
+    else ``fallback``.
+    """
     root = Path(path)
     if not root.is_dir():
         raise InputError([Problem(display_path(root), None, None, "", "no such folder",
                                   "RE001")])
     if (root / "factors").is_dir():
         factors_dir, scenario_root = root / "factors", root / "scenarios"
+    elif top is not None:
+        factors_dir = _factors_within(root, top) or fallback or root / "factors"
+        scenario_root = root
     else:
         factors_dir, scenario_root = find_factors_dir(root), root
     catalogue = load_catalogue(factors_dir)
     scenarios = (load_scenarios(scenario_root, catalogue) if scenario_root.is_dir() else [])
     return Tree(catalogue, {s.key: s for s in scenarios})
+
+
+def _factors_within(start: Path, top: Path) -> Path | None:
+    """The nearest ``factors/`` folder from ``start`` up to ``top``, never above it."""
+    start, top = start.resolve(), top.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "factors").is_dir():
+            return folder / "factors"
+        if folder == top:
+            break
+    return None
 
 
 def _fmt(value: Any) -> str:
@@ -171,6 +194,7 @@ class GitError(Exception):
 
 
 def _git(args: list[str], cwd: Path) -> bytes:
+    # user text goes to git only after "--end-of-options", never where git reads options
     try:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
     except FileNotFoundError:
@@ -181,6 +205,50 @@ def _git(args: list[str], cwd: Path) -> bytes:
     return done.stdout
 
 
+def tree_of(rev: str, top: Path) -> str:
+    """The id of the tree that ``rev`` names; :class:`GitError` unless it names one."""
+    if not rev or rev.startswith("-"):
+        raise GitError("a revision must not start with '-'")
+    try:
+        out = _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{tree}}"],
+                   top)
+    except GitError:
+        raise GitError("not a commit or tree in this repository") from None
+    return out.decode().strip()
+
+
+def _extract(archive: bytes, dest: str, rev: str) -> list[str]:
+    """Unpack ``archive`` into ``dest`` as plain data (tarfile's "data" filter: no devices, no
+    absolute paths, no modes beyond the user's); a symlink or hard link that would reach outside
+    ``dest`` is skipped, and the list of what was skipped, and why, is returned."""
+    skipped: list[str] = []
+
+    def only_inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
+        try:
+            return tarfile.data_filter(member, path)
+        except tarfile.FilterError:
+            if member.issym() or member.islnk():
+                kind = "symlink" if member.issym() else "hard link"
+                skipped.append(f"{rev}:{member.name}: a {kind} to {member.linkname}, outside "
+                               "the revision")
+                return None
+            raise
+
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        try:
+            tar.extractall(dest, filter=only_inside)
+        except tarfile.FilterError as exc:
+            raise GitError(f"cannot extract the revision safely: {exc}") from None
+    return skipped
+
+
+def _outside(folder: Path | None, top: Path) -> Path | None:
+    """``folder`` if it lies outside the repository at ``top`` (so git does not version it)."""
+    if folder is None:
+        return None
+    return None if folder.resolve().is_relative_to(top.resolve()) else folder
+
+
 def diff_git(rev: str, path: str | Path = ".") -> Diff:
     """``path`` (a project or scenarios folder) as of git revision ``rev`` against the working
     tree."""
@@ -189,20 +257,26 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
         raise GitError(f"{path}: no such folder")
     top = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip())
     relative = here.relative_to(top.resolve())
+    tree = tree_of(rev, top)
+    new = load_tree(here)
     # Archive the whole revision: a scenarios folder needs the factors/ beside or above it.
-    archive = _git(["archive", "--format=tar", rev], top)
+    archive = _git(["archive", "--format=tar", tree], top)
     with tempfile.TemporaryDirectory(prefix="riskengine-diff-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(tmp, filter="data")
+        skipped = _extract(archive, tmp, rev)
         old_root = Path(tmp) / relative
         if not old_root.is_dir():
             raise GitError(f"{display_path(here)} does not exist at {rev}")
         try:
-            old = load_tree(old_root)
+            # A catalogue outside the repository is not versioned: the one the working tree
+            # uses stands for it, never a factors/ that happens to be above the temporary folder.
+            old = load_tree(old_root, top=Path(tmp), fallback=_outside(new.catalogue.root, top))
         except InputError as exc:
             # Name broken old files as git does (REV:path), not by the temporary folder.
             prefix = os.path.abspath(tmp) + os.sep
             raise InputError([dataclasses.replace(
                 p, path=f"{rev}:{os.path.abspath(p.path).removeprefix(prefix)}")
+                if os.path.abspath(p.path).startswith(prefix) else p
                 for p in exc.problems]) from None
-    return diff_trees(old, load_tree(here), rev, "working tree")
+    diff = diff_trees(old, new, rev, "working tree")
+    diff.skipped = skipped
+    return diff

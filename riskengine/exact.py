@@ -99,7 +99,9 @@ def linear_law(c0: float, coef: FloatArray, kind: NDArray[np.int8], low: FloatAr
     spread = np.where(kind != FIXED, np.abs(coef) * width, 0.0)
     # terms whose spread is negligible next to the widest (no weight, or a 1e-300
     # coefficient) sit at their midpoint; fixed factors are drawn at their low
-    active = np.flatnonzero(spread > 1e-12 * spread.max(initial=0.0))
+    # a spread below 1e-12 of the largest, or too small to be a number worth a grid cell
+    # (a subnormal coefficient), is a constant
+    active = np.flatnonzero(spread > max(1e-12 * spread.max(initial=0.0), 1e-200))
     rest = np.setdiff1d(np.arange(coef.size), active)
     at = np.where(kind[rest] == FIXED, low[rest], (low[rest] + high[rest]) / 2.0)
     shift = c0 + float(np.sum(coef[rest] * at))

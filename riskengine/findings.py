@@ -3,6 +3,10 @@
 Every format carries the same findings; only the shape differs. Paths are shown as the user
 gave them, relative to the working directory, which is what GitHub and code-scanning expect
 when the command runs at the repository root.
+
+Paths, keys and messages carry user text: every format shows it on one line with control
+characters escaped (:func:`riskengine.reporting.printable`), so a key cannot forge a finding, a
+workflow command or a terminal escape sequence.
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ from urllib.parse import quote
 
 from riskengine import __version__
 from riskengine.problems import CODES, Problem
+from riskengine.reporting import json_text, printable, rich_text
 from riskengine.validation import Validation
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def to_json(validation: Validation) -> str:
-    return json.dumps(validation.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(validation.to_dict(), indent=2, ensure_ascii=False))
 
 
 def _escape_data(text: str) -> str:
-    # GitHub workflow commands end at a newline and decode %-escapes in the message.
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # GitHub workflow commands end at a newline and decode %-escapes in the message; control
+    # characters are shown as escapes first, so none reaches the log raw.
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
@@ -87,12 +93,11 @@ def to_sarif(validation: Validation) -> str:
             "results": results,
         }],
     }
-    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
+    return json_text(json.dumps(log, indent=2, ensure_ascii=False))
 
 
 def print_text(validation: Validation, console: Any, quiet: bool = False) -> None:
     """Findings grouped by file, each with its hint; then each scenario's reliability grade."""
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -104,12 +109,12 @@ def print_text(validation: Validation, console: Any, quiet: bool = False) -> Non
     out = Text()
     for path, found in by_file.items():
         errors = sum(p.severity == "error" for p in found)
-        out.append(path, "bold")
+        out.append(printable(path), "bold")
         out.append(f" ({errors} error(s), {len(found) - errors} warning(s))\n", "dim")
         for p in found:
             # Each finding keeps its full path:line:col so editors and terminals can jump to it.
             field = f"{p.field}: " if p.field else ""
-            out.append(f"  {p.location()}: {field}{p.message} ")
+            out.append(printable(f"  {p.location()}: {field}{p.message} "))
             out.append(f"[{p.code}]", "red" if p.severity == "error" else "yellow")
             out.append(f"\n    {p.severity}; fix: {p.hint}\n", "dim")
     if out and console.color_system is None:
@@ -124,7 +129,7 @@ def print_text(validation: Validation, console: Any, quiet: bool = False) -> Non
                      "Recency", "Precision"):
             table.add_column(name, justify="left" if name == "Scenario" else "right")
         for scenario, rel in validation.graded:
-            table.add_row(escape(scenario.key), rel.grade, f"{rel.score:.2f}",
+            table.add_row(rich_text(scenario.key), rel.grade, f"{rel.score:.2f}",
                           "-" if rel.coverage is None else f"{rel.coverage:.0%}",
                           f"{rel.evidenced:.0%}", f"{rel.sources:.0%}", f"{rel.recency:.0%}",
                           f"{rel.precision:.0%}")

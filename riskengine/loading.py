@@ -76,12 +76,24 @@ class Catalogue(Mapping[str, Factor]):
 
 
 def yaml_files(path: str | Path) -> list[Path]:
-    """The YAML files at ``path``: the file itself, or every one below a folder, sorted."""
+    """The YAML files at ``path``: the file itself, or every one below a folder, sorted.
+
+    Below a folder, every non-folder entry named ``*.yaml`` is listed, FIFOs and devices too,
+    and so is every folder that cannot be listed: reading them reports why they are not YAML
+    files (:func:`riskengine.yamlio.read_yaml`), where skipping them would pass them as valid.
+    Hidden files and folders are left out; symlinked folders are not followed.
+    """
     path = Path(path)
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
-                      and not any(part.startswith(".") for part in p.relative_to(path).parts))
-    return [path]
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    unreadable: list[Path] = []
+    for folder, dirs, files in os.walk(path, onerror=lambda exc: unreadable.append(
+            Path(exc.filename))):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(folder, f) for f in files
+                  if not f.startswith(".") and Path(f).suffix in YAML_SUFFIXES]
+    return sorted(found + unreadable)
 
 
 def find_factors_dir(start: str | Path | None = None) -> Path:
@@ -308,7 +320,7 @@ class ScenarioReader:
         key = absolute(path)
         if key in self.resolved:
             return self.resolved[key]
-        if not path.is_file():
+        if not path.exists():  # anything else there (a FIFO, a folder) is read_yaml's to refuse
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
         chain, problems = self.chain(path)
         own = list(self.problems.get(key, []))

@@ -309,6 +309,17 @@ class TreeNode(StrictModel):
     description: str | None = None
     children: list[TreeChild] = Field(min_length=1)
 
+    @model_validator(mode="after")
+    def _multipliers_keep_values_in_range(self) -> TreeNode:
+        if self.method in ("max", "min"):
+            big = [getattr(c, "factor", None) or getattr(c, "id", "?") for c in self.children
+                   if c.weight > 1]
+            if big:
+                raise ValueError(f"in a {self.method} node a child's weight is a multiplier "
+                                 f"and must be at most 1, so the node stays in [0, 1] (too "
+                                 f"large: {', '.join(big)})")
+        return self
+
     @property
     def label(self) -> str:
         return self.name or self.id

@@ -18,6 +18,7 @@ from riskengine.loading import outlook_problems
 from riskengine.models import Factor, Scenario
 from riskengine.outlook import outlook
 from riskengine.reliability import reliability
+from riskengine.reporting import printable
 from riskengine.scoring import Result
 from riskengine.sensitivity import sensitivity
 from riskengine.simulation import Progress
@@ -60,7 +61,9 @@ Section = tuple[str, str, str]  # anchor, title, html body
 
 
 def esc(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """Text or an attribute value in the HTML: quotes escaped too, and control characters
+    (which HTML may not hold) shown as escapes."""
+    return html.escape(printable(str(value)), quote=True)
 
 
 def figure(svg: str, caption: str) -> str:

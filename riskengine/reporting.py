@@ -2,6 +2,11 @@
 
 Everything here renders the JSON-contract dictionaries (``Result.to_dict()`` plus an optional
 ``simulation`` section), so every format shows the same numbers.
+
+User text (titles, partnership and folder names, keys, factor names) is data in every format:
+made printable for terminals and logs (:func:`printable`), escaped for rich markup
+(:func:`rich_text`), for Markdown (:func:`md`, :func:`md_code`) and for spreadsheets
+(:func:`cell`); JSON keeps it exact.
 """
 
 from __future__ import annotations
@@ -10,12 +15,65 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 Record = dict[str, Any]
 
 BAND_STYLE = {"stable": "green", "fragile": "yellow", "unstable": "red"}
+
+
+# Characters that act on a terminal or a log rather than show: C0 (newline, ESC), DEL, C1 (CSI
+# U+009B is ESC [ on some terminals), line and paragraph separators, and the bidirectional
+# overrides that make text display in another order than it reads.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# json.dumps(ensure_ascii=False) escapes C0 but leaves these raw
+_JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` on one line, every control character shown as an escape (``\\n``, ``\\x1b``),
+    so user text can neither start a new line (a forged ``::error`` or heading) nor drive the
+    terminal."""
+    return _CONTROL.sub(lambda m: _NAMED.get(m.group(), f"\\u{ord(m.group()):04x}"
+                                             if ord(m.group()) > 0xff
+                                             else f"\\x{ord(m.group()):02x}"), text)
+
+
+def rich_text(text: object) -> str:
+    """User text for a rich console or table: printable, and its ``[...]`` shown, not obeyed."""
+    from rich.markup import escape
+
+    return escape(printable(str(text)))
+
+
+_MD_ACTIVE = re.compile(r"([\\`*\[\]<>|~#])")
+
+
+def md(text: object) -> str:
+    """User text inline in Markdown (a table cell, a heading, a list item): one line, with the
+    characters that make links, code, tables, HTML or headings backslash-escaped."""
+    return _MD_ACTIVE.sub(r"\\\1", printable(str(text)))
+
+
+def md_code(text: object) -> str:
+    """User text as a Markdown code span, fenced with more backticks than it holds."""
+    text = printable(str(text))
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def cell(text: object) -> str:
+    """User text in a CSV or spreadsheet cell. A leading ``= + - @`` (or tab, CR) makes a
+    spreadsheet run it as a formula; a leading quote keeps it text (OWASP CSV injection).
+    Control characters are shown as escapes, as in every text output (CSV is printed to
+    terminals too). Only for text: numbers are written as numbers and a negative one stays
+    one."""
+    text = str(text)
+    return printable("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
 
 
 def band_style(band: str, record: Record | None = None) -> str:
@@ -55,7 +113,13 @@ def _score_label(record: Record) -> str:
 
 def to_json(payload: Any) -> str:
     """JSON text with a trailing newline; NaN is never written (it is not JSON)."""
-    return json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False))
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (as dumped) with the terminal-active characters json leaves raw escaped: the
+    same data, safe to print."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped) + "\n"
 
 
 def fmt(value: float | None, digits: int = 1) -> str:
@@ -93,17 +157,17 @@ def run_csv(records: Sequence[Record]) -> str:
                      "band", "factor", "kind", "group", "value", "normalised", "weight",
                      "contribution", "parent", "tree"])
     for r in records:
-        head = [r["partnership"], r["scenario"], repr(r["stability"]),
-                _num(r["risk_index"]), _num(r["opportunity_index"]), r["band"]]
+        head = [cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
+                _num(r["risk_index"]), _num(r["opportunity_index"]), cell(r["band"])]
         tree = (r.get("tree") or {}).get("id", "default")
         for f in r["factors"]:
-            writer.writerow([*head, f["id"], f["kind"], f["group"], repr(f["value"]),
-                             repr(f["normalised"]), repr(f["weight"]), repr(f["contribution"]),
-                             f.get("parent", ""), tree])
+            writer.writerow([*head, cell(f["id"]), cell(f["kind"]), cell(f["group"]),
+                             repr(f["value"]), repr(f["normalised"]), repr(f["weight"]),
+                             repr(f["contribution"]), cell(f.get("parent", "")), cell(tree)])
         for n in r.get("nodes", []):
-            writer.writerow([*head, n["id"], "node", "", repr(n["value"]),
+            writer.writerow([*head, cell(n["id"]), "node", "", repr(n["value"]),
                              repr(n["normalised"]), repr(n["weight"]), repr(n["contribution"]),
-                             n["parent"] or "", tree])
+                             cell(n["parent"] or ""), cell(tree)])
     return out.getvalue()
 
 
@@ -114,8 +178,7 @@ def _num(value: float | None) -> str:
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |"
-              for row in rows]
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
     return lines
 
 
@@ -132,9 +195,10 @@ def run_markdown(records: Sequence[Record]) -> str:
     if methods:
         lines += ["", "Uncertainty: " + "; ".join(methods) + "."]
     for r in records:
-        lines += ["", f"### {r['partnership']}/{r['scenario']} — {r['title']}", ""]
+        lines += ["", f"### {md(r['partnership'])}/{md(r['scenario'])} — {md(r['title'])}",
+                  ""]
         if is_custom_tree(r):
-            lines += [f"Tree {r['tree']['id']} ({r['tree']['name']}):", ""]
+            lines += [f"Tree {md(r['tree']['id'])} ({md(r['tree']['name'])}):", ""]
             lines += [*_md_table(NODE_HEADER, node_rows(r), "lrrlrl"), ""]
         lines += _md_table(
             ["Factor", "Kind", "Value", "Normalised", "Weight", "Contribution"],
@@ -155,17 +219,17 @@ def print_run(records: Sequence[Record], console: Any) -> None:
 
     for r in records:
         band = r["band"]
+        head = (f"[bold]{rich_text(r['partnership'])}/{rich_text(r['scenario'])}[/] — "
+                f"{rich_text(r['title'])}\n")
         if is_custom_tree(r):
             scale = r["tree"]["scale"]
-            title = (f"[bold]{r['partnership']}/{r['scenario']}[/] — {r['title']}\n"
-                     f"{_score_label(r)} = [bold]{fmt(r['stability'], 2)}[/] "
-                     f"[{band_style(band, r)}]{band}[/]   (tree {r['tree']['id']}, "
-                     f"{scale['min']:g}–{scale['max']:.4g} {scale['unit']}"
-                     + (f"; missing: {', '.join(r['missing'])}" if r.get("missing") else "")
-                     + ")" + _reliability_note(r))
+            missing = f"; missing: {', '.join(r['missing'])}" if r.get("missing") else ""
+            title = (head + f"{rich_text(_score_label(r))} = [bold]{fmt(r['stability'], 2)}[/] "
+                     f"[{band_style(band, r)}]{rich_text(band)}[/]   (tree "
+                     f"{rich_text(r['tree']['id'])}, {scale['min']:g}–{scale['max']:.4g} "
+                     f"{rich_text(scale['unit'])}{rich_text(missing)})" + _reliability_note(r))
         else:
-            title = (f"[bold]{r['partnership']}/{r['scenario']}[/] — {r['title']}\n"
-                     f"S = [bold]{fmt(r['stability'])}[/] "
+            title = (head + f"S = [bold]{fmt(r['stability'])}[/] "
                      f"[{band_style(band, r)}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
                      f"O = {fmt(r['opportunity_index'], 3)}   "
                      f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
@@ -182,7 +246,7 @@ def print_run(records: Sequence[Record], console: Any) -> None:
                 nodes.add_column(name.lower(), justify="left" if name in (
                     "Node", "Rule", "Missing") else "right")
             for row in node_rows(r):
-                nodes.add_row(*row)
+                nodes.add_row(*(rich_text(c) for c in row))
             console.print(nodes)
             console.print()
             title = ""
@@ -193,7 +257,8 @@ def print_run(records: Sequence[Record], console: Any) -> None:
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for f in r["factors"]:
             colour = "red" if f["contribution"] < 0 else "green"
-            table.add_row(f["id"], f["kind"], f"{f['value']:g}", fmt(f["normalised"], 3),
+            table.add_row(rich_text(f["id"]), rich_text(f["kind"]), f"{f['value']:g}",
+                          fmt(f["normalised"], 3),
                           fmt(f["weight"], 3), f"[{colour}]{f['contribution']:+.2f}[/]")
         console.print(table)
         console.print()
@@ -221,7 +286,7 @@ def _outlook_headline(result: Record) -> str:
 
 
 def outlook_markdown(result: Record) -> str:
-    lines = [f"### Outlook: {result['partnership']}", "", _outlook_headline(result), ""]
+    lines = [f"### Outlook: {md(result['partnership'])}", "", _outlook_headline(result), ""]
     lines += _md_table(OUTLOOK_HEADER, _outlook_rows(result), "lrrlll")
     return "\n".join(lines) + "\n"
 
@@ -229,11 +294,12 @@ def outlook_markdown(result: Record) -> str:
 def print_outlook(result: Record, console: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"[bold]Outlook: {result['partnership']}[/]\n"
+    table = Table(title=f"[bold]Outlook: {rich_text(result['partnership'])}[/]\n"
                   + _outlook_headline(result), title_justify="left", show_edge=False)
     for name in OUTLOOK_HEADER:
         table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
     for row in _outlook_rows(result):
+        row = [rich_text(c) for c in row]
         row[3] = f"[{band_style(row[3], result)}]{row[3]}[/]"
         table.add_row(*row)
     console.print(table)
@@ -252,7 +318,7 @@ def sensitivity_markdown(results: Sequence[Record]) -> str:
     lines: list[str] = []
     for r in results:
         w = r["weights"]
-        lines += [f"### Sensitivity: {r['partnership']}/{r['scenario']} (S = "
+        lines += [f"### Sensitivity: {md(r['partnership'])}/{md(r['scenario'])} (S = "
                   f"{fmt(r['stability'])})", "", "Tornado (S with the factor at its low / high):",
                   ""]
         lines += _md_table(["Factor", "S at low", "S at high", "Swing"],
@@ -291,21 +357,22 @@ def print_sensitivity(result: Record, console: Any) -> None:
 
     base = result["stability"]
     largest = max((t["swing"] for t in result["tornado"]), default=0.0)
-    tornado = Table(title=f"[bold]{result['partnership']}/{result['scenario']}[/]: tornado "
+    tornado = Table(title=f"[bold]{rich_text(result['partnership'])}/"
+                    f"{rich_text(result['scenario'])}[/]: tornado "
                     f"around S = {fmt(base)}", title_justify="left", show_edge=False)
     for name, justify in (("factor", "left"), ("S at low", "right"), ("S at high", "right"),
                           ("swing", "right"), ("", "left")):
         tornado.add_column(name, justify=justify)  # type: ignore[arg-type]
     for t in result["tornado"]:
-        tornado.add_row(t["id"], fmt(t["low_score"]), fmt(t["high_score"]), fmt(t["swing"], 2),
-                        f"[cyan]{_bar(t['swing'], largest)}[/]")
+        tornado.add_row(rich_text(t["id"]), fmt(t["low_score"]), fmt(t["high_score"]),
+                        fmt(t["swing"], 2), f"[cyan]{_bar(t['swing'], largest)}[/]")
     console.print(tornado)
     sobol = Table(title=f"Sobol indices ({result['sobol_method']}; 95 % CI)",
                   title_justify="left", show_edge=False)
     for name in ("factor", "first order", "total", ""):
         sobol.add_column(name, justify="left" if name in ("factor", "") else "right")
     for s in result["sobol"]:
-        sobol.add_row(s["id"], _ci(s["first_order"], s["first_order_ci"]),
+        sobol.add_row(rich_text(s["id"]), _ci(s["first_order"], s["first_order_ci"]),
                       _ci(s["total"], s["total_ci"]), f"[blue]{_bar(s['total'], 1.0)}[/]")
     console.print(sobol)
     w = result["weights"]
@@ -317,7 +384,7 @@ def print_sensitivity(result: Record, console: Any) -> None:
     for name in ("factor", "value", "band entered"):
         points.add_column(name)
     for row in _breakpoint_rows(result):
-        points.add_row(*row)
+        points.add_row(*(rich_text(c) for c in row))
     console.print(points)
     console.print()
 
@@ -358,7 +425,7 @@ def compare_markdown(result: Record) -> str:
     lines = [f"### Comparison ({_compare_method(result)})", ""]
     lines += _md_table(COMPARE_HEADER, _compare_rows(result), "lrrrrlrr")
     lines += ["", "Pairwise probability that one scores above the other:", ""]
-    lines += [f"- {line}" for line in _pair_lines(result)]
+    lines += [f"- {md(line)}" for line in _pair_lines(result)]
     return "\n".join(lines) + "\n"
 
 
@@ -382,10 +449,11 @@ def compare_csv(result: Record) -> str:
     for r in result["rows"]:
         sim = r["simulation"]
         probs = sim["band_probabilities"]
-        writer.writerow([r["partnership"], r["scenario"], repr(r["stability"]), repr(sim["p5"]),
-                         repr(sim["p95"]), repr(r["risk_index"]),
-                         repr(r["opportunity_index"]), r["band"], repr(probs["stable"]),
-                         repr(probs["fragile"]), repr(probs["unstable"]), r["baseline"] or "",
+        writer.writerow([cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
+                         repr(sim["p5"]), repr(sim["p95"]), repr(r["risk_index"]),
+                         repr(r["opportunity_index"]), cell(r["band"]), repr(probs["stable"]),
+                         repr(probs["fragile"]), repr(probs["unstable"]),
+                         cell(r["baseline"] or ""),
                          "" if r["delta_vs_baseline"] is None else repr(r["delta_vs_baseline"])])
     return out.getvalue()
 
@@ -398,12 +466,13 @@ def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
     for name in COMPARE_HEADER:
         table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
     for row in _compare_rows(result):
+        row = [rich_text(c) for c in row]
         row[5] = f"[{band_style(row[5])}]{row[5]}[/]"
         table.add_row(*row)
     console.print(table)
     console.print(f"\nClosest calls (of {len(result['pairs'])} pairs; all in --format json):")
     for line in _pair_lines(result, pairs, closest_first=True):
-        console.print(f"  {line}")
+        console.print(f"  {rich_text(line)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -444,14 +513,15 @@ def _diff_summary(result: Record) -> str:
 
 def diff_markdown(result: Record) -> str:
     """A pull-request comment: the moved scores, then what changed, folded."""
-    lines = [f"### riskengine: score changes ({result['old']} → {result['new']})", "",
+    lines = [f"### riskengine: score changes ({md(result['old'])} → {md(result['new'])})", "",
              _diff_summary(result) + ".", ""]
     if result["scenarios"]:
         lines += _md_table(DIFF_HEADER, _diff_rows(result), "llrlll")
-    details = [f"- `{c}`" for c in result["factor_changes"]]
+    details = [f"- {md_code(c)}" for c in result["factor_changes"]]
     for s in result["scenarios"]:
         if s["changes"]:
-            details += [f"- **{s['scenario']}**: " + "; ".join(f"`{c}`" for c in s["changes"])]
+            details += [f"- **{md(s['scenario'])}**: "
+                        + "; ".join(md_code(c) for c in s["changes"])]
     if details:
         lines += ["", "<details><summary>What changed</summary>", "", *details, "",
                   "</details>"]
@@ -459,9 +529,9 @@ def diff_markdown(result: Record) -> str:
 
 
 def print_diff(result: Record, console: Any) -> None:
-    from rich.markup import escape
     from rich.table import Table
 
+    escape = rich_text
     table = Table(title=f"[bold]Score changes[/] {escape(result['old'])} → "
                   f"{escape(result['new'])}", title_justify="left", show_edge=False)
     for name in DIFF_HEADER:

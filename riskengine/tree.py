@@ -336,7 +336,8 @@ def combine(method: str, x: FloatArray, w: FloatArray, eps: float) -> FloatArray
     """One node's rule over its children's values ``x`` (n, c) with weights ``w`` ((c,) or
     (n, c), normalised except for max/min)."""
     if method == "arithmetic":
-        return x @ w if w.ndim == 1 else np.einsum("ij,ij->i", x, w)
+        mean = x @ w if w.ndim == 1 else np.einsum("ij,ij->i", x, w)
+        return np.clip(mean, 0.0, 1.0, out=mean)
     with np.errstate(divide="ignore"):
         if method == "geometric":
             return np.exp(np.sum(w * np.log(np.maximum(x, eps)), axis=1))
@@ -368,6 +369,9 @@ def evaluate(tree: CompiledTree, s: FloatArray,
         # one pass over the samples for every linear node (the risk and opportunity indices of
         # the default tree are one (n, k) @ (k, 2) product, as in the flat formula)
         values[:, batched] = s2 @ tree.linear_matrix[:, cols] + tree.linear_const[cols]
+        # weights that sum to 1 up to rounding can carry a mean of values in [0, 1] a hair
+        # past 1 (1.0000000000000002): every node's value is in [0, 1]
+        np.clip(values[:, batched], 0.0, 1.0, out=values[:, batched])
     done = set(batched.tolist())
     for j, node in enumerate(tree.nodes):
         if j in done:

@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,17 +215,52 @@ def _decode(raw: bytes, shown: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def _read_regular(path: Path, shown: str, limit: int) -> bytes:
+    """Up to ``limit`` bytes of ``path`` if it is a regular file, else RE001 saying what it is.
+
+    Opened without blocking and checked on the open descriptor: opening a FIFO for reading
+    would wait for a writer forever, and checking the name first would leave a gap in which it
+    could be swapped.
+    """
+    def refuse(message: str) -> InputError:
+        return InputError([Problem(shown, None, None, "", message, "RE001")])
+
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            try:
+                with os.scandir(path):
+                    pass
+            except OSError as exc:
+                raise refuse(f"cannot read folder: {exc.strerror}") from None
+            raise refuse("is a folder, not a YAML file")
+        if not stat.S_ISREG(mode):
+            raise refuse(f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special')})")
+        chunks, size = [], 0
+        while size < limit and (chunk := os.read(fd, limit - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        raise refuse(f"cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+
+
 def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Parse one YAML file into a :class:`Document`; every problem raises :class:`InputError`."""
     path = Path(path)
     doc = Document(path, None)
     shown = doc.shown
-    try:
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
-    except OSError as exc:
-        raise InputError([Problem(shown, None, None, "", f"cannot read: {exc.strerror}",
-                                  "RE001")]) from None
+    raw = _read_regular(path, shown, max_bytes + 1)
     if len(raw) > max_bytes:
         raise InputError([Problem(shown, None, None, "",
                                   f"file larger than the {max_bytes:,}-byte limit", "RE002")])

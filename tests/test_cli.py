@@ -1,4 +1,5 @@
-"""The command line in a subprocess, as a user or a CI job meets it."""
+"""The command line as a user or a CI job meets it: `main(argv)` in-process, and a subprocess
+where the process itself is the point."""
 
 from __future__ import annotations
 

@@ -19,7 +19,9 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The report of every shipped scenario, written once by the real command."""
+    """The report of every shipped scenario, written once by the real command in its own
+    process: the determinism test below compares it with a run in this one, so the bytes cannot
+    depend on state inside one interpreter (hash seeds, matplotlib caches)."""
     import subprocess
     import sys
 

@@ -110,8 +110,8 @@ def _specific(problem: Problem) -> Problem:
             "at least 1" in problem.message:
         return dataclasses.replace(problem, code="RE703",
                                    message="a node needs at least one child")
-    if problem.code == "RE102" and (problem.field.endswith("weight") and "greater than 0" in
-                                    problem.message or "is a multiplier" in problem.message):
+    not_positive = problem.field.endswith("weight") and "greater than 0" in problem.message
+    if problem.code == "RE102" and (not_positive or "is a multiplier" in problem.message):
         return dataclasses.replace(problem, code="RE704")
     return problem
 

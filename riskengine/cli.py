@@ -248,10 +248,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         from riskengine.report import build_report
 
+        from riskengine.loading import load_trees
+
         scenarios, catalogue = load_with_catalogue(args, args.paths)
+        # the project's other trees are shown beside the scenarios' own
+        alternatives = list(load_trees(catalogue).trees.values())
         with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
             text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                                catalogue=catalogue, progress=advance)
+                                catalogue=catalogue, progress=advance,
+                                alternatives=alternatives)
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
     write_atomic(args.output, text)

@@ -246,9 +246,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     _check_output(args)
     try:
-        from riskengine.report import build_report
-
         from riskengine.loading import load_trees
+        from riskengine.report import build_report
 
         scenarios, catalogue = load_with_catalogue(args, args.paths)
         # the project's other trees are shown beside the scenarios' own

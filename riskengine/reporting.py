@@ -508,7 +508,7 @@ def _diff_summary(result: Record) -> str:
     moved = len(result["scenarios"])
     return (f"{moved} scenario(s) changed, {result['band_changes']} band change(s), "
             f"{result['unchanged']} unchanged; {len(result['factor_changes'])} factor "
-            "definition change(s)")
+            f"definition change(s), {len(result.get('tree_changes', []))} tree change(s)")
 
 
 def diff_markdown(result: Record) -> str:
@@ -518,6 +518,7 @@ def diff_markdown(result: Record) -> str:
     if result["scenarios"]:
         lines += _md_table(DIFF_HEADER, _diff_rows(result), "llrlll")
     details = [f"- {md_code(c)}" for c in result["factor_changes"]]
+    details += [f"- tree {md_code(c)}" for c in result.get("tree_changes", [])]
     for s in result["scenarios"]:
         if s["changes"]:
             details += [f"- **{md(s['scenario'])}**: "
@@ -542,6 +543,8 @@ def print_diff(result: Record, console: Any) -> None:
         console.print(table)
     for change in result["factor_changes"]:
         console.print(f"  factor {escape(change)}")
+    for change in result.get("tree_changes", []):
+        console.print(f"  tree {escape(change)}")
     for s in result["scenarios"]:
         for change in s["changes"]:
             console.print(f"  {escape(s['scenario'])}: {escape(change)}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -238,6 +239,10 @@ Normalisation = Literal["scale", "minmax", "zscore", "rank"]
 NODE_ID = SNAKE_ID
 
 
+MAX_DISPLAY = 1e12  # a display scale beyond this prints nothing a reader can use
+MAX_TREE_WEIGHT = 1e12  # weights are relative: a larger one only risks overflow in their sum
+
+
 class DisplayScale(StrictModel):
     """How a node's value in [0, 1] is printed: ``min + (max - min) * value``."""
 
@@ -250,6 +255,9 @@ class DisplayScale(StrictModel):
         if not self.max > self.min:
             raise ValueError(f"scale.max ({self.max:g}) must be greater than scale.min "
                              f"({self.min:g})")
+        if not math.isfinite(self.max - self.min) or abs(self.max) > MAX_DISPLAY or \
+                abs(self.min) > MAX_DISPLAY:
+            raise ValueError(f"the display scale must lie within ±{MAX_DISPLAY:g}")
         return self
 
 
@@ -283,8 +291,8 @@ class TreeLeaf(StrictModel):
     """A factor at the bottom of a tree."""
 
     factor: Annotated[str, Field(pattern=SNAKE_ID, description="A factor id of the catalogue.")]
-    weight: Annotated[Number, Field(gt=0, description="Relative to its siblings; for max/min "
-                                                      "a multiplier.")] = 1.0
+    weight: Annotated[Number, Field(gt=0, le=MAX_TREE_WEIGHT, description=(
+        "Relative to its siblings; for max/min a multiplier."))] = 1.0
     inverted: bool = Field(default=False, description="The parent sees 1 - value.")
     normalise: Normalisation = Field(
         default="scale", description="scale: the factor file's scale; minmax, zscore (mapped "
@@ -298,7 +306,7 @@ class TreeNode(StrictModel):
     id: Annotated[str, Field(pattern=NODE_ID)]
     name: NonEmptyText | None = None
     method: Method = "arithmetic"
-    weight: Annotated[Number, Field(gt=0)] = 1.0
+    weight: Annotated[Number, Field(gt=0, le=MAX_TREE_WEIGHT)] = 1.0
     inverted: bool = Field(default=False, description="The parent sees 1 - value.")
     eps: Annotated[Number, Field(ge=0, lt=1, description="Floor of geometric terms.")] = 0.001
     min_coverage: Annotated[Number, Field(

@@ -86,7 +86,7 @@ def mutated_tree(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=5_000 if LONG_FUZZ else 60, deadline=None,
+@settings(max_examples=5_000 if LONG_FUZZ else 25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=mutated_tree())
 def test_mutated_tree_files_give_only_clean_results(project: Path, cli: Runner, text: str

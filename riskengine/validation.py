@@ -101,17 +101,21 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     reader = ScenarioReader(catalogue)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
+    resolved: list[tuple[Path, Scenario]] = []
     for file in scenario_files:
         scenario, found = reader.resolve(file)
         problems.extend(found)
         if scenario is None:
             continue
+        resolved.append((file, scenario))
         by_folder[file.parent].append(scenario)
         parsed = reader.parsed[absolute(file)]
         if parsed is not None:
             problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                               max_evidence_age))
         graded.append((scenario, reliability(scenario, catalogue)))
+    # the rule loading applies, so a tree that validates also loads for compare, report, diff
+    problems.extend(reader.partnership_problems(resolved))
     for folder, folder_scenarios in by_folder.items():
         # An outlook is a whole folder; a file checked alone is no outlook.
         whole = len(folder_scenarios) == len(yaml_files(folder))

@@ -55,6 +55,15 @@ def tornado(scenario: Scenario) -> list[dict[str, Any]]:
 # Sobol indices
 
 
+def analytic_unavailable(scenario: Scenario) -> str | None:
+    """Why the exact indices do not apply to ``scenario``, or None when they do."""
+    if scenario.model.aggregation != "arithmetic":
+        return f"uses the {scenario.model.aggregation} model (exact indices need arithmetic)"
+    if scenario.correlations:
+        return "states correlations (exact indices need independent inputs)"
+    return None
+
+
 def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
     """Exact indices for the arithmetic model with independent inputs.
 
@@ -63,9 +72,10 @@ def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
     ``slope_i * 100 (1 - beta) w_i`` for an opportunity. Then ``V_i = c_i^2 Var(x_i)`` and the
     first-order and total indices are both ``V_i / sum(V)``.
     """
+    reason = analytic_unavailable(scenario)
+    if reason:
+        raise ValueError(f"analytic Sobol indices do not apply: {scenario.key} {reason}")
     arrays = ModelArrays.of(scenario)
-    if arrays.aggregation != "arithmetic" or scenario.correlations:
-        raise ValueError("analytic indices need the arithmetic model and independent inputs")
     coef = arrays.slope * np.where(arrays.is_risk, -100.0 * arrays.beta * arrays.weights,
                                    100.0 * (1.0 - arrays.beta) * arrays.weights)
     partial = coef**2 * Marginals.of(scenario).variance()
@@ -127,7 +137,7 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
           ) -> tuple[str, list[dict[str, Any]]]:
     """Sobol indices of S over the uncertain factors; ``auto`` uses the exact ones when valid."""
     arrays = ModelArrays.of(scenario)
-    exact = arrays.aggregation == "arithmetic" and not scenario.correlations
+    exact = analytic_unavailable(scenario) is None
     if method == "analytic" or (method == "auto" and exact):
         return "analytic", analytic_sobol(scenario)
     # With stated correlations the variance has no unique split between factors; the indices

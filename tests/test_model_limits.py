@@ -5,6 +5,7 @@ models refuse invalid objects built through the API; numbers and flags have stat
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,93 @@ def test_resolved_models_refuse_what_would_score_as_nan(here: Path) -> None:
         Scenario(**{**header, "partnership": 'a"b'}, model=base.model, estimates=base.estimates)
     assert rk.score(base).stability == rk.score(Scenario(
         **header, model=base.model, estimates=base.estimates)).stability
+
+
+# ---------------------------------------------------------------------------------------------
+# item 9: numbers in files and on the command line
+
+
+@pytest.mark.parametrize(("scale", "weight", "line", "message"), [
+    ("{min: 0, max: 1e-310, unit: u}", "1", "6:1: scale", "scale 0..1e-310 is too narrow to "
+     "tell values apart: max - min must be at least 1e-100 and at least 1e-09 of the larger of "
+     "|min|, |max|; change the unit"),
+    ("{min: 1e9, max: 1.0000000001e9, unit: u}", "1", "6:1: scale", "scale 1e+09..1e+09 is too "
+     "narrow to tell values apart: max - min must be at least 1e-100 and at least 1e-09 of the "
+     "larger of |min|, |max|; change the unit"),
+    ("{min: -1e308, max: 1e308, unit: u}", "1", "6:1: scale", "scale.min and scale.max must "
+     "lie within -1e+100..1e+100 (got -1e+308..1e+308); change the unit"),
+    ("{min: 0, max: 10, unit: u}", "1e308", "8:1: weight", "Input should be less than or equal "
+     "to 1000000000000 (got 1e+308)"),
+])
+def test_scales_and_weights_have_stated_limits(here: Path, capsys: pytest.CaptureFixture[str],
+                                               scale: str, weight: str, line: str,
+                                               message: str) -> None:
+    write(here / "factors/r_b.yaml", f"id: r_b\nname: R b\nkind: risk\ngroup: general\n"
+          f"description: d\nscale: {scale}\nhigher_means: more\nweight: {weight}\n")
+    code, _, err = run(capsys, "run", BASE, "--format", "json")
+    assert code == 1
+    assert f"factors/r_b.yaml:{line}: {message} [RE102]" in err.splitlines()
+
+
+def test_weights_at_the_limit_still_score(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("r_a", "r_b"):
+        text = (here / f"factors/{name}.yaml").read_text()
+        write(here / f"factors/{name}.yaml", re.sub(r"weight: \d+\n", "weight: 1e12\n", text))
+    code, out, _ = run(capsys, "run", BASE, "--format", "json", "--simulate", "100")
+    assert code == 0
+    record = json.loads(out)[0]
+    assert 0 <= record["stability"] <= 100 and 0 <= record["simulation"]["p95"] <= 100
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["run", BASE, "--seed", "-1"], "argument --seed: must be at least 0, got -1"),
+    (["run", BASE, "--seed", str(2**63)], f"argument --seed: must be below 2**63, got {2**63}"),
+    (["sensitivity", BASE, "--seed", "-5"], "argument --seed: must be at least 0, got -5"),
+    (["run", BASE, "--simulate", "1000000000000"],
+     "argument --simulate: at most 10,000,000 draws, got 1,000,000,000,000"),
+    (["compare", BASE, "--simulate", "1e30"], "argument --simulate: expected a whole number, "
+     "got '1e30'"),
+    (["report", BASE, "-o", "r.html", "--simulate", str(10**30)],
+     "argument --simulate: at most 10,000,000 draws, got "
+     "1,000,000,000,000,000,000,000,000,000,000"),
+    (["outlook", "scenarios/demo", "--simulate", "9" * 5000],
+     f"argument --simulate: expected a whole number, got {'9' * 40!r}"),
+    (["sensitivity", BASE, "--n", "1"], "argument --n: must be at least 64, got 1"),
+    (["sensitivity", BASE, "--n", "1000"], "argument --n: must be a power of two (Sobol points "
+     "are balanced only then), e.g. 512 or 1024; got 1000"),
+    (["sensitivity", BASE, "--n", str(2**20)], "argument --n: at most 65,536, got 1,048,576"),
+    (["sensitivity", BASE, "--concentration", "1e999"], "argument --concentration: must be a "
+     "positive finite number, got 1e999"),
+    (["validate", "--max-evidence-age", "1e30"], "argument --max-evidence-age: expected a "
+     "whole number, got '1e30'"),
+])
+def test_numeric_flags_have_limits(here: Path, capsys: pytest.CaptureFixture[str],
+                                   argv: list[str], message: str) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and err.splitlines()[-1].endswith(f"error: {message}"), err
+
+
+@pytest.mark.parametrize("argv", [
+    ["run", BASE, "--simulate", "100", "--chunk-size", str(10**30)],
+    ["validate", "--max-evidence-age", str(10**30)],
+    ["sensitivity", BASE, "--n", "64", "--concentration", "1e300"],
+    ["sensitivity", BASE, "--n", "64", "--concentration", "5e-324"],
+    ["run", BASE, "--simulate", "10", "--seed", str(2**63 - 1)],
+])
+def test_huge_and_tiny_flag_values_work(here: Path, capsys: pytest.CaptureFixture[str],
+                                        argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv, "-q")
+    assert code == 0, err
+
+
+def test_analytic_sobol_where_it_does_not_apply_is_a_usage_error(
+        here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (here / BASE).read_text()
+    write(here / BASE, text.replace("probability: 0.75\n",
+                                    "probability: 0.75\nmodel: {aggregation: geometric}\n"))
+    code, out, err = run(capsys, "sensitivity", BASE, "--sobol", "analytic", "--n", "64")
+    assert (code, out, err) == (2, "", "riskengine sensitivity: error: --sobol analytic: "
+                                "demo/base uses the geometric model (exact indices need "
+                                "arithmetic); use --sobol estimate or auto\n")

@@ -37,9 +37,12 @@ def reference_of(scenario: Scenario, scenarios: Sequence[Scenario]) -> Scenario 
     if named:
         return named[0]
     by_id = {s.id: s for s in same}
-    current = scenario
-    while current.extends and current.extends in by_id:
+    current, seen = scenario, {scenario.id}
+    # `seen`: scenarios of one partnership from two folders (built through the API; loading
+    # refuses them) can name each other's ids in a circle
+    while current.extends and current.extends in by_id and current.extends not in seen:
         current = by_id[current.extends]
+        seen.add(current.id)
     return current if current is not scenario or not scenario.extends else None
 
 

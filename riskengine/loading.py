@@ -11,6 +11,7 @@ import difflib
 import functools
 import math
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from riskengine.models import (
+    SLUG,
     TREE_LEAF,
     TREE_NODE,
     Estimate,
@@ -29,6 +31,8 @@ from riskengine.models import (
     ModelSettings,
     Scenario,
     ScenarioFile,
+    correlation_problems,
+    kind_problems,
 )
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.trees import (
@@ -314,6 +318,34 @@ class ScenarioReader:
             chain.append(parent)
         return chain[::-1], []
 
+    def partnership_problems(self, resolved: Iterable[tuple[Path, Scenario]]) -> list[Problem]:
+        """One partnership's scenarios live in one folder, so ``partnership/id`` names one
+        file and ``extends`` means the same parent wherever the scenarios are compared."""
+        folder_of: dict[str, tuple[Path, Document]] = {}
+        key_of: dict[str, Document] = {}
+        reported: set[tuple[str, Path]] = set()
+        problems = []
+        for path, scenario in resolved:
+            parsed = self.parsed.get(absolute(path))
+            if parsed is None:
+                continue
+            doc = parsed.doc
+            folder = absolute(doc.path.parent)
+            first = key_of.setdefault(scenario.key, doc)
+            if first is not doc:
+                problems.append(doc.problem(("id",), f"scenario {scenario.key} is also "
+                                            f"defined in {first.shown}", "RE202"))
+                continue
+            home, home_doc = folder_of.setdefault(scenario.partnership, (folder, doc))
+            if folder != home and (scenario.partnership, folder) not in reported:
+                reported.add((scenario.partnership, folder))
+                where = ("partnership",) if ("partnership",) in doc.positions else ("id",)
+                problems.append(doc.problem(where, f"partnership {scenario.partnership!r} is "
+                                            f"also used in {display_path(home)} "
+                                            f"({home_doc.shown}); one partnership's scenarios "
+                                            "belong in one folder", "RE502"))
+        return problems
+
     def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
         path = Path(path)
@@ -397,15 +429,21 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
                                              f"{suggest(header['tree'], known)}", "RE706"))
     else:
         problems.extend(_check_kinds(leaf, estimates, len(entries)))
-    for i, corr in enumerate(header.get("correlations") or []):
-        for factor_id in corr.factors:
-            if factor_id not in entries:
-                problems.append(correlations_doc.problem(("correlations", i, "factors"),
-                                                 f"correlation names {factor_id!r}, which the "
-                                                 "scenario does not estimate", "RE301"))
+    for loc, message, code in correlation_problems(list(entries),
+                                                   header.get("correlations") or ()):
+        problems.append(correlations_doc.problem(("correlations", *loc), message, code))
+    partnership = header.get("partnership")
+    if partnership is None:
+        # The folder's name stands in only when it is a slug like the key would be: a name
+        # with quotes, newlines or markup would otherwise reach every table and report.
+        partnership = leaf.doc.path.parent.name
+        if not re.fullmatch(SLUG, partnership):
+            problems.append(leaf.doc.problem(("partnership",), f"the folder name "
+                                             f"{partnership!r} is not a partnership slug "
+                                             f"(lowercase letters, digits, -); set "
+                                             "`partnership:` in the file", "RE102"))
     if problems:
         return None, problems
-    partnership = header.get("partnership") or leaf.doc.path.parent.name
     scenario = Scenario(
         id=leaf.file.id,
         title=leaf.file.title,
@@ -528,16 +566,8 @@ def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Pr
 def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:
     if len(estimates) != n_entries:
         return []  # the missing ones already reported; a kind count now would mislead
-    problems = []
-    for kind in ("risk", "opportunity"):
-        of_kind = [e for e in estimates if e.factor.kind == kind]
-        if not of_kind:
-            problems.append(leaf.doc.problem(("factors",), f"the scenario uses no {kind} factor; "
-                                             "it needs at least one of each kind", "RE306"))
-        elif not math.fsum(e.weight for e in of_kind) > 0:
-            problems.append(leaf.doc.problem(("factors",), f"the {kind} factors' weights sum to "
-                                             "0; at least one must be positive", "RE305"))
-    return problems
+    return [leaf.doc.problem(("factors",), message, code)
+            for message, code in kind_problems(estimates)]
 
 
 def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -601,15 +631,16 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
     reader = ScenarioReader(catalogue, trees, tree)
-    scenarios, problems = [], []
+    resolved, problems = [], []
     for file in files:
         scenario, found = reader.resolve(file)
         problems.extend(p for p in found if p.severity == "error")
         if scenario is not None:
-            scenarios.append(scenario)
+            resolved.append((file, scenario))
+    problems.extend(reader.partnership_problems(resolved))
     if problems:
         raise InputError(problems)
-    scenarios, problems = reader.with_populations(scenarios)
+    scenarios, problems = reader.with_populations([scenario for _, scenario in resolved])
     if problems:
         raise InputError(problems)
     return scenarios

@@ -92,9 +92,12 @@ class Comparison:
             "scenario": f"{r['partnership']}/{r['scenario']}", "S": r["stability"],
             "S_p5": r["simulation"]["p5"], "S_p95": r["simulation"]["p95"],
             "R": r["risk_index"], "O": r["opportunity_index"], "band": r["band"],
-            "P_stable": r["simulation"]["band_probabilities"]["stable"],
-            "delta_vs_baseline": r["delta_vs_baseline"]} for r in self.rows()]
-        ).set_index("scenario")
+            **{f"P_{band}": p for band, p in r["simulation"]["band_probabilities"].items()},
+            "delta_vs_baseline": r["delta_vs_baseline"],
+            "tree": (r.get("tree") or {}).get("id", "default"),
+            # each tree node's value on its tree's scale (a pillar's sub-score)
+            **{f"node_{n['id']}": n["value"] for n in r.get("nodes", [])}}
+            for r in self.rows()]).set_index("scenario")
 
     def pairs_frame(self) -> Any:
         """P(row beats column) as a square DataFrame."""

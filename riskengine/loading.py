@@ -531,11 +531,18 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
 
 
 
+def _some(names: Iterable[str], shown: int = 5) -> str:
+    """A list of names for a one-line message: the first few, then how many more."""
+    names = list(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> list[Problem]:
     """An outlook's scenarios share one partnership and have probabilities that sum to 1."""
     if not scenarios:
         return []
-    names = ", ".join(s.source or s.id for s in scenarios)
+    names = _some(s.source or s.id for s in scenarios)
     where = scenarios[0].source or scenarios[0].id
     partnerships = sorted({s.partnership for s in scenarios})
     if len(partnerships) > 1:
@@ -544,7 +551,7 @@ def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> 
     lacking = [s.source or s.id for s in scenarios if s.probability is None]
     if lacking:
         return [Problem(where, None, None, "probability", "an outlook needs a probability in "
-                        f"every scenario; missing in {', '.join(lacking)}", "RE501")]
+                        f"every scenario; missing in {_some(lacking)}", "RE501")]
     total = math.fsum(s.probability or 0.0 for s in scenarios)
     if abs(total - 1.0) > tolerance:
         return [Problem(where, None, None, "probability", f"probabilities sum to {total:.12g}, "

@@ -208,7 +208,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scenarios = load_inputs(args, args.paths)
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
-                             progress=advance, method=args.method)
+                             progress=advance, method=args.method, pairs=args.pairs)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 
@@ -433,6 +433,9 @@ def _args_compare(p: argparse.ArgumentParser) -> None:
     _add_output(p)
     p.add_argument("--simulate", type=draws, default=20_000, metavar="N",
                    help="draws per scenario (default 20000, at most 1,000,000,000)")
+    p.add_argument("--pairs", choices=("default", "all"), default="default",
+                   help="P(A beats B) for the pairs within each partnership and between "
+                        "partnerships' baselines (default), or for every pair (all)")
     _add_sampling(p)
     _add_tree(p)
     _add_common(p)

@@ -1,7 +1,7 @@
 """Set up a local virtual environment and run the project's jobs, with nothing but Python 3.11+.
 
     python3 tasks.py demo    # install riskengine in .venv, validate and score the shipped example
-    python3 tasks.py test    # install with test extras, run ruff and the whole test suite
+    python3 tasks.py test    # install with test extras, run ruff, mypy and the whole test suite
     python3 tasks.py bench   # install with benchmark extras, run the benchmarks
 
 The environment is rebuilt only when pyproject.toml or the extras asked for change.
@@ -54,6 +54,7 @@ def demo() -> None:
 def test() -> None:
     ensure_env(EXTRAS["test"])
     run(BIN / "ruff", "check", "riskengine", "tests", "benchmarks", "examples", "tasks.py")
+    run(BIN / "python", "-m", "mypy")
     run(BIN / "python", "-m", "pytest", *sys.argv[2:])
 
 

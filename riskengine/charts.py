@@ -203,10 +203,11 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 0.36 * len(ids) + 1.2))
     y = np.arange(len(ids))
-    for offset, values, cis, colour, label in ((-0.18, first, first_ci, "#42a5f5", "first order"),
-                                               (0.18, total, total_ci, "#1a237e", "total")):
-        values = np.asarray(values, dtype=float)
-        cis = np.asarray(cis, dtype=float).reshape(len(ids), 2)
+    for offset, given, given_ci, colour, label in (
+            (-0.18, first, first_ci, "#42a5f5", "first order"),
+            (0.18, total, total_ci, "#1a237e", "total")):
+        values = np.asarray(given, dtype=float)
+        cis = np.asarray(given_ci, dtype=float).reshape(len(ids), 2)
         err = np.abs(np.vstack([values - cis[:, 0], cis[:, 1] - values]))
         ax.barh(y + offset, values, height=0.34, color=colour, label=label, xerr=err,
                 error_kw={"ecolor": INK, "lw": 0.8, "capsize": 2})

@@ -46,7 +46,7 @@ class Law:
 
     @property
     def edges(self) -> FloatArray:
-        return self.start + self.step * np.arange(self.cdf.size)
+        return self.start + self.step * np.arange(self.cdf.size, dtype=float)
 
     def cdf_at(self, x: FloatArray | float) -> FloatArray:
         x = np.asarray(x, dtype=float)

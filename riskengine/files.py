@@ -127,8 +127,9 @@ def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, li
     except ValidationError as exc:
         return None, doc, validation_problems(doc, exc, model)
     problems = []
-    if parsed.id != path.stem:
-        problems.append(doc.problem(("id",), f"id {parsed.id!r} does not match the file name "
+    if getattr(parsed, "id", None) != path.stem:
+        problems.append(doc.problem(("id",), f"id {getattr(parsed, 'id', None)!r} does not "
+                                    "match the file name "
                                     f"{path.name!r}", "RE201"))
     return parsed, doc, problems
 

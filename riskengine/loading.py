@@ -177,9 +177,8 @@ class ScenarioReader:
             return [], []
         chain = [parsed]
         seen = {absolute(path)}
-        while chain[-1].file.extends:
+        while (parent_id := chain[-1].file.extends) is not None and parent_id:
             child = chain[-1]
-            parent_id = child.file.extends
             parent_path = next((child.doc.path.parent / f"{parent_id}{suffix}"
                                 for suffix in YAML_SUFFIXES
                                 if (child.doc.path.parent / f"{parent_id}{suffix}").is_file()),
@@ -515,7 +514,8 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
     reader = ScenarioReader(catalogue, trees, tree)
-    resolved, problems = [], []
+    resolved: list[tuple[Path, Scenario]] = []
+    problems: list[Problem] = []
     for file in files:
         scenario, found = reader.resolve(file)
         problems.extend(p for p in found if p.severity == "error")

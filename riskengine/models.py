@@ -365,8 +365,9 @@ def _positive_definite(matrix: list[list[float]]) -> bool:
 
 def json_schema(kind: Literal["factor", "scenario", "tree"]) -> dict[str, Any]:
     """The published JSON Schema of a factor, scenario or tree file (``schemas/*.schema.json``)."""
-    model: type[StrictModel] = {"factor": FactorFile, "scenario": ScenarioFile,
-                                "tree": TreeFile}[kind]
+    models: dict[str, type[StrictModel]] = {"factor": FactorFile, "scenario": ScenarioFile,
+                                            "tree": TreeFile}
+    model = models[kind]
     return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             **model.model_json_schema(),
             "title": f"riskengine {kind} file"}
@@ -461,8 +462,8 @@ class TreeNode(StrictModel):
     @model_validator(mode="after")
     def _multipliers_keep_values_in_range(self) -> TreeNode:
         if self.method in ("max", "min"):
-            big = [getattr(c, "factor", None) or getattr(c, "id", "?") for c in self.children
-                   if c.weight > 1]
+            big = [str(getattr(c, "factor", None) or getattr(c, "id", "?"))
+                   for c in self.children if c.weight > 1]
             if big:
                 raise ValueError(f"in a {self.method} node a child's weight is a multiplier "
                                  f"and must be at most 1, so the node stays in [0, 1] (too "

@@ -388,7 +388,7 @@ class Result:
         groups: dict[str, float] = {}
         for f in self.factors:
             groups[f.group] = groups.get(f.group, 0.0) + f.contribution
-        out = {
+        out: dict[str, Any] = {
             "scenario": self.scenario,
             "partnership": self.partnership,
             "title": self.title,

@@ -282,7 +282,7 @@ def copula_factor(scenario: Scenario) -> FloatArray | None:
         # Spearman's rho of a Gaussian pair is (6/pi) asin(r/2); invert it.
         matrix[i, j] = matrix[j, i] = 2.0 * math.sin(math.pi * corr.rho / 6.0)
     try:
-        return np.linalg.cholesky(matrix)
+        return np.asarray(np.linalg.cholesky(matrix), dtype=float)
     except np.linalg.LinAlgError:
         raise InputError([Problem(scenario.source or scenario.id, None, None, "correlations",
                                   "the stated correlations are inconsistent (their matrix is "
@@ -925,7 +925,8 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
                                            for i, band in enumerate(band_names(acc.bands))}))
     mix = None
     if mixture is not None:
-        counts = sum(p * acc.band_counts / n for p, acc in zip(mixture, accs, strict=True))
+        counts = np.sum([p * acc.band_counts / n for p, acc in zip(mixture, accs, strict=True)],
+                        axis=0)
         total = float(np.sum(counts))
         mix = {"mean": float(sum(p * acc.mean[0] for p, acc in zip(mixture, accs,
                                                                      strict=True))),

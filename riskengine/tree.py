@@ -460,9 +460,9 @@ def contributions(tree: CompiledTree, s: FloatArray, values: FloatArray,
                 with np.errstate(divide="ignore", invalid="ignore"):
                     scale[:, child] = np.where(moved, a / np.where(moved, delta, 1.0), 0.0)
                 residue[:, child] += np.where(moved, 0.0, a)
-    for j in np.flatnonzero(residue.any(axis=0)):
-        cols = tree.descendant_cols(int(j))
-        out[:, cols] += residue[:, j:j + 1] / cols.size
+    for moved_node in np.flatnonzero(residue.any(axis=0)).tolist():
+        cols = tree.descendant_cols(moved_node)
+        out[:, cols] += residue[:, moved_node:moved_node + 1] / cols.size
     out *= tree.span
     return out[0] if one_row else out
 

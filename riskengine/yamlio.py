@@ -384,7 +384,7 @@ def _c_loader() -> type:
     class CLoader(CParser, resolver):  # type: ignore[misc, valid-type]
         def __init__(self, stream: Any) -> None:
             CParser.__init__(self, stream)
-            resolver.__init__(self, loadumper=self)
+            resolver.__init__(self, loadumper=self)  # type: ignore[misc]
 
     return CLoader
 

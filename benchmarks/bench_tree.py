@@ -68,12 +68,16 @@ def bench_default_tree() -> list[tuple[str, float, str]]:
     draws = best_of(REPEAT, pipeline(lambda s: None))
     flat = best_of(REPEAT, pipeline(lambda s: flat_formula(s, arrays, beta)))
     tree = best_of(REPEAT, pipeline(lambda s: aggregate(s, arrays)))
-    whole = best_of(REPEAT, lambda: simulate(scenario, N_MC, seed=0))
+    whole = best_of(REPEAT, lambda: simulate(scenario, N_MC, seed=0, method="mc"))
+    exact = best_of(REPEAT, lambda: simulate(scenario, N_MC, seed=0, method="exact"))
     return [("draws + normalise alone (floor)", draws, "1.00 x floor"),
             ("draws + flat formula (old code)", flat, f"{flat / draws:.2f} x floor"),
             ("draws + default tree (aggregate)", tree,
              f"{tree / flat:.3f} x flat (target <= 1.1)"),
-            ("simulate() whole, default tree", whole, f"{whole / draws:.2f} x floor")]
+            ("simulate() whole, default tree, Monte Carlo", whole,
+             f"{whole / draws:.2f} x floor"),
+            ("simulate() whole, default tree, exact law", exact,
+             f"{whole / exact:.0f} x faster than Monte Carlo")]
 
 
 def with_ranges(scenario: Scenario) -> Scenario:
@@ -97,7 +101,7 @@ def bench_inform() -> list[tuple[str, float, str]]:
 
     def draws() -> None:
         for scenario in scenarios:
-            simulate(scenario, 10_000, seed=0)
+            simulate(scenario, 10_000, seed=0, method="mc")
 
     start = time.perf_counter()
     load_scenarios(INFORM)

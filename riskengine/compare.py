@@ -8,6 +8,7 @@ B" measures the difference between their estimates, not sampling noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -110,9 +111,10 @@ class Comparison:
 
 def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
-            method: Method = "auto") -> Comparison:
+            method: Method = "auto", executor: Executor | None = None) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
+    ``executor``: draw the stream blocks on its workers (the same numbers).
     """
     seen: dict[str, Scenario] = {}
     for s in scenarios:
@@ -139,7 +141,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     result = None
     if need_mc:
         result, arrays_of = run_members(scenarios, n, seed, sampler, True, progress=progress,
-                                        pairs=mc_pairs)
+                                        pairs=mc_pairs, executor=executor)
     elif progress is not None:
         progress(n * len(scenarios))
     sims = []

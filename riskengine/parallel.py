@@ -42,7 +42,11 @@ def default_jobs() -> int:
 
 def one_blas_thread() -> None:
     """Pool initializer: one BLAS thread per worker process. The workers already share the
-    cores between them; BLAS threads on top would only compete for them."""
+    cores between them; BLAS threads on top would only compete for them. Ctrl-C is the
+    parent's to handle (it reports "interrupted" once), not every worker's traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in BLAS_VARIABLES:
         os.environ[name] = "1"
     from threadpoolctl import threadpool_limits

@@ -65,8 +65,6 @@ def test_compare_and_outlook_are_identical_on_any_executor(shipped: list[Scenari
                                                            pool: Executor) -> None:
     group = [s for s in shipped if s.partnership == "japan-turkey"]
     want = compare(group, n=N, seed=3, method="mc").to_dict()
-    with ThreadPoolExecutor(3) as threads:
-        assert compare(group, n=N, seed=3, method="mc", executor=threads).to_dict() == want
     assert compare(group, n=N, seed=3, method="mc", executor=pool).to_dict() == want
     assert want["pairs"] and all(p["method"] == "mc" for p in want["pairs"])
     if all(s.probability for s in group):
@@ -109,11 +107,11 @@ def test_sweep_rows_are_run_simulate_rows_whatever_the_batching(shipped: list[Sc
 
 def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
-    for flags in (["--jobs", "1"], ["--jobs", "2"], ["--executor", "local"]):
+    for flags in (["--jobs", "2"], ["--executor", "local"]):
         assert cli.main(["compare", str(ROOT / "scenarios/japan-turkey"), "--simulate", str(N),
                          "--method", "mc", "--format", "json", "-q", *flags]) == 0
         outputs.append(capsys.readouterr().out)
-    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["rows"]
 
 

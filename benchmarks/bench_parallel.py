@@ -49,9 +49,9 @@ def portfolio(count: int, factors: int = 12, seed: int = 0) -> list[Scenario]:
     for k in range(count):
         estimates = []
         for i, factor in enumerate(catalogue):
-            low, high = sorted(rng.uniform(0, 10, 2).round(2))
-            high = max(high, low + 0.5) if low + 0.5 <= 10 else 10.0
-            mode = float(rng.uniform(low, high).round(2))
+            low = round(float(rng.uniform(0, 8)), 2)
+            high = round(float(rng.uniform(low + 1, 10)), 2)
+            mode = round(float(rng.uniform(low, high)), 2)
             estimates.append(Estimate(factor=factor, low=float(low), mode=mode,
                                       high=float(high),
                                       distribution=("pert", "triangular", "uniform")[i % 3],
@@ -67,50 +67,64 @@ def timed(func: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-Row = tuple[str, str, str, str]
+def load() -> str:
+    """The 1-minute load average: on a 2-core machine above 2 means other processes took
+    cores from the measurement."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+Row = tuple[str, str, str, str, str]
 
 
 def bench_sweep(scenarios: list[Scenario]) -> list[Row]:
     base, rows = timed(lambda: sweep(scenarios, N_DRAWS, seed=0, method="mc"))
     figures = [(f"sweep {len(scenarios)} x {N_DRAWS:.0e}", "this process (baseline)",
-                f"{base:.1f} s", "1.00")]
+                f"{base:.1f} s", "1.00", load())]
     for jobs in (1, 2):
         with process_pool(jobs) as pool:
             took, again = timed(lambda pool=pool: sweep(scenarios, N_DRAWS, seed=0,
                                                         method="mc", executor=pool))
         same = "identical" if again == rows else "DIFFERENT"
         figures.append(("", f"process pool, {jobs} worker(s) ({same})", f"{took:.1f} s",
-                        f"{base / took:.2f}x"))
+                        f"{base / took:.2f}x", load()))
     return figures
 
 
 def bench_blocks() -> list[Row]:
     scenario = portfolio(1, factors=30, seed=1)[0]
     base, alone = timed(lambda: simulate(scenario, N_BIG, seed=0, method="mc").summary)
+    base_load = load()
     with process_pool(2) as pool:
         took, shared = timed(lambda: simulate(scenario, N_BIG, seed=0, method="mc",
                                               executor=pool).summary)
     same = "identical" if shared == alone else "DIFFERENT"
-    return [(f"simulate {N_BIG:.0e} x 30", "this process (baseline)", f"{base:.1f} s", "1.00"),
+    return [(f"simulate {N_BIG:.0e} x 30", "this process (baseline)", f"{base:.1f} s", "1.00",
+             base_load),
             ("", f"2 workers, by stream block ({same})", f"{took:.1f} s",
-             f"{base / took:.2f}x")]
+             f"{base / took:.2f}x", load())]
 
 
 def bench_dask(scenarios: list[Scenario]) -> list[Row]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
-        return [("Dask", "not installed: pip install 'riskengine[dask]'", "", "")]
+        return [("Dask", "not installed: pip install 'riskengine[dask]'", "", "", "")]
+    import dask
+
     base, rows = timed(lambda: sweep(scenarios, N_DRAWS, seed=0, method="mc"))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+    base_load = load()
+    # the workers' statistical profiler samples every stack 100 times a second: off here
+    with dask.config.set({"distributed.worker.profile.enabled": False}), LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None) as cluster, Client(cluster) as client:
         ex = client.get_executor()
         took, again = timed(lambda: sweep(scenarios, N_DRAWS, seed=0, method="mc",
                                           executor=ex))
     same = "identical" if again == rows else "DIFFERENT"
     return [(f"Dask sweep {len(scenarios)} x {N_DRAWS:.0e}", "this process (baseline)",
-             f"{base:.1f} s", "1.00"),
-            ("", f"LocalCluster 2 x 1 thread ({same})", f"{took:.1f} s", f"{base / took:.2f}x")]
+             f"{base:.1f} s", "1.00", base_load),
+            ("", f"LocalCluster 2 x 1 thread ({same})", f"{took:.1f} s", f"{base / took:.2f}x",
+             load())]
 
 
 def bootstrap_sobol(model: Callable[[np.ndarray], np.ndarray],
@@ -197,7 +211,7 @@ def main() -> int:
                   f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     scenarios = portfolio(N_SCENARIOS)
     table = Table(title="riskengine parallel benchmarks (one run each)", title_justify="left")
-    for name in ("benchmark", "what", "time", "speed-up vs baseline"):
+    for name in ("benchmark", "what", "time", "speed-up vs baseline", "load after"):
         table.add_column(name, justify="left" if name == "what" else "right")
     for row in (*bench_sweep(scenarios), *bench_blocks(),
                 *bench_dask(scenarios[: max(50, N_SCENARIOS // 5)])):

@@ -115,6 +115,17 @@ def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str]) -> None
     assert json.loads(outputs[0])["rows"]
 
 
+def test_cli_sensitivity_shares_out_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = []
+    for flags in (["--jobs", "2"], ["--executor", "local"]):
+        assert cli.main(["sensitivity", str(ROOT / "scenarios/japan-turkey/baseline.yaml"),
+                         str(ROOT / "scenarios/japan-uk/baseline.yaml"), "--n", "64",
+                         "--sobol", "estimate", "--format", "json", "-q", *flags]) == 0
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1]
+    assert [r["partnership"] for r in json.loads(outputs[0])] == ["japan-turkey", "japan-uk"]
+
+
 def test_cli_sweep_json_and_csv(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["sweep", str(ROOT / "scenarios"), "--simulate", "2000", "--format",
                      "json", "-q", "--jobs", "2"]) == 0

@@ -22,40 +22,18 @@ from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
+from bench_uncertainty import best_of, scenario_30  # the same 30-factor scenario and timer
 
 from riskengine.cli import main
 from riskengine.loading import load_scenarios
-from riskengine.models import Estimate, Factor, Scale, Scenario
+from riskengine.models import Scenario
 from riskengine.scoring import ModelArrays, aggregate, normalise
 from riskengine.simulation import STREAM_BLOCK, Marginals, block_rng, simulate
 
 ROOT = Path(__file__).resolve().parent.parent
 INFORM = ROOT / "examples" / "inform-2021" / "scenarios" / "inform-2021"
 N_MC = 1_000_000
-D = 30
 REPEAT = 5
-
-
-def scenario_30() -> Scenario:
-    estimates = []
-    for i in range(D):
-        factor = Factor(id=f"f{i:02d}", name=f"F{i}", kind="risk" if i < D // 2 else
-                        "opportunity", description="benchmark factor",
-                        scale=Scale(min=0, max=10, unit="score"), higher_means="more",
-                        weight=1 + i % 4)
-        estimates.append(Estimate(factor=factor, low=1 + i % 3, mode=3 + i % 5, high=9,
-                                  distribution="pert", weight=factor.weight))
-    return Scenario(id="bench", title="Benchmark", partnership="bench",
-                    estimates=tuple(estimates))
-
-
-def best_of(repeat: int, func: Callable[[], object]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def flat_formula(s: np.ndarray, arrays: ModelArrays, beta: float

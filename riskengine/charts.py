@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from riskengine.models import Bands
 from riskengine.reporting import printable
+from riskengine.scoring import BandRule, band_names, band_specs
 
 BAND_COLOURS = {"stable": "#2e7d32", "fragile": "#f9a825", "unstable": "#c62828"}
 RISK_COLOUR, OPPORTUNITY_COLOUR = "#c62828", "#2e7d32"
@@ -83,16 +83,35 @@ def _shown(labels: Sequence[str]) -> list[str]:
     return [printable(label) for label in labels]
 
 
-def _band_shading(ax: Any, bands: Bands, horizontal: bool) -> None:
-    spans = (("unstable", 0, bands.fragile), ("fragile", bands.fragile, bands.stable),
-             ("stable", bands.stable, 100))
-    for band, lo, hi in spans:
+def band_colour(band: str, bands: BandRule = (), higher_is: str = "better") -> str:
+    """A band's colour: the default bands' own, else green, amber or red by its place on the
+    tree's scale (the best third green)."""
+    if band in BAND_COLOURS:
+        return BAND_COLOURS[band]
+    names = list(band_names(bands)) if bands else []
+    if band not in names or len(names) < 2:
+        return "#90a4ae"
+    rank = names.index(band) / (len(names) - 1)  # 0: the top band
+    goodness = 1 - rank if higher_is == "better" else rank
+    key = "stable" if goodness > 2 / 3 else "fragile" if goodness >= 1 / 3 else "unstable"
+    return BAND_COLOURS[key]
+
+
+def _band_shading(ax: Any, bands: BandRule, horizontal: bool, scale: tuple[float, float],
+                  higher_is: str) -> None:
+    specs = band_specs(bands)
+    top = scale[1]
+    for i, spec in enumerate(specs):
+        lo = spec.min if i < len(specs) - 1 else scale[0]
         span = ax.axvspan if horizontal else ax.axhspan
-        span(lo, hi, color=BAND_COLOURS[band], alpha=0.07, zorder=0, lw=0)
+        span(max(lo, scale[0]), top, color=band_colour(spec.name, bands, higher_is),
+             alpha=0.07, zorder=0, lw=0)
+        top = spec.min
 
 
 def quadrant(labels: Sequence[str], risk: Sequence[float], opportunity: Sequence[float],
-             stability: Sequence[float], bands: Sequence[str], title: str) -> str:
+             stability: Sequence[float], bands: Sequence[str], title: str,
+             colours: Sequence[str] | None = None) -> str:
     """Risk index against opportunity index, one numbered point per scenario, coloured by band.
 
     Points are labelled with their position in ``labels`` (1-based), so many scenarios stay
@@ -102,8 +121,9 @@ def quadrant(labels: Sequence[str], risk: Sequence[float], opportunity: Sequence
     fig, ax = plt.subplots(figsize=(7.2, 5.0))
     ax.axvline(0.5, color=GRID, lw=1)
     ax.axhline(0.5, color=GRID, lw=1)
-    for number, (r, o, band) in enumerate(zip(risk, opportunity, bands, strict=True), 1):
-        ax.scatter([r], [o], s=60, color=BAND_COLOURS[band], edgecolor=INK, lw=0.6, zorder=3)
+    colours = colours or [band_colour(band) for band in bands]
+    for number, (r, o, colour) in enumerate(zip(risk, opportunity, colours, strict=True), 1):
+        ax.scatter([r], [o], s=60, color=colour, edgecolor=INK, lw=0.6, zorder=3)
         ax.annotate(str(number), (r, o), xytext=(5, 3 + 7 * (number % 2)),
                     textcoords="offset points", fontsize=8, color=INK)
     del labels, stability  # named in the table beside the chart
@@ -120,31 +140,34 @@ def quadrant(labels: Sequence[str], risk: Sequence[float], opportunity: Sequence
     return to_svg(fig, title)
 
 
-def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: Bands,
-                  title: str) -> str:
-    """Box plots (p5–p95 whiskers) of the simulated stability of each scenario."""
+def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: BandRule,
+                  title: str, scale: tuple[float, float] = (0.0, 100.0),
+                  score_name: str = "stability S", higher_is: str = "better") -> str:
+    """Box plots (p5–p95 whiskers) of the simulated score of each scenario."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 0.45 * len(labels) + 1.2))
-    _band_shading(ax, bands, horizontal=True)
+    _band_shading(ax, bands, horizontal=True, scale=scale, higher_is=higher_is)
     ax.boxplot(list(samples), **_horizontal_boxes(), whis=(5, 95), showfliers=False, widths=0.55,
                patch_artist=True, boxprops={"facecolor": "#90a4ae", "alpha": 0.8},
                medianprops={"color": INK})
     ax.set_yticks(range(1, len(labels) + 1), _shown(labels))
     ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("stability S (box: p25–p75, whiskers: p5–p95)")
+    ax.set_xlim(*scale)
+    ax.set_xlabel(f"{printable(score_name)} (box: p25–p75, whiskers: p5–p95)")
     return to_svg(fig, title)
 
 
 def band_bars(labels: Sequence[str], probabilities: Sequence[dict[str, float]],
-              title: str) -> str:
+              title: str, bands: BandRule = (), higher_is: str = "better") -> str:
     """Stacked horizontal bars of the probability of each band."""
     plt = require_matplotlib()
     fig, ax = plt.subplots(figsize=(7.2, 0.4 * len(labels) + 1.0))
     left = np.zeros(len(labels))
-    for band in ("stable", "fragile", "unstable"):
+    order = list(dict.fromkeys(band for p in probabilities for band in p))
+    for band in order:
         widths = np.array([p.get(band, 0.0) for p in probabilities])
-        ax.barh(range(len(labels)), widths, left=left, color=BAND_COLOURS[band], label=band)
+        ax.barh(range(len(labels)), widths, left=left,
+                color=band_colour(band, bands, higher_is), label=printable(band))
         for i, (w, x) in enumerate(zip(widths, left, strict=True)):
             if w >= 0.08:
                 ax.text(x + w / 2, i, f"{w:.0%}", ha="center", va="center", fontsize=7.5,
@@ -154,7 +177,8 @@ def band_bars(labels: Sequence[str], probabilities: Sequence[dict[str, float]],
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel("probability of each band")
-    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=min(len(order), 5),
+              frameon=False)
     return to_svg(fig, title)
 
 

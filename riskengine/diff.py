@@ -24,19 +24,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from riskengine.loading import Catalogue, find_factors_dir, load_catalogue, load_scenarios
-from riskengine.models import Estimate, Factor, Scenario
+from riskengine.loading import (
+    Catalogue,
+    find_factors_dir,
+    load_catalogue,
+    load_scenarios,
+    load_trees,
+)
+from riskengine.models import Estimate, Factor, Scenario, TreeFile, TreeNode
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.scoring import Result, score
+from riskengine.trees import TreeSet, walk
 
 ESTIMATE_FIELDS = ("low", "mode", "high", "weight", "distribution")
 FACTOR_FIELDS = ("name", "kind", "group", "about", "scale", "higher_means", "weight")
 
 
 @dataclass(frozen=True)
-class Tree:
+class Snapshot:
+    """One side of a diff: a project's catalogue, model trees and scored scenarios."""
+
     catalogue: Catalogue
     scenarios: dict[str, Scenario]
+    trees: TreeSet = field(default_factory=TreeSet)
 
 
 @dataclass
@@ -78,6 +88,7 @@ class Diff:
     new: str
     scenarios: list[ScenarioChange]
     factor_changes: list[str]
+    tree_changes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # what could not be extracted, and why
 
     @property
@@ -86,12 +97,14 @@ class Diff:
 
     def to_dict(self) -> dict[str, Any]:
         return {"old": self.old, "new": self.new, "factor_changes": self.factor_changes,
+                "tree_changes": self.tree_changes,
                 "scenarios": [s.to_dict() for s in self.moved],
                 "unchanged": len(self.scenarios) - len(self.moved),
                 "band_changes": sum(s.band_changed for s in self.scenarios)}
 
 
-def load_tree(path: str | Path, top: Path | None = None, fallback: Path | None = None) -> Tree:
+def load_snapshot(path: str | Path, top: Path | None = None, fallback: Path | None = None
+                  ) -> Snapshot:
     """The catalogue and every scenario of a project folder or a folder of scenarios.
 
     The catalogue of a scenarios folder is the nearest ``factors/`` above it, looked for no
@@ -110,8 +123,10 @@ def load_tree(path: str | Path, top: Path | None = None, fallback: Path | None =
     else:
         factors_dir, scenario_root = find_factors_dir(root), root
     catalogue = load_catalogue(factors_dir)
-    scenarios = (load_scenarios(scenario_root, catalogue) if scenario_root.is_dir() else [])
-    return Tree(catalogue, {s.key: s for s in scenarios})
+    trees = load_trees(catalogue)
+    scenarios = (load_scenarios(scenario_root, catalogue, trees) if scenario_root.is_dir()
+                 else [])
+    return Snapshot(catalogue, {s.key: s for s in scenarios}, trees)
 
 
 def _factors_within(start: Path, top: Path) -> Path | None:
@@ -163,10 +178,67 @@ def _scenario_changes(old: Scenario, new: Scenario) -> list[str]:
                                    tuple(f for f in FACTOR_FIELDS if f != "weight"))
     if old.model != new.model:
         out.append(f"model: {_fmt(old.model.model_dump())} -> {_fmt(new.model.model_dump())}")
+    old_tree = old.tree.id if old.tree else "default"
+    new_tree = new.tree.id if new.tree else "default"
+    if old_tree != new_tree:
+        out.append(f"tree: {old_tree} -> {new_tree}")
+    elif old.tree != new.tree:
+        out.append(f"tree {new_tree} changed (see the tree changes)")
     return out
 
 
-def diff_trees(old: Tree, new: Tree, old_name: str = "old", new_name: str = "new") -> Diff:
+def _tree_parts(tree: TreeFile) -> dict[str, tuple[str | None, dict[str, Any]]]:
+    """Every node (``node <id>``) and leaf (``<factor>``) with its parent and settings."""
+    out: dict[str, tuple[str | None, dict[str, Any]]] = {}
+    for item, _, ancestors in walk(tree.root):
+        parent = ancestors[-1] if ancestors else None
+        if isinstance(item, TreeNode):
+            settings = item.model_dump(exclude={"children", "id", "name", "description"})
+            out[f"node {item.id}"] = (parent, settings)
+        else:
+            out[item.factor] = (parent, item.model_dump(exclude={"factor"}))
+    return out
+
+
+def _dumped(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_dumped(v) for v in value]
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+def _tree_changes(old: TreeFile | None, new: TreeFile | None, tree_id: str) -> list[str]:
+    """Structure, rules and weights of one tree, before and after."""
+    if old is None:
+        return [f"{tree_id}: tree added"]
+    if new is None:
+        return [f"{tree_id}: tree removed"]
+    out = []
+    for name in ("scale", "bands", "higher_is"):
+        a, b = getattr(old, name), getattr(new, name)
+        if a != b:
+            out.append(f"{tree_id}: {name} {_fmt(_dumped(a))} -> {_fmt(_dumped(b))}")
+    before, after = _tree_parts(old), _tree_parts(new)
+    for part, (parent, _) in after.items():
+        if part not in before:
+            out.append(f"{tree_id}: {part} added under {parent or 'the root'}")
+    for part, (parent, _) in before.items():
+        if part not in after:
+            out.append(f"{tree_id}: {part} removed from {parent or 'the root'}")
+    for part in after:
+        if part not in before:
+            continue
+        (p_old, s_old), (p_new, s_new) = before[part], after[part]
+        if p_old != p_new:
+            out.append(f"{tree_id}: {part} moved from {p_old} to {p_new}")
+        for key in s_new:
+            if s_old.get(key) != s_new[key]:
+                out.append(f"{tree_id}: {part}: {key} {_fmt(s_old.get(key))} -> "
+                           f"{_fmt(s_new[key])}")
+    return out
+
+
+def diff_snapshots(old: Snapshot, new: Snapshot, old_name: str = "old", new_name: str = "new"
+                   ) -> Diff:
     """Every scenario's score before and after, largest movement first."""
     factor_changes = [f"{fid}: factor added" for fid in new.catalogue if fid not in old.catalogue]
     factor_changes += [f"{fid}: factor removed" for fid in old.catalogue
@@ -182,11 +254,14 @@ def diff_trees(old: Tree, new: Tree, old_name: str = "old", new_name: str = "new
         changes.append(ScenarioChange(key, score(a) if a else None, score(b) if b else None,
                                       listed))
     changes.sort(key=lambda c: (-(abs(c.delta) if c.delta is not None else math.inf), c.key))
-    return Diff(old_name, new_name, changes, factor_changes)
+    tree_changes = [change for tree_id in sorted(old.trees.trees.keys() | new.trees.trees.keys())
+                    for change in _tree_changes(old.trees.get(tree_id), new.trees.get(tree_id),
+                                                tree_id)]
+    return Diff(old_name, new_name, changes, factor_changes, tree_changes)
 
 
 def diff_paths(old: str | Path, new: str | Path) -> Diff:
-    return diff_trees(load_tree(old), load_tree(new), str(old), str(new))
+    return diff_snapshots(load_snapshot(old), load_snapshot(new), str(old), str(new))
 
 
 class GitError(Exception):
@@ -258,7 +333,7 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
     top = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip())
     relative = here.relative_to(top.resolve())
     tree = tree_of(rev, top)
-    new = load_tree(here)
+    new = load_snapshot(here)
     # Archive the whole revision: a scenarios folder needs the factors/ beside or above it.
     archive = _git(["archive", "--format=tar", tree], top)
     with tempfile.TemporaryDirectory(prefix="riskengine-diff-") as tmp:
@@ -269,7 +344,8 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
         try:
             # A catalogue outside the repository is not versioned: the one the working tree
             # uses stands for it, never a factors/ that happens to be above the temporary folder.
-            old = load_tree(old_root, top=Path(tmp), fallback=_outside(new.catalogue.root, top))
+            old = load_snapshot(old_root, top=Path(tmp),
+                                fallback=_outside(new.catalogue.root, top))
         except InputError as exc:
             # Name broken old files as git does (REV:path), not by the temporary folder.
             prefix = os.path.abspath(tmp) + os.sep
@@ -277,6 +353,6 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
                 p, path=f"{rev}:{os.path.abspath(p.path).removeprefix(prefix)}")
                 if os.path.abspath(p.path).startswith(prefix) else p
                 for p in exc.problems]) from None
-    diff = diff_trees(old, new, rev, "working tree")
+    diff = diff_snapshots(old, new, rev, "working tree")
     diff.skipped = skipped
     return diff

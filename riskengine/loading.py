@@ -7,28 +7,31 @@ problems instead of raising, for ``riskengine validate``.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
-import os
-import types
-import typing
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
+from riskengine.files import (
+    YAML_SUFFIXES,
+    _parse,
+    absolute,
+    suggest,
+    yaml_files,
+)
 from riskengine.models import (
-    TREE_LEAF,
-    TREE_NODE,
+    SLUG,
     Estimate,
     EstimateEntry,
     Factor,
     ModelSettings,
     Scenario,
     ScenarioFile,
+    correlation_problems,
+    kind_problems,
 )
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.trees import (
@@ -38,10 +41,8 @@ from riskengine.trees import (
     models_dir_for,
     scenario_tree_problems,
 )
-from riskengine.yamlio import Document, Location, read_yaml
+from riskengine.yamlio import Document, Location
 
-YAML_SUFFIXES = (".yaml", ".yml")
-UNION_TAGS = (TREE_NODE, TREE_LEAF)
 DEFAULT_TREE = "default"
 ESTIMATE_KEYS = ("value", "low", "mode", "high")
 
@@ -75,27 +76,6 @@ class Catalogue(Mapping[str, Factor]):
 # file discovery
 
 
-def yaml_files(path: str | Path) -> list[Path]:
-    """The YAML files at ``path``: the file itself, or every one below a folder, sorted.
-
-    Below a folder, every non-folder entry named ``*.yaml`` is listed, FIFOs and devices too,
-    and so is every folder that cannot be listed: reading them reports why they are not YAML
-    files (:func:`riskengine.yamlio.read_yaml`), where skipping them would pass them as valid.
-    Hidden files and folders are left out; symlinked folders are not followed.
-    """
-    path = Path(path)
-    if not path.is_dir():
-        return [path]
-    found: list[Path] = []
-    unreadable: list[Path] = []
-    for folder, dirs, files in os.walk(path, onerror=lambda exc: unreadable.append(
-            Path(exc.filename))):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(folder, f) for f in files
-                  if not f.startswith(".") and Path(f).suffix in YAML_SUFFIXES]
-    return sorted(found + unreadable)
-
-
 def find_factors_dir(start: str | Path | None = None) -> Path:
     """The nearest ``factors/`` folder from ``start`` upward, else ``./factors``."""
     if start is not None:
@@ -105,92 +85,6 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
             if (folder / "factors").is_dir():
                 return folder / "factors"
     return Path("factors")
-
-
-# ---------------------------------------------------------------------------------------------
-# pydantic errors -> located problems
-
-
-def _unwrap(annotation: Any) -> Any:
-    """The model class inside ``X | None``, ``list[X]``, ``dict[str, X]``, ``Annotated[X, ..]``."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _unwrap(arg)
-    if origin in (list, tuple):
-        return _unwrap(typing.get_args(annotation)[0])
-    if origin is dict:
-        return _unwrap(typing.get_args(annotation)[1])
-    return annotation
-
-
-def _fields_at(model: type[BaseModel], loc: Location) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int) or not (isinstance(current, type)
-                                         and issubclass(current, BaseModel)):
-            continue
-        info = current.model_fields.get(str(part))
-        if info is None:
-            # a free key of a dict field (a factor id): stay on the dict's value type
-            continue
-        current = _unwrap(info.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
-    return []
-
-
-def suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def validation_problems(doc: Document, exc: ValidationError,
-                        model: type[BaseModel]) -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc: Location = tuple(p for p in err["loc"] if p not in ("[key]", *UNION_TAGS))
-        if err["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            allowed = _fields_at(model, loc[:-1])
-            problems.append(doc.problem(loc, f"unknown key {key!r}{suggest(key, allowed)}",
-                                        "RE101"))
-        elif err["type"] == "missing":
-            problems.append(doc.problem(loc, "required field is missing", "RE103"))
-        else:
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] not in ("model_type", "dict_type") and "input" in err and not \
-                    isinstance(err["input"], dict | list):
-                message += f" (got {err['input']!r})"
-            problems.append(doc.problem(loc, message, "RE102"))
-    return problems
-
-
-def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
-    try:
-        doc = read_yaml(path)
-    except InputError as exc:
-        return None, None, exc.problems
-    if not isinstance(doc.data, dict):
-        kind = type(doc.data).__name__ if doc.data is not None else "nothing"
-        return None, doc, [doc.problem((), f"expected a mapping of keys, found {kind}", "RE102")]
-    try:
-        parsed = model.model_validate(doc.data)
-    except ValidationError as exc:
-        return None, doc, validation_problems(doc, exc, model)
-    problems = []
-    if parsed.id != path.stem:
-        problems.append(doc.problem(("id",), f"id {parsed.id!r} does not match the file name "
-                                    f"{path.name!r}", "RE201"))
-    return parsed, doc, problems
-
-
-def parse_file(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
-    """Read ``path`` as ``model``: the parsed model (None on errors), its document, problems."""
-    return _parse(path, model)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -256,12 +150,6 @@ class _Merged:
         return doc.problem(loc, message, code)
 
 
-def absolute(path: str | Path) -> Path:
-    """An absolute path without resolving symlinks: as unique within one run, and free of the
-    per-component system calls of ``Path.resolve()``."""
-    return Path(os.path.abspath(path))
-
-
 class ScenarioReader:
     """Reads scenario files once each and resolves their inheritance within their folder."""
 
@@ -313,6 +201,34 @@ class ScenarioReader:
                                               "errors", "RE401")]
             chain.append(parent)
         return chain[::-1], []
+
+    def partnership_problems(self, resolved: Iterable[tuple[Path, Scenario]]) -> list[Problem]:
+        """One partnership's scenarios live in one folder, so ``partnership/id`` names one
+        file and ``extends`` means the same parent wherever the scenarios are compared."""
+        folder_of: dict[str, tuple[Path, Document]] = {}
+        key_of: dict[str, Document] = {}
+        reported: set[tuple[str, Path]] = set()
+        problems = []
+        for path, scenario in resolved:
+            parsed = self.parsed.get(absolute(path))
+            if parsed is None:
+                continue
+            doc = parsed.doc
+            folder = absolute(doc.path.parent)
+            first = key_of.setdefault(scenario.key, doc)
+            if first is not doc:
+                problems.append(doc.problem(("id",), f"scenario {scenario.key} is also "
+                                            f"defined in {first.shown}", "RE202"))
+                continue
+            home, home_doc = folder_of.setdefault(scenario.partnership, (folder, doc))
+            if folder != home and (scenario.partnership, folder) not in reported:
+                reported.add((scenario.partnership, folder))
+                where = ("partnership",) if ("partnership",) in doc.positions else ("id",)
+                problems.append(doc.problem(where, f"partnership {scenario.partnership!r} is "
+                                            f"also used in {display_path(home)} "
+                                            f"({home_doc.shown}); one partnership's scenarios "
+                                            "belong in one folder", "RE502"))
+        return problems
 
     def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
@@ -397,15 +313,21 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
                                              f"{suggest(header['tree'], known)}", "RE706"))
     else:
         problems.extend(_check_kinds(leaf, estimates, len(entries)))
-    for i, corr in enumerate(header.get("correlations") or []):
-        for factor_id in corr.factors:
-            if factor_id not in entries:
-                problems.append(correlations_doc.problem(("correlations", i, "factors"),
-                                                 f"correlation names {factor_id!r}, which the "
-                                                 "scenario does not estimate", "RE301"))
+    for loc, message, code in correlation_problems(list(entries),
+                                                   header.get("correlations") or ()):
+        problems.append(correlations_doc.problem(("correlations", *loc), message, code))
+    partnership = header.get("partnership")
+    if partnership is None:
+        # The folder's name stands in only when it is a slug like the key would be: a name
+        # with quotes, newlines or markup would otherwise reach every table and report.
+        partnership = leaf.doc.path.parent.name
+        if not re.fullmatch(SLUG, partnership):
+            problems.append(leaf.doc.problem(("partnership",), f"the folder name "
+                                             f"{partnership!r} is not a partnership slug "
+                                             f"(lowercase letters, digits, -); set "
+                                             "`partnership:` in the file", "RE102"))
     if problems:
         return None, problems
-    partnership = header.get("partnership") or leaf.doc.path.parent.name
     scenario = Scenario(
         id=leaf.file.id,
         title=leaf.file.title,
@@ -528,16 +450,8 @@ def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Pr
 def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:
     if len(estimates) != n_entries:
         return []  # the missing ones already reported; a kind count now would mislead
-    problems = []
-    for kind in ("risk", "opportunity"):
-        of_kind = [e for e in estimates if e.factor.kind == kind]
-        if not of_kind:
-            problems.append(leaf.doc.problem(("factors",), f"the scenario uses no {kind} factor; "
-                                             "it needs at least one of each kind", "RE306"))
-        elif not math.fsum(e.weight for e in of_kind) > 0:
-            problems.append(leaf.doc.problem(("factors",), f"the {kind} factors' weights sum to "
-                                             "0; at least one must be positive", "RE305"))
-    return problems
+    return [leaf.doc.problem(("factors",), message, code)
+            for message, code in kind_problems(estimates)]
 
 
 def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -601,26 +515,34 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
     reader = ScenarioReader(catalogue, trees, tree)
-    scenarios, problems = [], []
+    resolved, problems = [], []
     for file in files:
         scenario, found = reader.resolve(file)
         problems.extend(p for p in found if p.severity == "error")
         if scenario is not None:
-            scenarios.append(scenario)
+            resolved.append((file, scenario))
+    problems.extend(reader.partnership_problems(resolved))
     if problems:
         raise InputError(problems)
-    scenarios, problems = reader.with_populations(scenarios)
+    scenarios, problems = reader.with_populations([scenario for _, scenario in resolved])
     if problems:
         raise InputError(problems)
     return scenarios
 
 
 
+def _some(names: Iterable[str], shown: int = 5) -> str:
+    """A list of names for a one-line message: the first few, then how many more."""
+    names = list(names)
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> list[Problem]:
     """An outlook's scenarios share one partnership and have probabilities that sum to 1."""
     if not scenarios:
         return []
-    names = ", ".join(s.source or s.id for s in scenarios)
+    names = _some(s.source or s.id for s in scenarios)
     where = scenarios[0].source or scenarios[0].id
     partnerships = sorted({s.partnership for s in scenarios})
     if len(partnerships) > 1:
@@ -629,7 +551,7 @@ def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> 
     lacking = [s.source or s.id for s in scenarios if s.probability is None]
     if lacking:
         return [Problem(where, None, None, "probability", "an outlook needs a probability in "
-                        f"every scenario; missing in {', '.join(lacking)}", "RE501")]
+                        f"every scenario; missing in {_some(lacking)}", "RE501")]
     total = math.fsum(s.probability or 0.0 for s in scenarios)
     if abs(total - 1.0) > tolerance:
         return [Problem(where, None, None, "probability", f"probabilities sum to {total:.12g}, "

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
+import re
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,11 +36,24 @@ Aggregation = Literal["arithmetic", "geometric"]
 
 SNAKE_ID = r"^[a-z][a-z0-9_]*$"
 SLUG = r"^[a-z0-9][a-z0-9-]*$"
+SCENARIO_ID = r"^[a-z0-9][a-z0-9_-]*$"
+# A scenario id names its file and `extends` looks a file up by it: bounded well below the
+# 255-byte limit on file names, so a long one is a field error rather than an OSError.
+MAX_ID_LENGTH = 128
+
+# Numeric limits (MODEL.md "Limits"). Raw values are multiplied by 1 / (max - min) and variances
+# by its square; within these bounds every intermediate is a finite, normal float64.
+SCALE_LIMIT = 1e100  # |scale.min|, |scale.max| at most this
+MIN_SPAN = 1e-100  # max - min at least this ...
+MIN_RELATIVE_SPAN = 1e-9  # ... and at least this share of the larger of |min|, |max|
+MAX_WEIGHT = 1e12  # weights are relative; a kind's sum of up to 10**6 of them stays finite
 
 # Dates in YAML 1.2 are text; they are the one place where parsing a string is wanted.
 Date = Annotated[dt.date, Field(strict=False)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 NonEmptyText = Annotated[str, Field(min_length=1)]
+Weight = Annotated[float, Field(ge=0, le=MAX_WEIGHT, allow_inf_nan=False)]
+ScenarioId = Annotated[str, Field(pattern=SCENARIO_ID, max_length=MAX_ID_LENGTH)]
 
 
 class StrictModel(BaseModel):
@@ -54,6 +70,16 @@ class Scale(StrictModel):
         if not self.max > self.min:
             raise ValueError(f"scale.max ({self.max:g}) must be greater than scale.min "
                              f"({self.min:g})")
+        largest = max(abs(self.min), abs(self.max))
+        if largest > SCALE_LIMIT:
+            raise ValueError(f"scale.min and scale.max must lie within -{SCALE_LIMIT:g}.."
+                             f"{SCALE_LIMIT:g} (got {self.min:g}..{self.max:g}); change the "
+                             "unit")
+        if not self.max - self.min >= max(MIN_SPAN, MIN_RELATIVE_SPAN * largest):
+            raise ValueError(f"scale {self.min:g}..{self.max:g} is too narrow to tell values "
+                             f"apart: max - min must be at least {MIN_SPAN:g} and at least "
+                             f"{MIN_RELATIVE_SPAN:g} of the larger of |min|, |max|; change the "
+                             "unit")
         return self
 
 
@@ -69,7 +95,7 @@ class Factor(StrictModel):
     scale: Scale
     higher_means: Literal["more", "less"] = Field(
         description="Whether a higher raw value means more of this factor.")
-    weight: Annotated[Number, Field(ge=0, description="Default weight within its kind.")]
+    weight: Annotated[Weight, Field(description="Default weight within its kind.")]
 
     @field_validator("description", "name")
     @classmethod
@@ -103,7 +129,7 @@ class EstimateEntry(StrictModel):
         default=None, description="Move the parent's low, mode, high (or value) by this amount.")
     distribution: Distribution | None = None
     confidence: Confidence | None = None
-    weight: Annotated[Number, Field(ge=0)] | None = None
+    weight: Weight | None = None
     evidence: list[Evidence] | None = None
     note: str | None = None
 
@@ -152,13 +178,14 @@ class Correlation(StrictModel):
 class ScenarioFile(StrictModel):
     """A scenario as written in ``scenarios/<partnership>/<id>.yaml``."""
 
-    id: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+    id: ScenarioId
     title: NonEmptyText
     partnership: Annotated[str, Field(pattern=SLUG)] | None = None
     parties: Annotated[list[NonEmptyText], Field(min_length=2, max_length=2)] | None = None
     as_of: Date | None = None
     probability: Annotated[Number, Field(ge=0, le=1)] | None = None
-    extends: str | None = None
+    extends: Annotated[ScenarioId | None, Field(
+        description="The id of the parent scenario, a file in the same folder.")] = None
     description: str | None = None
     signposts: list[NonEmptyText] | None = None
     tree: Annotated[str, Field(pattern=SNAKE_ID, description="The id of a model tree "
@@ -173,14 +200,33 @@ class Estimate(StrictModel):
     """A complete estimate of one factor in a resolved scenario, on the factor's raw scale."""
 
     factor: Factor
-    low: float
-    mode: float
-    high: float
+    low: Number
+    mode: Number
+    high: Number
     distribution: Distribution = "pert"
     confidence: Confidence | None = None
-    weight: float
+    weight: Weight
     evidence: tuple[Evidence, ...] = ()
     fixed: bool = False  # given as a single `value`
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Estimate:
+        # The loader reports these at the lines that wrote them; this keeps an estimate built
+        # through the API from scoring as NaN.
+        scale = self.factor.scale
+        for name in ("low", "mode", "high"):
+            value = getattr(self, name)
+            if not scale.min <= value <= scale.max:
+                raise ValueError(f"{self.factor.id}: {name} {value:g} is outside the scale "
+                                 f"{scale.min:g}..{scale.max:g}")
+        if not self.low <= self.mode <= self.high:
+            raise ValueError(f"{self.factor.id}: estimate must satisfy low <= mode <= high "
+                             f"(got {self.low:g}, {self.mode:g}, {self.high:g})")
+        if self.fixed and not self.low == self.mode == self.high:
+            raise ValueError(f"{self.factor.id}: a fixed estimate needs low == mode == high")
+        if self.distribution == "uniform" and not self.fixed and not self.low < self.high:
+            raise ValueError(f"{self.factor.id}: a uniform estimate needs low < high")
+        return self
 
     @property
     def point(self) -> float:
@@ -209,6 +255,27 @@ class Scenario(StrictModel):
     tree: TreeFile | None = None  # None: the default tree of MODEL.md
     population: Population | None = None  # for leaves normalised over a population
 
+    @model_validator(mode="after")
+    def _scorable(self) -> Scenario:
+        # The loader reports these at the lines that wrote them; this keeps a scenario built
+        # through the API from scoring as NaN.
+        if not re.fullmatch(SCENARIO_ID, self.id):
+            raise ValueError(f"id {self.id!r} must match {SCENARIO_ID}")
+        if not re.fullmatch(SLUG, self.partnership):
+            raise ValueError(f"partnership {self.partnership!r} must be a slug ({SLUG})")
+        if self.probability is not None and not 0 <= self.probability <= 1:
+            raise ValueError(f"probability {self.probability:g} must lie in 0..1")
+        ids = [e.factor.id for e in self.estimates]
+        if len(set(ids)) != len(ids):
+            raise ValueError("each factor may be estimated once")
+        # the default tree needs both kinds; a tree file says for itself what it combines
+        problems = [message for message, _ in kind_problems(self.estimates)] \
+            if self.tree is None else []
+        problems += [message for _, message, _ in correlation_problems(ids, self.correlations)]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     @property
     def key(self) -> str:
         """``partnership/id``: unique across folders, used in tables and JSON."""
@@ -219,6 +286,81 @@ class Scenario(StrictModel):
             if est.factor.id == factor_id:
                 return est
         raise KeyError(factor_id)
+
+
+def kind_problems(estimates: Sequence[Estimate]) -> list[tuple[str, str]]:
+    """(message, code) for each kind a scenario cannot score: none of it, or no weight."""
+    problems = []
+    for kind in ("risk", "opportunity"):
+        weights = [e.weight for e in estimates if e.factor.kind == kind]
+        if not weights:
+            problems.append((f"the scenario uses no {kind} factor; it needs at least one of "
+                             "each kind", "RE306"))
+        elif not math.fsum(weights) > 0:
+            problems.append((f"the {kind} factors' weights sum to 0; at least one must be "
+                             "positive", "RE305"))
+    return problems
+
+
+def gaussian_correlation(rho: float) -> float:
+    """The Gaussian copula's correlation that gives Spearman's ``rho``: invert
+    rho = (6 / pi) asin(r / 2)."""
+    return 2.0 * math.sin(math.pi * rho / 6.0)
+
+
+# Below this a Cholesky pivot counts as zero: a matrix that close to singular is refused
+# rather than left to whether LAPACK's rounding happens to accept it.
+_PIVOT_TOLERANCE = 1e-10
+
+
+def correlation_problems(ids: Sequence[str], correlations: Sequence[Correlation]
+                         ) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """(location within ``correlations``, message, code) for each reason the stated correlations
+    cannot be simulated: a factor not estimated, a pair given twice, or a set of
+    correlations no joint distribution has (the copula's matrix is not positive definite).
+    One function for the loader, for ``validate`` and for :class:`Scenario` itself."""
+    problems: list[tuple[tuple[str | int, ...], str, str]] = []
+    seen: dict[frozenset[str], int] = {}
+    for i, corr in enumerate(correlations):
+        for factor_id in corr.factors:
+            if factor_id not in ids:
+                problems.append(((i, "factors"), f"correlation names {factor_id!r}, which the "
+                                 "scenario does not estimate", "RE301"))
+        pair = frozenset(corr.factors)
+        if pair in seen:
+            problems.append(((i, "factors"), f"the correlation of {corr.factors[0]} and "
+                             f"{corr.factors[1]} is already given in "
+                             f"correlations[{seen[pair]}]", "RE102"))
+        seen.setdefault(pair, i)
+    if problems:
+        return problems
+    involved = sorted({f for corr in correlations for f in corr.factors})
+    index = {f: i for i, f in enumerate(involved)}
+    matrix = [[float(i == j) for j in range(len(involved))] for i in range(len(involved))]
+    for corr in correlations:
+        i, j = index[corr.factors[0]], index[corr.factors[1]]
+        matrix[i][j] = matrix[j][i] = gaussian_correlation(corr.rho)
+    if not _positive_definite(matrix):
+        problems.append(((), "the stated correlations are inconsistent: no joint distribution "
+                         "has them all (their matrix is not positive definite); weaken some",
+                         "RE102"))
+    return problems
+
+
+def _positive_definite(matrix: list[list[float]]) -> bool:
+    """Cholesky in plain Python: the matrices are small, and ``validate`` imports no numpy."""
+    size = len(matrix)
+    lower = [[0.0] * size for _ in range(size)]
+    for i in range(size):
+        for j in range(i + 1):
+            rest = matrix[i][j] - math.fsum(lower[i][k] * lower[j][k] for k in range(j))
+            if i == j:
+                if not rest > _PIVOT_TOLERANCE:
+                    return False
+                lower[i][i] = math.sqrt(rest)
+            else:
+                lower[i][j] = rest / lower[j][j]
+    return True
 
 
 def json_schema(kind: Literal["factor", "scenario", "tree"]) -> dict[str, Any]:
@@ -238,6 +380,10 @@ Normalisation = Literal["scale", "minmax", "zscore", "rank"]
 NODE_ID = SNAKE_ID
 
 
+MAX_DISPLAY = 1e12  # a display scale beyond this prints nothing a reader can use
+MAX_TREE_WEIGHT = 1e12  # weights are relative: a larger one only risks overflow in their sum
+
+
 class DisplayScale(StrictModel):
     """How a node's value in [0, 1] is printed: ``min + (max - min) * value``."""
 
@@ -250,6 +396,9 @@ class DisplayScale(StrictModel):
         if not self.max > self.min:
             raise ValueError(f"scale.max ({self.max:g}) must be greater than scale.min "
                              f"({self.min:g})")
+        if not math.isfinite(self.max - self.min) or abs(self.max) > MAX_DISPLAY or \
+                abs(self.min) > MAX_DISPLAY:
+            raise ValueError(f"the display scale must lie within ±{MAX_DISPLAY:g}")
         return self
 
 
@@ -283,8 +432,8 @@ class TreeLeaf(StrictModel):
     """A factor at the bottom of a tree."""
 
     factor: Annotated[str, Field(pattern=SNAKE_ID, description="A factor id of the catalogue.")]
-    weight: Annotated[Number, Field(gt=0, description="Relative to its siblings; for max/min "
-                                                      "a multiplier.")] = 1.0
+    weight: Annotated[Number, Field(gt=0, le=MAX_TREE_WEIGHT, description=(
+        "Relative to its siblings; for max/min a multiplier."))] = 1.0
     inverted: bool = Field(default=False, description="The parent sees 1 - value.")
     normalise: Normalisation = Field(
         default="scale", description="scale: the factor file's scale; minmax, zscore (mapped "
@@ -298,7 +447,7 @@ class TreeNode(StrictModel):
     id: Annotated[str, Field(pattern=NODE_ID)]
     name: NonEmptyText | None = None
     method: Method = "arithmetic"
-    weight: Annotated[Number, Field(gt=0)] = 1.0
+    weight: Annotated[Number, Field(gt=0, le=MAX_TREE_WEIGHT)] = 1.0
     inverted: bool = Field(default=False, description="The parent sees 1 - value.")
     eps: Annotated[Number, Field(ge=0, lt=1, description="Floor of geometric terms.")] = 0.001
     min_coverage: Annotated[Number, Field(

@@ -145,5 +145,6 @@ class InputError(Exception):
     """Raised when input files have problems; carries every problem found, not just the first."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems)
+        # once each: a parent's problem reached through several children is one problem
+        self.problems = sorted(set(problems))
         super().__init__("\n".join(str(p) for p in self.problems))

@@ -15,13 +15,16 @@ from typing import Any
 from riskengine import __version__, charts
 from riskengine.compare import Comparison, compare, reference_of
 from riskengine.loading import outlook_problems
-from riskengine.models import Factor, Scenario
+from riskengine.models import Factor, Scenario, TreeFile
 from riskengine.outlook import outlook
 from riskengine.reliability import reliability
 from riskengine.reporting import printable
-from riskengine.scoring import Result
+from riskengine.scoring import Result, band_specs, scenario_bands, score
 from riskengine.sensitivity import sensitivity
 from riskengine.simulation import Progress
+from riskengine.tree import TreeError
+from riskengine.trees import needs_population
+from riskengine.treeview import tree_svg
 
 CSS = """
 :root { --ink: #263238; --muted: #607d8b; --rule: #cfd8dc; --stable: #2e7d32;
@@ -96,10 +99,13 @@ def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
 def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                  sobol_n: int = 2048, title: str = "Partnership stability report",
                  catalogue: Mapping[str, Factor] | None = None,
-                 progress: Progress | None = None) -> str:
+                 progress: Progress | None = None,
+                 alternatives: Sequence[TreeFile] = ()) -> str:
     """The report's HTML text for ``scenarios`` (files of one or several partnerships).
 
-    ``catalogue`` lets each headline's reliability grade include catalogue coverage.
+    ``catalogue`` lets each headline's reliability grade include catalogue coverage;
+    ``alternatives`` are other trees of the project, each shown scoring the same scenarios
+    beside the scenarios' own.
     """
     charts.require_matplotlib()
     comparison = compare(scenarios, n=n, seed=seed, progress=progress)
@@ -113,6 +119,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
         ("outlook", "Outlook", _outlooks(groups, n, seed)),
+        ("trees", "The model tree", _trees(scenarios, baselines, results, alternatives)),
         ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
         ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
                                                                     results)),
@@ -146,22 +153,39 @@ def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
             f'<div class="card"><div><b>{esc(parties)}</b></div>'
             f'<div class="score">{result.stability:.1f}</div>{band_span(result.band)}'
             f"<div>p5–p95: {sim['p5']:.1f}–{sim['p95']:.1f}</div>"
-            f"<div>R = {result.risk_index:.3f}, O = {result.opportunity_index:.3f}</div>"
-            f"{grade}<div class=\"note\">{esc(base.title)}"
+            + (f"<div>R = {result.risk_index:.3f}, O = {result.opportunity_index:.3f}</div>"
+               if result.risk_index is not None and result.opportunity_index is not None
+               else f"<div>tree {esc(base.tree.id if base.tree else 'default')}</div>")
+            + f"{grade}<div class=\"note\">{esc(base.title)}"
             f"{' (as of ' + base.as_of.isoformat() + ')' if base.as_of else ''}</div></div>")
-    bands = sorted({(b.model.bands.stable, b.model.bands.fragile) for b in baselines.values()})
-    band_text = "; ".join(f"stable at {st:g} and above, fragile from {fr:g}, unstable below"
-                          for st, fr in bands)
-    return (f'<div class="cards">{"".join(cards)}</div><p class="note">Stability S is 0–100 '
-            f"(higher is more stable): {band_text}. The range is the 5th–95th percentile of "
+    scales = sorted({_scale_text(b) for b in baselines.values()})
+    return (f'<div class="cards">{"".join(cards)}</div><p class="note">{esc("; ".join(scales))}'
+            ". The range is the 5th–95th percentile of "
             "the simulated score. Reliability (A–E) grades the evidence behind each baseline's "
             "estimates: evidence on every estimate, two or more sources, evidence under a year "
             "old at the as-of date, narrow ranges and, where a catalogue is given, coverage of "
             "it.</p>")
 
 
+def _scale_text(scenario: Scenario) -> str:
+    """What the score means and its bands, in words, for the headline's note."""
+    bands = band_specs(scenario_bands(scenario))
+    cuts = ", ".join(f"{b.name} from {b.min:g}" for b in bands[:-1])
+    cuts += f", {bands[-1].name} below"
+    tree = scenario.tree
+    if tree is None:
+        return f"Stability S is 0–100 (higher is more stable): {cuts}"
+    direction = "more stable" if tree.higher_is == "better" else "worse"
+    return (f"{tree.name}: {tree.scale.min:g}–{tree.scale.max:.4g} {tree.scale.unit} (higher "
+            f"is {direction}): {cuts}")
+
+
 def _quadrant(comparison: Comparison) -> str:
-    rows = comparison.rows()
+    rows = [r for r in comparison.rows()
+            if r["risk_index"] is not None and r["opportunity_index"] is not None]
+    if not rows:
+        return ('<p class="note">The scenarios\' trees have no risk and opportunity nodes '
+                "under their root, so there is no risk–opportunity plane to draw.</p>")
     svg = charts.quadrant([f"{r['partnership']}/{r['scenario']}" for r in rows],
                           [r["risk_index"] for r in rows],
                           [r["opportunity_index"] for r in rows],
@@ -178,14 +202,25 @@ def _quadrant(comparison: Comparison) -> str:
 
 
 def _distributions(comparison: Comparison) -> str:
-    labels = [f"{s.partnership}/{s.id}" for s in comparison.scenarios]
-    svg = charts.distributions(labels, [s.stability for s in comparison.simulations],
-                               comparison.scenarios[0].model.bands,
-                               "Simulated stability of every scenario")
+    # one chart per tree: scores on different trees share no axis
+    by_tree: dict[str, list[int]] = {}
+    for i, s in enumerate(comparison.scenarios):
+        by_tree.setdefault(s.tree.id if s.tree else "default", []).append(i)
+    svg = ""
+    for members in by_tree.values():
+        first = comparison.scenarios[members[0]]
+        tree = first.tree
+        scale = (tree.scale.min, tree.scale.max) if tree else (0.0, 100.0)
+        name = f"{tree.name} ({tree.scale.unit})" if tree else "stability S"
+        svg += figure(charts.distributions(
+            [f"{comparison.scenarios[i].partnership}/{comparison.scenarios[i].id}"
+             for i in members], [comparison.simulations[i].stability for i in members],
+            scenario_bands(first), f"Simulated {name} of every scenario", scale=scale,
+            score_name=name, higher_is=tree.higher_is if tree else "better"),
+            "Shading marks the bands (green the best, red the worst).")
     pairs = sorted(comparison.pairs(), key=lambda p: -abs(p["p_a_beats_b"] - 0.5))[:12]
     pair_rows = [[p["a"], p["b"], f"{p['p_a_beats_b']:.1%}"] for p in pairs]
-    return (figure(svg, "Shading marks the bands (red unstable, amber fragile, green "
-                   "stable).") + "<h3>Probability that one scenario scores above another</h3>"
+    return (svg + "<h3>Probability that one scenario scores above another</h3>"
             + table(["A", "B", "P(S_A > S_B)"], pair_rows, numeric=(2,))
             + '<p class="note">From common random numbers: each factor gets the same draws '
               "in every scenario, so the odds reflect the estimates, not sampling noise.</p>")
@@ -210,11 +245,54 @@ def _outlooks(groups: dict[str, list[Scenario]], n: int, seed: int) -> str:
                      for s in result["scenarios"]], numeric=(1, 2, 4))
             + f"<p class=\"note\">Mixture p5–p50–p95: {sim['p5']:.1f}–{sim['p50']:.1f}–"
               f"{sim['p95']:.1f}.</p>")
+    first = next(iter(groups.values()))[0]
     chart = figure(charts.band_bars(labels, probabilities, "Band probabilities of each "
-                                    "partnership's outlook"),
+                                    "partnership's outlook", bands=scenario_bands(first),
+                                    higher_is=first.tree.higher_is if first.tree else "better"),
                    "Probability-weighted mixture of each partnership's scenarios.") \
         if labels else ""
     return chart + "".join(parts)
+
+
+def _trees(scenarios: Sequence[Scenario], baselines: dict[str, Scenario],
+           results: dict[str, Result], alternatives: Sequence[TreeFile]) -> str:
+    """Each baseline's tree, node values and weights from the factors to the score; then the
+    same scenarios under each other tree of the project."""
+    parts = []
+    for partnership, base in baselines.items():
+        record = results[base.key].to_dict()
+        tree = base.tree.name if base.tree else "the default tree (MODEL.md's formula)"
+        parts.append(f"<h3>{esc(partnership)}/{esc(base.id)} under {esc(tree)}</h3>"
+                     + figure(tree_svg(record), "Every node's value on the tree's scale "
+                              "(bars), its weight within its parent and its rule; each "
+                              "factor's raw value and its contribution to the score."))
+    own = {s.tree.id for s in scenarios if s.tree is not None}
+    for alt in alternatives:
+        if alt.id in own:
+            continue
+        if needs_population(alt):
+            parts.append(f'<p class="note">Tree {esc(alt.id)} normalises over a population '
+                         "and is shown in its own report.</p>")
+            continue
+        rows, pictures = [], []
+        for scenario in scenarios:
+            try:
+                other = score(scenario.model_copy(update={"tree": alt, "population": None}))
+            except TreeError as exc:
+                rows.append([scenario.key, f"{results[scenario.key].stability:.1f}", "–",
+                             "–", str(exc)])
+                continue
+            mine = results[scenario.key]
+            rows.append([scenario.key, f"{mine.stability:.1f}", f"{other.stability:.1f}",
+                         other.band, f"{other.stability - mine.stability:+.1f}"])
+            if any(scenario.key == b.key for b in baselines.values()):
+                pictures.append(figure(tree_svg(other.to_dict()),
+                                       f"{scenario.key} under {alt.name}."))
+        parts.append(f"<h3>The same scenarios under {esc(alt.name)} ({esc(alt.id)})</h3>"
+                     f"<p>{esc(alt.description)}</p>"
+                     + table(["Scenario", "Own tree", alt.id, "Band", "Difference"], rows,
+                             numeric=(1, 2, 4)) + "".join(pictures))
+    return "".join(parts)
 
 
 def _drivers(baselines: dict[str, Scenario], sobol_n: int, seed: int) -> str:
@@ -295,7 +373,14 @@ def _evidence(scenarios: Sequence[Scenario]) -> str:
 
 def _methodology(scenarios: Sequence[Scenario], n: int, seed: int) -> str:
     model = scenarios[0].model
-    return (
+    trees = sorted({s.tree.name for s in scenarios if s.tree is not None})
+    tree_note = (f"<p>Scenarios here are scored with model trees ({esc(', '.join(trees))}): "
+                 "each node combines its children's values in 0–1 by its rule (weighted mean, "
+                 "geometric mean, geometric mean of complements, max or min), a factor a "
+                 "scenario does not estimate is dropped and its siblings' weights renormalised "
+                 "within its parent, and each factor's contribution is its exact share of the "
+                 "score's distance from the tree's reference point.</p>") if trees else ""
+    return tree_note + (
         "<p>Each factor's estimate is placed on its scale and normalised to 0–1 (reversed "
         "where a higher raw value means less of the factor). Weights are normalised within "
         "each kind. The arithmetic model scores <i>S</i> = 100 (β (1 − <i>R</i>) + (1 − β) "

@@ -392,7 +392,7 @@ def print_sensitivity(result: Record, console: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 # compare
 
-COMPARE_HEADER = ["Scenario", "S", "S p5–p95", "R", "O", "Band", "P(stable)", "Δ vs baseline"]
+COMPARE_HEADER = ["Scenario", "S", "S p5–p95", "R", "O", "Band", "P(band)", "Δ vs baseline"]
 
 
 def _compare_rows(result: Record) -> list[list[str]]:
@@ -403,7 +403,8 @@ def _compare_rows(result: Record) -> list[list[str]]:
         rows.append([f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
                      f"{fmt(sim['p5'])}–{fmt(sim['p95'])}", fmt(r["risk_index"], 3),
                      fmt(r["opportunity_index"], 3), r["band"],
-                     f"{sim['band_probabilities']['stable']:.0%}",
+                     # the probability of the band the point score is in
+                     f"{sim['band_probabilities'].get(r['band'], 0.0):.0%}",
                      "–" if delta is None else f"{delta:+.1f}"])
     return rows
 
@@ -440,21 +441,36 @@ def _compare_method(result: Record) -> str:
     return f"Monte Carlo: {draws}"
 
 
+def _union(rows: Sequence[Record], names: Any) -> list[str]:
+    """The names each row gives, in order of first appearance (bands and nodes differ by
+    tree)."""
+    return list(dict.fromkeys(name for r in rows for name in names(r)))
+
+
 def compare_csv(result: Record) -> str:
+    """One row per scenario; a ``p_<band>`` column for every band and a ``node_<id>`` column
+    (the node's value on its tree's scale) for every tree node of the rows compared."""
+    rows = result["rows"]
+    bands = _union(rows, lambda r: r["simulation"]["band_probabilities"])
+    nodes = _union(rows, lambda r: (n["id"] for n in r.get("nodes", [])))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["partnership", "scenario", "stability", "stability_p5", "stability_p95",
-                     "risk_index", "opportunity_index", "band", "p_stable", "p_fragile",
-                     "p_unstable", "baseline", "delta_vs_baseline"])
-    for r in result["rows"]:
+                     "risk_index", "opportunity_index", "band",
+                     *(f"p_{cell(b)}" for b in bands), "baseline", "delta_vs_baseline", "tree",
+                     *(f"node_{cell(n)}" for n in nodes)])
+    for r in rows:
         sim = r["simulation"]
         probs = sim["band_probabilities"]
+        values = {n["id"]: n["value"] for n in r.get("nodes", [])}
         writer.writerow([cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
-                         repr(sim["p5"]), repr(sim["p95"]), repr(r["risk_index"]),
-                         repr(r["opportunity_index"]), cell(r["band"]), repr(probs["stable"]),
-                         repr(probs["fragile"]), repr(probs["unstable"]),
+                         repr(sim["p5"]), repr(sim["p95"]), _num(r["risk_index"]),
+                         _num(r["opportunity_index"]), cell(r["band"]),
+                         *(_num(probs.get(b)) for b in bands),
                          cell(r["baseline"] or ""),
-                         "" if r["delta_vs_baseline"] is None else repr(r["delta_vs_baseline"])])
+                         "" if r["delta_vs_baseline"] is None else repr(r["delta_vs_baseline"]),
+                         cell((r.get("tree") or {}).get("id", "default")),
+                         *(_num(values.get(n)) for n in nodes)])
     return out.getvalue()
 
 
@@ -508,7 +524,7 @@ def _diff_summary(result: Record) -> str:
     moved = len(result["scenarios"])
     return (f"{moved} scenario(s) changed, {result['band_changes']} band change(s), "
             f"{result['unchanged']} unchanged; {len(result['factor_changes'])} factor "
-            "definition change(s)")
+            f"definition change(s), {len(result.get('tree_changes', []))} tree change(s)")
 
 
 def diff_markdown(result: Record) -> str:
@@ -518,6 +534,7 @@ def diff_markdown(result: Record) -> str:
     if result["scenarios"]:
         lines += _md_table(DIFF_HEADER, _diff_rows(result), "llrlll")
     details = [f"- {md_code(c)}" for c in result["factor_changes"]]
+    details += [f"- tree {md_code(c)}" for c in result.get("tree_changes", [])]
     for s in result["scenarios"]:
         if s["changes"]:
             details += [f"- **{md(s['scenario'])}**: "
@@ -542,6 +559,8 @@ def print_diff(result: Record, console: Any) -> None:
         console.print(table)
     for change in result["factor_changes"]:
         console.print(f"  factor {escape(change)}")
+    for change in result.get("tree_changes", []):
+        console.print(f"  tree {escape(change)}")
     for s in result["scenarios"]:
         for change in s["changes"]:
             console.print(f"  {escape(s['scenario'])}: {escape(change)}")

@@ -55,6 +55,18 @@ def tornado(scenario: Scenario) -> list[dict[str, Any]]:
 # Sobol indices
 
 
+def analytic_unavailable(scenario: Scenario) -> str | None:
+    """Why the exact indices do not apply to ``scenario``, or None when they do."""
+    if scenario.tree is None and scenario.model.aggregation != "arithmetic":
+        return f"uses the {scenario.model.aggregation} model (exact indices need arithmetic)"
+    if scenario.tree is not None and not ModelArrays.of(scenario).is_linear:
+        return (f"uses tree {scenario.tree.id}, which is not linear in its inputs (exact indices "
+                "need arithmetic nodes, no rounding and affine normalisation)")
+    if scenario.correlations:
+        return "states correlations (exact indices need independent inputs)"
+    return None
+
+
 def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
     """Exact indices for a tree that is linear in independent inputs.
 
@@ -63,10 +75,10 @@ def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
     (-100 beta w_i)`` for a risk and ``slope_i * 100 (1 - beta) w_i`` for an opportunity). Then
     ``V_i = c_i^2 Var(x_i)`` and the first-order and total indices are both ``V_i / sum(V)``.
     """
+    reason = analytic_unavailable(scenario)
+    if reason:
+        raise ValueError(f"analytic Sobol indices do not apply: {scenario.key} {reason}")
     arrays = ModelArrays.of(scenario)
-    if not arrays.is_linear or scenario.correlations:
-        raise ValueError("analytic indices need a tree linear in its inputs (arithmetic nodes, "
-                         "affine normalisation) and independent inputs")
     coef = arrays.slope * linear_coefficients(arrays.tree)[1]
     partial = coef**2 * Marginals.of(scenario).variance()
     total = partial.sum()
@@ -143,7 +155,7 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
           ) -> tuple[str, list[dict[str, Any]]]:
     """Sobol indices of S over the uncertain factors; ``auto`` uses the exact ones when valid."""
     arrays = ModelArrays.of(scenario)
-    exact = arrays.is_linear and not scenario.correlations
+    exact = analytic_unavailable(scenario) is None
     if method == "analytic" or (method == "auto" and exact):
         return "analytic", analytic_sobol(scenario)
     # With stated correlations the variance has no unique split between factors; the indices

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from riskengine.files import parse_file, suggest, yaml_files
 from riskengine.models import (
     LeafStatistics,
     Population,
@@ -90,8 +91,6 @@ def structure_problems(tree: TreeFile, doc: Document,
             node_at.setdefault(item.id, (*loc, "id"))
             continue
         if factor_ids is not None and item.factor not in factor_ids:
-            from riskengine.loading import suggest
-
             problems.append(doc.problem((*loc, "factor"), f"unknown factor {item.factor!r}"
                                         f"{suggest(item.factor, factor_ids)}", "RE701"))
         if item.factor in factor_at:
@@ -118,8 +117,6 @@ def _specific(problem: Problem) -> Problem:
 
 def check_tree_file(path: Path, factor_ids: Mapping[str, object] | None
                     ) -> tuple[TreeFile | None, Document | None, list[Problem]]:
-    from riskengine.loading import parse_file
-
     tree, doc, problems = parse_file(path, TreeFile)
     problems = [_specific(p) for p in problems]
     if tree is None or doc is None:
@@ -131,8 +128,6 @@ def check_tree_file(path: Path, factor_ids: Mapping[str, object] | None
 def check_trees(folder: str | Path, factor_ids: Mapping[str, object] | None
                 ) -> tuple[TreeSet, list[Problem]]:
     """Read every tree file in ``folder`` (absent folder: no trees, no problems)."""
-    from riskengine.loading import yaml_files
-
     root = Path(folder)
     trees = TreeSet(root=root)
     problems: list[Problem] = []

@@ -13,6 +13,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+from riskengine.reporting import printable
+
 ROW = 22
 INDENT = 18
 LABEL_WIDTH = 300
@@ -24,7 +26,8 @@ RULES = {"arithmetic": "mean", "geometric": "geometric mean",
 
 
 def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
+    """User text in SVG: control characters shown as escapes, markup escaped."""
+    return html.escape(printable(str(text)), quote=True)
 
 
 def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:

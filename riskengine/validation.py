@@ -120,17 +120,21 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     reader = ScenarioReader(catalogue, trees)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
+    resolved: list[tuple[Path, Scenario]] = []
     for file in scenario_files:
         scenario, found = reader.resolve(file)
         problems.extend(found)
         if scenario is None:
             continue
+        resolved.append((file, scenario))
         by_folder[file.parent].append(scenario)
         parsed = reader.parsed[absolute(file)]
         if parsed is not None:
             problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                               max_evidence_age))
         graded.append((scenario, reliability(scenario, catalogue)))
+    # the rule loading applies, so a tree that validates also loads for compare, report, diff
+    problems.extend(reader.partnership_problems(resolved))
     valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]
     problems.extend(reader.with_populations(valid)[1])
     for folder, folder_scenarios in by_folder.items():

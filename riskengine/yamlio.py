@@ -27,6 +27,10 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 64
 
+# Set (to anything but "" or "0") to parse with ruamel's pure-Python parser only, as on a machine
+# without the compiled ruamel.yaml.clib; the test suite runs its YAML cases through both.
+PURE_ENV = "RISKENGINE_PURE_YAML"
+
 Location = tuple[str | int, ...]
 
 _STR = "tag:yaml.org,2002:str"
@@ -288,17 +292,43 @@ def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
 # speed, never safety).
 _C_SAFE_LINE = 2_000
 _C_SAFE_BRACKETS = 48
-_BRACKETS = re.compile(r"[^\[\]{}]+")
 
 
-def _c_parser_is_safe(text: str) -> bool:
-    if max(map(len, text.splitlines()), default=0) > _C_SAFE_LINE:
-        return False
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _bracket_depth(text: str, shown: str) -> int:
+    """The deepest nesting of flow brackets; an :class:`InputError` past ``MAX_DEPTH``.
+
+    Checked before parsing because the pure parser's scanner is quadratic in flow depth
+    (500 levels take 15 s) and libyaml's composer recursion is unsafe. Every bracket opens a
+    node one level deeper, so a file this deep would be refused by the depth limit anyway;
+    brackets inside quotes or comments are counted too, which could refuse a quoted string
+    of 65 unclosed brackets and nothing realistic.
+    """
     depth = deepest = 0
-    for char in _BRACKETS.sub("", text):
-        depth = depth + 1 if char in "[{" else max(depth - 1, 0)
-        deepest = max(deepest, depth)
-    return deepest <= _C_SAFE_BRACKETS
+    for match in _BRACKET.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                offset = match.start()
+                line = text.count("\n", 0, offset) + 1
+                col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+                raise InputError([Problem(shown, line, col, "", f"nesting deeper than "
+                                          f"{MAX_DEPTH} levels", "RE002")])
+            deepest = max(deepest, depth)
+        else:
+            depth = max(depth - 1, 0)
+    return deepest
+
+
+def _c_parser_is_safe(text: str, depth: int) -> bool:
+    return depth <= _C_SAFE_BRACKETS and max(map(len, text.splitlines()), default=0) <= \
+        _C_SAFE_LINE
+
+
+def _use_libyaml() -> bool:
+    return _has_libyaml() and os.environ.get(PURE_ENV, "") in ("", "0")
 
 
 @functools.cache
@@ -332,6 +362,13 @@ def _resolver() -> type:
         def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
             return tags[_PLAIN if implicit[0] else _STR] if kind is ScalarNode else (
                 tags[_SEQ] if kind is SequenceNode else tags[_MAP])
+
+        @property
+        def processing_version(self) -> tuple[int, int]:
+            # The pure parser asks the resolver which YAML version it reads (BaseResolver says
+            # None, which it cannot compare). Always 1.2: resolution here is the 1.2 core schema
+            # whatever a %YAML directive claims, and libyaml ignores the answer anyway.
+            return (1, 2)
 
     return PlainResolver
 
@@ -374,8 +411,9 @@ def _compose(text: str, shown: str) -> Any:
 
     # The "safe" C parser is about seven times faster than the pure one; both only compose
     # nodes here, and YAML 1.2 resolution is the same.
+    depth = _bracket_depth(text, shown)
     try:
-        nodes = _compose_nodes(text, fast=_has_libyaml() and _c_parser_is_safe(text))
+        nodes = _compose_nodes(text, fast=_use_libyaml() and _c_parser_is_safe(text, depth))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)

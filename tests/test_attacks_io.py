@@ -5,6 +5,7 @@ process is the point: pipes and hangs). Every test failed before its fix."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -17,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+from riskengine import charts
 
 from .conftest import Runner, write
 
@@ -204,6 +207,17 @@ def _rename_partnership(project: Path, name: str) -> None:
     (project / "scenarios/demo").rename(project / "scenarios" / name)
 
 
+def _evil_free_text(project: Path, name: str) -> None:
+    """``name`` in every free-text field that reaches a report: the title, the parties and a
+    factor's name (partnership and ids must be slugs, so a folder name cannot carry it)."""
+    quoted = name.replace("\\", "\\\\").replace('"', '\\"').replace("\x1b", "\\e")
+    base = project / "scenarios/demo/base.yaml"
+    base.write_text(base.read_text().replace("title: Base case", f'title: "{quoted}"')
+                    .replace("parties: [A, B]", f'parties: ["{quoted}", "B"]'))
+    factor = project / "factors/r_a.yaml"
+    factor.write_text(factor.read_text().replace("name: R A", f'name: "{quoted}"'))
+
+
 class _Attributes(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -228,7 +242,17 @@ class _Attributes(HTMLParser):
 
 def test_report_escapes_names_in_attributes_and_charts(project: Path, cli: Runner) -> None:
     pytest.importorskip("matplotlib")
+    # the folder-name route is closed: a partnership must be a slug
     _rename_partnership(project, EVIL_NAME)
+    proc = cli("report", "scenarios", "--simulate", "200", "-q", "-o",
+               str(project / "r.html"), cwd=project)
+    assert proc.returncode == 1 and "is not a partnership slug" in proc.stderr
+    assert not (project / "r.html").exists()
+    (project / "scenarios" / EVIL_NAME).rename(project / "scenarios/demo")
+    base = project / "scenarios/demo/base.yaml"
+    base.write_text(base.read_text().replace("title:", "partnership: demo\ntitle:", 1))
+    # free text still reaches the report: titles, parties, factor names
+    _evil_free_text(project, EVIL_NAME)
     out = project / "report.html"
     proc = cli("report", "scenarios", "--simulate", "200", "-q", "-o", str(out), cwd=project)
     assert proc.returncode == 0, proc.stderr
@@ -236,11 +260,14 @@ def test_report_escapes_names_in_attributes_and_charts(project: Path, cli: Runne
     parser = _Attributes()
     parser.feed(text)
     assert "onload" not in parser.names
-    assert f"Tornado of {SHOWN_NAME}/base" in parser.labels
     assert "\x1b" not in text
-    # mathtext would have drawn $\alpha$ as a Greek letter; the name stays the name
-    assert f"{SHOWN_NAME}/base" in parser.svg_text
     assert "$ <b>" not in text  # the name's tag is text everywhere
+    assert html.escape(SHOWN_NAME, quote=True) in text  # shown, escaped
+    # matplotlib never reads user text as mathtext (a label that reaches a chart)
+    import matplotlib
+
+    charts.require_matplotlib()
+    assert matplotlib.rcParams["text.parse_math"] is False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,16 +277,25 @@ FORMULA = '=HYPERLINK("evil.example","click")'
 
 
 def test_csv_and_xlsx_neutralise_formulas_but_keep_numbers(project: Path, cli: Runner) -> None:
+    # a formula cannot become a partnership (slugs only) ...
     _rename_partnership(project, FORMULA)
     proc = cli("run", "scenarios", "--format", "csv", cwd=project)
-    assert proc.returncode == 0, proc.stderr
-    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert proc.returncode == 1 and "is not a partnership slug" in proc.stderr
+    (project / "scenarios" / FORMULA).rename(project / "scenarios/demo")
+    base = project / "scenarios/demo/base.yaml"
+    base.write_text(base.read_text().replace("title:", "partnership: demo\ntitle:", 1))
+    # ... and the writers neutralise text cells whatever reaches them
+    from riskengine.reporting import run_csv
+
+    record = json.loads(cli("run", "scenarios/demo/base.yaml", "--format", "json",
+                            cwd=project).stdout)[0]
+    record["partnership"] = FORMULA
+    rows = list(csv.DictReader(io.StringIO(run_csv([record]))))
     assert {r["partnership"] for r in rows} == {"'" + FORMULA}
     assert any(float(r["contribution"]) < 0 for r in rows)  # negative numbers stay numbers
     assert all(not r["contribution"].startswith("'") for r in rows)
     proc = cli("compare", "scenarios", "--format", "csv", "--simulate", "100", cwd=project)
-    assert {r["partnership"] for r in csv.DictReader(io.StringIO(proc.stdout))} == {
-        "'" + FORMULA}
+    assert proc.returncode == 0, proc.stderr
     openpyxl = pytest.importorskip("openpyxl")
     book = project / "c.xlsx"
     proc = cli("compare", "scenarios", "--format", "xlsx", "--simulate", "100", "-o", str(book),

@@ -105,3 +105,37 @@ def test_diff_errors(project: Path, tmp_path: Path, cli: Runner) -> None:
     assert proc.returncode == 1
     assert "up.yaml:3:1: extends: parent scenario 'nope' not found" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_diff_shows_tree_changes_and_their_effect_on_every_score(tmp_path: Path, cli: Runner
+                                                                 ) -> None:
+    """A tree's rule and a leaf's weight change, and the baseline moves onto that tree."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for side in (old, new):
+        for folder in ("factors", "models", "scenarios"):
+            shutil.copytree(ROOT / folder, side / folder)
+    tree = new / "models/pillars.yaml"
+    tree.write_text(tree.read_text().replace(
+        "{factor: russia_balancing, weight: 3}", "{factor: russia_balancing, weight: 2}")
+        .replace("inverted: true\n      method: geometric_complements",
+                 "inverted: true\n      method: arithmetic"))
+    baseline = new / "scenarios/japan-turkey/baseline.yaml"
+    baseline.write_text(baseline.read_text().replace("\nas_of:", "\ntree: pillars\nas_of:", 1))
+    proc = cli("diff", str(old), str(new), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["tree_changes"] == [
+        "pillars: node risk: method geometric_complements -> arithmetic",
+        "pillars: russia_balancing: weight 3 -> 2"]
+    moved = {s["scenario"]: s for s in data["scenarios"]}
+    # every japan-turkey scenario extends the baseline, so all five move onto the tree
+    assert {k for k in moved if k.startswith("japan-turkey/")} == {
+        f"japan-turkey/{p.stem}" for p in (new / "scenarios/japan-turkey").glob("*.yaml")}
+    assert "tree: default -> pillars" in moved["japan-turkey/baseline"]["changes"]
+    after = re.score(re.load_scenarios(baseline)[0])
+    assert after.tree is not None and after.tree.id == "pillars"
+    assert moved["japan-turkey/baseline"]["after"]["stability"] == pytest.approx(
+        after.stability, abs=1e-12)
+    assert not any(k.startswith("japan-uk/") for k in moved)  # no tree named there
+    markdown = cli("diff", str(old), str(new), "--format", "markdown").stdout
+    assert "2 tree change(s)" in markdown and "tree `pillars: russia_balancing" in markdown

@@ -187,8 +187,10 @@ def test_exact_outlook_and_pairs_match_monte_carlo(project: Path) -> None:
 
 
 def test_difference_of_independent_scenarios_is_exact() -> None:
-    a = scenario_of([("r1", "risk", 1, 3, 8)]).model_copy(update={"id": "a"})
-    b = scenario_of([("r2", "risk", 1, 3, 8)]).model_copy(update={"id": "b"})
+    a = scenario_of([("r1", "risk", 1, 3, 8), ("o1", "opportunity", 0, 0, 0)]
+                    ).model_copy(update={"id": "a"})
+    b = scenario_of([("r2", "risk", 1, 3, 8), ("o1", "opportunity", 0, 0, 0)]
+                    ).model_copy(update={"id": "b"})
     pair = compare([a, b], n=10).pairs()[0]
     # identical independent laws: A beats B half the time
     assert pair["method"] == "exact" and pair["p_a_beats_b"] == pytest.approx(0.5, abs=1e-6)

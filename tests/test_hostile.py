@@ -31,7 +31,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
      "factors/r_a.yaml:1:11: f[0][3][3][7][2][1]: document expands to more than 100000 values "
      "(alias bomb or oversized file) [RE002]"),
     ("deep-flow", b"a: " + b"[" * 100_000 + b"]" * 100_000 + b"\n",
-     "factors/r_a.yaml: nesting too deep [RE002]"),
+     "factors/r_a.yaml:1:68: nesting deeper than 64 levels [RE002]"),
     ("deep-block", "".join(" " * i + "k:\n" for i in range(1_000)).encode(),
      "factors/r_a.yaml:66:66: nesting deeper than 64 levels [RE002]"),
     ("huge", b"a: " + b"x" * 2_000_000 + b"\n",

@@ -114,9 +114,11 @@ def test_report_renders_in_headless_chromium(report: Path, tmp_path: Path) -> No
 def test_compare_ranks_with_pairwise_odds(cli: Runner) -> None:
     import json
 
-    proc = cli("compare", "scenarios/", "--format", "json", "--simulate", "2000", cwd=ROOT)
+    proc = cli("compare", "scenarios/", "--format", "json", "--simulate", "2000", "--pairs",
+               "all", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
+    assert result["pair_scope"] == "all"
     rows = result["rows"]
     assert [r["stability"] for r in rows] == sorted((r["stability"] for r in rows),
                                                     reverse=True)

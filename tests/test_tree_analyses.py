@@ -203,3 +203,51 @@ def test_inform_tornado_simulation_and_sobol_against_its_reference() -> None:
     method, rows = sobol(turkey, n=1024, seed=0)
     assert method == "estimate" and rows  # rounded, geometric nodes: estimated, with CIs
     assert all(r["total_ci"][0] <= r["total_ci"][1] for r in rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# every command and format on a tree without risk and opportunity (INFORM) and on the pillars
+
+
+INFORM_FEW = [str(INFORM / "scenarios/inform-2021" / f"{iso}.yaml") for iso in ("afg", "tur")]
+JAPAN_TURKEY = [str(ROOT / "scenarios/japan-turkey")]
+COMMANDS = [
+    *[(["run", *INFORM_FEW, "--simulate", "300", "--format", f], "inform_risk")
+      for f in ("text", "markdown", "csv", "json")],
+    *[(["compare", *INFORM_FEW, "--simulate", "300", "--format", f], "afg")
+      for f in ("text", "markdown", "csv", "json")],
+    *[(["sensitivity", INFORM_FEW[0], "--n", "64", "--format", f], "afg")
+      for f in ("text", "markdown", "json")],
+    *[(["run", *JAPAN_TURKEY, "--tree", "pillars", "--format", f], "political_risk")
+      for f in ("text", "markdown", "csv", "json")],
+    *[(["outlook", *JAPAN_TURKEY, "--tree", "pillars", "--simulate", "300", "--format", f],
+       "japan-turkey") for f in ("text", "markdown", "json")],
+]
+
+
+@pytest.mark.parametrize(("argv", "expected"), COMMANDS,
+                         ids=[" ".join(a[:1] + a[-2:]) + f"-{i}" for i, (a, _) in
+                              enumerate(COMMANDS)])
+def test_every_command_and_format_on_custom_trees(capsys: pytest.CaptureFixture[str],
+                                                  argv: list[str], expected: str) -> None:
+    assert main(argv) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert expected in out
+    if "json" in argv:
+        json.loads(out)
+
+
+def test_report_on_inform_and_with_the_pillar_tree_beside_the_default(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "inform.html"
+    assert main(["report", *INFORM_FEW, "--simulate", "300", "-q", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    assert "under INFORM Risk Index 2021" in text and 'class="chart tree"' in text
+    assert "no risk–opportunity plane" in text
+    out = tmp_path / "jt.html"
+    assert main(["report", *JAPAN_TURKEY, "--simulate", "300", "-q", "-o", str(out)]) == 0
+    text = out.read_text(encoding="utf-8")
+    # the scenarios' own (default) tree and the project's pillar tree, both drawn
+    assert "under the default tree" in text
+    assert "The same scenarios under Partnership stability by pillar (pillars)" in text

@@ -1,0 +1,140 @@
+"""Files of a project: finding them, and reading one as a pydantic model with located problems.
+
+The room below every loader (factors, scenarios, trees): ``yaml_files`` lists what a path holds,
+``parse_file`` reads one file into a model and turns pydantic's errors into findings at the
+line and column of the key, with a did-you-mean for unknown keys.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from riskengine.models import TREE_LEAF, TREE_NODE
+from riskengine.problems import InputError, Problem
+from riskengine.yamlio import Document, Location, read_yaml
+
+YAML_SUFFIXES = (".yaml", ".yml")
+UNION_TAGS = (TREE_NODE, TREE_LEAF)  # pydantic's union tags, dropped from finding locations
+
+
+def yaml_files(path: str | Path) -> list[Path]:
+    """The YAML files at ``path``: the file itself, or every one below a folder, sorted.
+
+    Below a folder, every non-folder entry named ``*.yaml`` is listed, FIFOs and devices too,
+    and so is every folder that cannot be listed: reading them reports why they are not YAML
+    files (:func:`riskengine.yamlio.read_yaml`), where skipping them would pass them as valid.
+    Hidden files and folders are left out; symlinked folders are not followed.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    found: list[Path] = []
+    unreadable: list[Path] = []
+    for folder, dirs, files in os.walk(path, onerror=lambda exc: unreadable.append(
+            Path(exc.filename))):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(folder, f) for f in files
+                  if not f.startswith(".") and Path(f).suffix in YAML_SUFFIXES]
+    return sorted(found + unreadable)
+
+
+def absolute(path: str | Path) -> Path:
+    """An absolute path without resolving symlinks: as unique within one run, and free of the
+    per-component system calls of ``Path.resolve()``."""
+    return Path(os.path.abspath(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# pydantic errors -> located problems
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model class inside ``X | None``, ``list[X]``, ``dict[str, X]``, ``Annotated[X, ..]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            if arg is not type(None):
+                return _unwrap(arg)
+    if origin in (list, tuple):
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is dict:
+        return _unwrap(typing.get_args(annotation)[1])
+    return annotation
+
+
+def _fields_at(model: type[BaseModel], loc: Location) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not (isinstance(current, type)
+                                         and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            # a free key of a dict field (a factor id): stay on the dict's value type
+            continue
+        current = _unwrap(info.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def validation_problems(doc: Document, exc: ValidationError,
+                        model: type[BaseModel]) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc: Location = tuple(p for p in err["loc"] if p not in ("[key]", *UNION_TAGS))
+        if err["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            allowed = _fields_at(model, loc[:-1])
+            problems.append(doc.problem(loc, f"unknown key {key!r}{suggest(key, allowed)}",
+                                        "RE101"))
+        elif err["type"] == "missing":
+            problems.append(doc.problem(loc, "required field is missing", "RE103"))
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] not in ("model_type", "dict_type") and "input" in err and not \
+                    isinstance(err["input"], dict | list):
+                message += f" (got {err['input']!r})"
+            problems.append(doc.problem(loc, message, "RE102"))
+    return problems
+
+
+def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
+    try:
+        doc = read_yaml(path)
+    except InputError as exc:
+        return None, None, exc.problems
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__ if doc.data is not None else "nothing"
+        return None, doc, [doc.problem((), f"expected a mapping of keys, found {kind}", "RE102")]
+    try:
+        parsed = model.model_validate(doc.data)
+    except ValidationError as exc:
+        return None, doc, validation_problems(doc, exc, model)
+    problems = []
+    if parsed.id != path.stem:
+        problems.append(doc.problem(("id",), f"id {parsed.id!r} does not match the file name "
+                                    f"{path.name!r}", "RE201"))
+    return parsed, doc, problems
+
+
+def parse_file(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
+    """Read ``path`` as ``model``: the parsed model (None on errors), its document, problems."""
+    return _parse(path, model)
+
+

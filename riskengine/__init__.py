@@ -33,6 +33,7 @@ _EXPORTS = {
     "outlook": "riskengine.outlook",
     "sensitivity": "riskengine.sensitivity",
     "compare": "riskengine.compare",
+    "sweep": "riskengine.parallel",
     "build_report": "riskengine.report",
     "InputError": "riskengine.problems",
     "Problem": "riskengine.problems",

@@ -151,13 +151,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.simulate:
         from riskengine.simulation import simulate
 
-        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
+                _pool(args) as pool:
             for record, scenario in zip(records, scenarios, strict=True):
                 record["simulation"] = simulate(scenario, args.simulate, seed=args.seed,
                                                 sampler=args.sampler,
                                                 chunk_size=args.chunk_size,
                                                 progress=advance,
-                                                method=args.method).to_dict()
+                                                method=args.method, executor=pool).to_dict()
     present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 
@@ -168,9 +169,10 @@ def cmd_outlook(args: argparse.Namespace) -> int:
 
     _check_output(args)
     scenarios = load_inputs(args, [args.folder])
-    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
+            _pool(args) as pool:
         result = outlook(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
-                         progress=advance, method=args.method).to_dict()
+                         progress=advance, method=args.method, executor=pool).to_dict()
     present(args, result, reporting.outlook_markdown, reporting.print_outlook)
     return EXIT_OK
 
@@ -187,13 +189,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             if reason:
                 raise UsageError(f"--sobol analytic: {scenario.key} {reason}; use --sobol "
                                  "estimate or auto")
-    with progress_bar(args, "analysing", len(scenarios)) as advance:
-        results = []
-        for scenario in scenarios:
-            results.append(sensitivity(scenario, n=args.n, seed=args.seed,
-                                       concentration=args.concentration,
-                                       sobol_method=args.sobol).to_dict())
-            advance(1)
+    from riskengine.parallel import ordered
+
+    with progress_bar(args, "analysing", len(scenarios)) as advance, _pool(args) as pool:
+        # one scenario per work item: each is analysed exactly as it would be alone
+        results = [r.to_dict() for r in ordered(
+            pool if len(scenarios) > 1 else None, sensitivity, scenarios, args.n, args.seed,
+            args.concentration, args.sobol, progress=advance)]
     present(args, results, reporting.sensitivity_markdown, reporting.print_sensitivities)
     return EXIT_OK
 
@@ -206,9 +208,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.format == "xlsx" and not args.output:
         raise UsageError("--format xlsx writes a file: give -o FILE.xlsx")
     scenarios = load_inputs(args, args.paths)
-    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
+            _pool(args) as pool:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
-                             progress=advance, method=args.method, pairs=args.pairs)
+                             progress=advance, method=args.method, pairs=args.pairs,
+                             executor=pool)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 
@@ -217,6 +221,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
         present(args, comparison.to_dict(), reporting.compare_markdown,
                 reporting.print_compare, reporting.compare_csv)
     return EXIT_OK
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from riskengine.parallel import print_sweep, sweep, sweep_csv, sweep_markdown
+
+    _check_output(args)
+    scenarios = load_inputs(args, args.paths)
+    with progress_bar(args, "sweeping", len(scenarios)) as advance, _pool(args) as pool:
+        rows = sweep(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
+                     method=args.method, executor=pool, progress=advance)
+    present(args, [r.to_dict() for r in rows], sweep_markdown, print_sweep, sweep_csv)
+    return EXIT_OK
+
+
+@contextmanager
+def _pool(args: argparse.Namespace) -> Iterator[Any]:
+    """The executor of --executor and --jobs (None: this process), made only when first used,
+    so a run too small to split never starts workers."""
+    from riskengine.parallel import ExecutorError, executor
+
+    try:
+        context = executor(args.executor, args.jobs)
+        pool = context.__enter__()
+    except ExecutorError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        yield pool
+    finally:
+        context.__exit__(None, None, None)
 
 
 def excel_bytes(comparison: Any) -> bytes:
@@ -386,6 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
          cmd_report),
         ("sensitivity", "tornado, Sobol indices, weight robustness and breakpoints",
          _args_sensitivity, cmd_sensitivity),
+        ("sweep", "score and simulate many scenarios (a portfolio), one row each",
+         _args_sweep, cmd_sweep),
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
         ("diff", "how a change to factor or scenario files moves the scores", _args_diff,
          cmd_diff),
@@ -410,6 +445,7 @@ def _args_run(p: argparse.ArgumentParser) -> None:
     _add_sampling(p)
     p.add_argument("--chunk-size", type=positive_int, default=65_536, metavar="ROWS",
                    help="rows scored at a time (memory; never changes the numbers)")
+    _add_parallel(p)
     _add_tree(p)
     _add_common(p)
 
@@ -421,6 +457,7 @@ def _args_outlook(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulate", type=draws, default=20_000, metavar="N",
                    help="draws per scenario (default 20000, at most 1,000,000,000)")
     _add_sampling(p)
+    _add_parallel(p)
     _add_tree(p)
     _add_common(p)
 
@@ -437,6 +474,7 @@ def _args_compare(p: argparse.ArgumentParser) -> None:
                    help="P(A beats B) for the pairs within each partnership and between "
                         "partnerships' baselines (default), or for every pair (all)")
     _add_sampling(p)
+    _add_parallel(p)
     _add_tree(p)
     _add_common(p)
 
@@ -467,8 +505,31 @@ def _args_sensitivity(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sobol", choices=("auto", "analytic", "estimate"), default="auto",
                    help="auto: exact indices for the arithmetic model with independent "
                         "inputs, else estimated")
+    _add_parallel(p)
     _add_tree(p)
     _add_common(p)
+
+
+def _args_sweep(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    p.add_argument("--format", choices=("text", "json", "csv", "markdown"), default="text")
+    _add_output(p)
+    p.add_argument("--simulate", type=draws, default=10_000, metavar="N",
+                   help="draws per scenario (default 10000, at most 1,000,000,000)")
+    _add_sampling(p)
+    _add_parallel(p)
+    _add_tree(p)
+    _add_common(p)
+
+
+def _add_parallel(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--jobs", type=positive_int, metavar="N",
+                   help="worker processes (default: every core); the numbers are the same "
+                        "for any N")
+    p.add_argument("--executor", default="process", metavar="WHERE",
+                   help="process (default): a pool of --jobs processes; local: this process "
+                        "only; dask://HOST:PORT: the workers of a Dask scheduler "
+                        "(pip install 'riskengine[dask]')")
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:

@@ -8,6 +8,7 @@ B" measures the difference between their estimates, not sampling noise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Literal
@@ -24,13 +25,16 @@ from riskengine.simulation import (
     Progress,
     Sampler,
     Simulation,
+    StreamSpec,
     _chunk_rows,
     _members,
     _stream,
+    block_ranges,
     choose_method,
     exact_summary,
     linear_form,
     run_members,
+    stream_part,
 )
 
 Pairs = Literal["default", "all"]
@@ -130,7 +134,8 @@ class Comparison:
 
 def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
-            method: Method = "auto", pairs: Pairs = "default") -> Comparison:
+            method: Method = "auto", pairs: Pairs = "default",
+            executor: Executor | None = None) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
 
@@ -139,6 +144,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     scenarios for a fixed partnership size, and simulated one partnership at a time, so memory
     does not grow with the number of partnerships. ``pairs="all"`` computes every pair, in one
     run over all scenarios.
+    ``executor``: draw the stream blocks on its workers (the same numbers
+    to the last digit).
     """
     if pairs not in PAIR_SCOPES:
         raise PairsError(f"unknown pairs {pairs!r}: use default or all")
@@ -175,7 +182,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         members = [scenarios[m] for m in run]
         if any(laws[m] is None for m in run) or inside:
             result, arrays_of = run_members(members, n, seed, sampler, True,
-                                            progress=progress, pairs=inside)
+                                            progress=progress, pairs=inside,
+                                            executor=executor)
             summaries.update((m, result.summaries[local[m]]) for m in run)
             counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
         else:
@@ -188,7 +196,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         draws.update((m, _bind(arrays_of, local[m])) for m in run)
     across = [p for p in mc_pairs if p not in counted]
     if across:  # baselines of different partnerships: one more pass, over them alone
-        counted.update(_count_pairs(scenarios, across, n, seed, sampler))
+        counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
@@ -294,11 +302,22 @@ def independent_odds(a: Any, b: Any) -> tuple[float, float]:
 
 
 def _count_pairs(scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]], n: int,
-                 seed: int, sampler: Sampler) -> dict[tuple[int, int], tuple[float, float]]:
+                 seed: int, sampler: Sampler, executor: Executor | None = None
+                 ) -> dict[tuple[int, int], tuple[float, float]]:
     """P(S_i > S_j) and P(tie) by common random numbers, over the pairs' scenarios only:
     only the pair counts are kept, no summaries (the members' were found in their runs)."""
     involved = sorted({m for p in pairs for m in p})
     local = {m: i for i, m in enumerate(involved)}
+    if executor is not None and len(block_ranges(n)) > 1:
+        # integer counts per range of blocks: their sum does not depend on the split
+        spec = StreamSpec(tuple(scenarios[m] for m in involved), n, seed, sampler, True,
+                          1 << 16)
+        wanted = [(local[i], local[j]) for i, j in pairs]
+        futures = [executor.submit(stream_part, spec, blocks, wanted, False)
+                   for blocks in block_ranges(n)]
+        totals = np.sum([np.array(f.result().pair_counts) for f in futures], axis=0)
+        return {p: (float(c[0] / n), float(c[1] / n))
+                for p, c in zip(pairs, totals, strict=True)}
     members, dims = _members([scenarios[m] for m in involved], True, sampler)
     rows = _chunk_rows(members, dims, 1 << 16)
     counts = {p: np.zeros(2, dtype=np.int64) for p in pairs}

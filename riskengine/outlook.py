@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +107,9 @@ class Outlook:
 
 def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
-            method: Method = "auto") -> Outlook:
-    """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9)."""
+            method: Method = "auto", executor: Executor | None = None) -> Outlook:
+    """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9).
+    ``executor``: draw the stream blocks on its workers (the same numbers)."""
     from riskengine import exact
 
     problems = outlook_problems(scenarios)
@@ -139,7 +141,7 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         return Outlook(scenarios[0].partnership, tuple(scenarios), results, sims, summary,
                        "exact")
     result, arrays_of = run_members(scenarios, n, seed, sampler, False, progress=progress,
-                                    mixture=list(probs))
+                                    mixture=list(probs), executor=executor)
     sims = tuple(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
                             result.summaries[m], "mc", _bind(arrays_of, m), has_sides(s))
                  for m, s in enumerate(scenarios))

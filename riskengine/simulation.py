@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any, Literal
@@ -355,11 +356,15 @@ class _UniformSource:
 
     def start_block(self, block: int) -> None:
         if self.sampler == "sobol":
-            if block == 0:
+            if block == 0 or self.engine is None:
                 from scipy.stats import qmc
 
                 self.engine = qmc.Sobol(self.dims, scramble=True,
                                         seed=np.random.default_rng(self.seed))
+                if block:
+                    # a worker that starts at block b: skip the points of the earlier blocks
+                    # (the same points as drawing them: checked in tests/test_parallel.py)
+                    self.engine.fast_forward(block * STREAM_BLOCK)
         else:
             self.rng = block_rng(self.seed, block)
 
@@ -467,8 +472,8 @@ def _chunk_rows(members: Sequence[_Member], dims: Sequence[int], chunk_size: int
 
 
 def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
-            sampler: Sampler, chunk_rows: int, progress: Progress | None = None
-            ) -> Iterator[list[FloatArray]]:
+            sampler: Sampler, chunk_rows: int, progress: Progress | None = None,
+            blocks: range | None = None) -> Iterator[list[FloatArray]]:
     """Per stream block, each member's (3, rows) outputs. The numbers depend only on the seed,
     the sampler and n: a block is drawn in pieces of ``chunk_rows`` with the same result."""
     from threadpoolctl import threadpool_limits
@@ -476,14 +481,20 @@ def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
     # The (rows x k) @ (k x 2) product in the scoring is too small for BLAS threads: waking a
     # second thread costs more than it saves, and far more when the other core is busy.
     with threadpool_limits(limits=1, user_api="blas"):
-        yield from _stream_blocks(members, dims, n, seed, sampler, chunk_rows, progress)
+        yield from _stream_blocks(members, dims, n, seed, sampler, chunk_rows, progress,
+                                  blocks if blocks is not None else range(n_blocks(n)))
+
+
+def n_blocks(n: int) -> int:
+    return -(-n // STREAM_BLOCK)
 
 
 def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
-                   sampler: Sampler, chunk_rows: int, progress: Progress | None
-                   ) -> Iterator[list[FloatArray]]:
+                   sampler: Sampler, chunk_rows: int, progress: Progress | None,
+                   blocks: range) -> Iterator[list[FloatArray]]:
     sources = [_UniformSource(d, seed, sampler) for d in dims]
-    for block, start in enumerate(range(0, n, STREAM_BLOCK)):
+    for block in blocks:
+        start = block * STREAM_BLOCK
         rows = min(STREAM_BLOCK, n - start)
         for source in sources:
             source.start_block(block)
@@ -577,35 +588,82 @@ class _Accumulator:
         self.band_counts = np.zeros(len(band_names(self.bands)), dtype=np.int64)
 
     def add(self, out: FloatArray) -> None:
-        rows = out.shape[1]
-        mean = out.mean(axis=1)
-        m2 = ((out - mean[:, None]) ** 2).sum(axis=1)
-        # Chan et al.: combine the block's moments with the running ones
+        self.merge(_moments(out))
+        hist, bands = _counts(out, self.bands, self.band_counts.size)
+        self.hist += hist
+        self.band_counts += bands
+
+    def merge(self, moments: Moments) -> None:
+        """Chan et al.: combine one block's moments with the running ones. Always called in
+        block order, so the sums are the same whoever computed the blocks."""
+        rows, mean, m2, low, high = moments
         total = self.count + rows
         delta = mean - self.mean
         self.m2 += m2 + delta**2 * (self.count * rows / total)
         self.mean += delta * (rows / total)
         self.count = total
-        np.minimum(self.low, out.min(axis=1), out=self.low)
-        np.maximum(self.high, out.max(axis=1), out=self.high)
-        for j, level in enumerate(_first_levels()):
-            self.hist[j] += np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
-        self.band_counts += np.bincount(band_index(out[0], self.bands),
-                                        minlength=self.band_counts.size)
+        np.minimum(self.low, low, out=self.low)
+        np.maximum(self.high, high, out=self.high)
 
     def std(self) -> FloatArray:
         return np.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else np.zeros(3)
+
+
+Moments = tuple[int, FloatArray, FloatArray, FloatArray, FloatArray]
+
+
+def _moments(out: FloatArray) -> Moments:
+    """One block's count, means, sums of squared deviations, minima and maxima."""
+    mean = out.mean(axis=1)
+    m2 = ((out - mean[:, None]) ** 2).sum(axis=1)
+    return out.shape[1], mean, m2, out.min(axis=1), out.max(axis=1)
+
+
+def _counts(out: FloatArray, bands: BandRule, n_bands: int
+            ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """One block's histogram counts (3, bins) and band counts: integers, so their sums do not
+    depend on the order in which blocks are added."""
+    hist = np.stack([np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
+                     for j, level in enumerate(_first_levels())]).astype(np.int64)
+    return hist, np.bincount(band_index(out[0], bands), minlength=n_bands).astype(np.int64)
 
 
 def _first_levels() -> list[_Level]:
     return [_Level(lo, HIST_BINS / (hi - lo)) for lo, hi in OUTPUT_RANGES]
 
 
-def _resolve(targets: list[_Target], accs: Sequence[_Accumulator],
-             replay: Callable[[], Iterable[list[FloatArray]]]) -> None:
+Partial = list[list[tuple[Any, ...]]]  # per pending target, per member: what one block adds
+Scan = Callable[[list["_Target"]], Iterable[Partial]]
+
+
+def _partials(pending: Sequence[_Target], outs: Sequence[FloatArray]) -> Partial:
+    """What one block adds to each pending target: ``(w, values)`` for a collecting target,
+    ``(w, counts, min, max)`` (integer bin counts) for one that narrows further."""
+    result: Partial = []
+    for t in pending:
+        items: list[tuple[Any, ...]] = []
+        for m, w in t.weights.items():
+            v = outs[m][t.output]
+            mask = t.inside(v)
+            v = v if mask is None else v[mask]
+            if not v.size:
+                continue
+            if t.collect:
+                items.append((w, v))
+            else:
+                items.append((w, np.bincount(t.levels[-1].bins(v), minlength=HIST_BINS + 2),
+                              float(v.min()), float(v.max())))
+        result.append(items)
+    return result
+
+
+def _resolve(targets: list[_Target], accs: Sequence[_Accumulator], scan: Scan) -> None:
     """Find each target's value exactly: narrow it to one histogram bin, then (in further
     passes over the same draws) keep only the values in that bin and select among them.
-    Memory: the bins plus the values in the chosen bins, never all n."""
+    Memory: the bins plus the values in the chosen bins, never all n.
+
+    ``scan(pending)`` yields each block's :func:`_partials`, in block order; they are combined
+    in that order, so the result is the same however the blocks were computed."""
     masses = {}
     for t in targets:
         t.levels.append(_first_levels()[t.output])
@@ -623,21 +681,16 @@ def _resolve(targets: list[_Target], accs: Sequence[_Accumulator],
         found: dict[int, list[tuple[FloatArray, FloatArray]]] = {id(t): [] for t in pending}
         sub = {id(t): np.zeros(HIST_BINS + 2) for t in pending if not t.collect}
         span = {id(t): [math.inf, -math.inf] for t in pending}
-        for outs in replay():
-            for t in pending:
-                for m, w in t.weights.items():
-                    v = outs[m][t.output]
-                    mask = t.inside(v)
-                    v = v if mask is None else v[mask]
-                    if not v.size:
-                        continue
+        for partial in scan(pending):
+            for t, items in zip(pending, partial, strict=True):
+                for item in items:
                     if t.collect:
+                        w, v = item
                         found[id(t)].append((v, np.full(v.size, w)))
                     else:
-                        sub[id(t)] += w * np.bincount(t.levels[-1].bins(v),
-                                                      minlength=HIST_BINS + 2)
-                        span[id(t)] = [min(span[id(t)][0], float(v.min())),
-                                       max(span[id(t)][1], float(v.max()))]
+                        w, counts, v_min, v_max = item
+                        sub[id(t)] += w * counts
+                        span[id(t)] = [min(span[id(t)][0], v_min), max(span[id(t)][1], v_max)]
         for t in pending:
             if t.collect:
                 values = np.concatenate([v for v, _ in found[id(t)]])
@@ -883,29 +936,131 @@ class RunResult:
     mixture: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class StreamSpec:
+    """Everything a worker needs to draw and score any stream block of a run (picklable)."""
+
+    scenarios: tuple[Scenario, ...]
+    n: int
+    seed: int
+    sampler: Sampler
+    shared: bool
+    chunk_size: int
+
+    def open(self) -> tuple[list[_Member], list[int], int]:
+        members, dims = _members(self.scenarios, self.shared, self.sampler)
+        return members, dims, _chunk_rows(members, dims, self.chunk_size)
+
+    def stream(self, blocks: range | None = None, progress: Progress | None = None,
+               ) -> Iterator[list[FloatArray]]:
+        members, dims, rows = self.open()
+        return _stream(members, dims, self.n, self.seed, self.sampler, rows, progress, blocks)
+
+
+@dataclass(frozen=True)
+class StreamPart:
+    """What one worker found over a range of blocks: per-block moments (combined in block
+    order by the caller), summed integer counts, and the outputs themselves when kept."""
+
+    moments: list[list[Moments]]  # [block][member]
+    hist: list[NDArray[np.int64]]  # [member] (3, bins)
+    band_counts: list[NDArray[np.int64]]
+    pair_counts: list[NDArray[np.int64]]  # in the order of the pairs asked for
+    outs: list[list[FloatArray]] | None
+
+
+def stream_part(spec: StreamSpec, blocks: range, pairs: Sequence[tuple[int, int]],
+                keep: bool) -> StreamPart:
+    """Worker: draw and score ``blocks`` of a run and summarise them (top level: picklable)."""
+    bands = [ModelArrays.of(s).bands for s in spec.scenarios]
+    n_bands = [len(band_names(b)) for b in bands]
+    part = StreamPart([], [np.zeros((3, HIST_BINS + 2), dtype=np.int64) for _ in bands],
+                      [np.zeros(k, dtype=np.int64) for k in n_bands],
+                      [np.zeros(2, dtype=np.int64) for _ in pairs], [] if keep else None)
+    for outs in spec.stream(blocks):
+        part.moments.append([_moments(out) for out in outs])
+        for m, out in enumerate(outs):
+            hist, band = _counts(out, bands[m], n_bands[m])
+            part.hist[m] += hist
+            part.band_counts[m] += band
+        for counts, (i, j) in zip(part.pair_counts, pairs, strict=True):
+            counts += [np.count_nonzero(outs[i][0] > outs[j][0]),
+                       np.count_nonzero(outs[i][0] == outs[j][0])]
+        if part.outs is not None:
+            part.outs.append(outs)
+    return part
+
+
+def scan_part(spec: StreamSpec, blocks: range, pending: list[_Target]) -> list[Partial]:
+    """Worker: one exact-percentile pass over ``blocks`` (top level: picklable)."""
+    return [_partials(pending, outs) for outs in spec.stream(blocks)]
+
+
+def block_ranges(n: int, parts: int = 32) -> list[range]:
+    """The run's blocks in at most ``parts`` contiguous ranges (the work items of a pool).
+    Any split gives the same numbers; this one only balances the load."""
+    total = n_blocks(n)
+    size = max(1, -(-total // parts))
+    return [range(b, min(b + size, total)) for b in range(0, total, size)]
+
+
 def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampler,
                 shared: bool, chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
                 pairs: Sequence[tuple[int, int]] = (), mixture: Sequence[float] | None = None,
+                executor: Executor | None = None,
                 ) -> tuple[RunResult, Callable[[int], FloatArray]]:
     """Monte Carlo summaries of several scenarios in one streaming pass (plus the passes the
-    exact percentiles need), and a function that draws one member's arrays again."""
-    members, dims = _members(scenarios, shared, sampler)
-    rows = _chunk_rows(members, dims, chunk_size)
+    exact percentiles need), and a function that draws one member's arrays again.
+
+    With an ``executor`` (any :class:`concurrent.futures.Executor`: a process pool, a Dask
+    client's) the stream blocks are drawn by its workers; every partial result is combined in
+    block order, so the numbers are the same to the last digit as without one."""
+    spec = StreamSpec(tuple(scenarios), n, seed, sampler, shared, chunk_size)
+    members, dims, rows = spec.open()
     accs = [_Accumulator(m.arrays.bands) for m in members]
     keep = 3 * n * len(members) * 8 <= KEEP_BYTES
     kept: list[list[FloatArray]] = []
     pair_counts = {p: np.zeros(2, dtype=np.int64) for p in pairs}
-    for outs in _stream(members, dims, n, seed, sampler, rows, progress):
-        for acc, out in zip(accs, outs, strict=True):
-            acc.add(out)
-        for (i, j), counts in pair_counts.items():
-            counts += [np.count_nonzero(outs[i][0] > outs[j][0]),
-                       np.count_nonzero(outs[i][0] == outs[j][0])]
-        if keep:
-            kept.append(outs)
+    if executor is not None and len(block_ranges(n)) < 2:
+        executor = None  # one block: nothing to share out, and the same numbers
+    if executor is None:
+        for outs in _stream(members, dims, n, seed, sampler, rows, progress):
+            for acc, out in zip(accs, outs, strict=True):
+                acc.add(out)
+            for (i, j), counts in pair_counts.items():
+                counts += [np.count_nonzero(outs[i][0] > outs[j][0]),
+                           np.count_nonzero(outs[i][0] == outs[j][0])]
+            if keep:
+                kept.append(outs)
+    else:
+        ranges = block_ranges(n)
+        futures = [executor.submit(stream_part, spec, blocks, list(pairs), keep)
+                   for blocks in ranges]
+        for blocks, future in zip(ranges, futures, strict=True):
+            part: StreamPart = future.result()
+            for block_moments in part.moments:
+                for acc, moments in zip(accs, block_moments, strict=True):
+                    acc.merge(moments)
+            for m, acc in enumerate(accs):
+                acc.hist += part.hist[m]
+                acc.band_counts += part.band_counts[m]
+            for counts, more in zip(pair_counts.values(), part.pair_counts, strict=True):
+                counts += more
+            if part.outs is not None:
+                kept.extend(part.outs)
+            if progress is not None:
+                done = min(n, blocks.stop * STREAM_BLOCK) - blocks.start * STREAM_BLOCK
+                progress(done * len(members))
 
-    def replay() -> Iterable[list[FloatArray]]:
-        return kept if keep else _stream(members, dims, n, seed, sampler, rows)
+    def scan(pending: list[_Target]) -> Iterable[Partial]:
+        if keep:
+            return (_partials(pending, outs) for outs in kept)
+        if executor is None:
+            return (_partials(pending, outs)
+                    for outs in _stream(members, dims, n, seed, sampler, rows))
+        futures = [executor.submit(scan_part, spec, blocks, pending)
+                   for blocks in block_ranges(n)]
+        return (partial for future in futures for partial in future.result())
 
     targets = [_Target(j, {m: 1.0}, inverted_cdf_rank(n, q) + 1.0)
                for m in range(len(members)) for j in range(3) for q in PERCENTILES]
@@ -914,15 +1069,16 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
         # the weighted outlook percentile: each draw of scenario m weighs p_m / n
         mix_targets = [_Target(0, {m: p / n for m, p in enumerate(mixture)}, q / 100.0 - 1e-12)
                        for q in PERCENTILES]
-    _resolve(targets + mix_targets, accs, replay)
+    _resolve(targets + mix_targets, accs, scan)
     summaries = []
     for m, acc in enumerate(accs):
         std = acc.std()
-        moments = tuple({"mean": float(acc.mean[j]), "std": float(std[j]),
-                         **{f"p{q:g}": targets[9 * m + 3 * j + i].value
-                            for i, q in enumerate(PERCENTILES)}} for j in range(3))
-        summaries.append(Summary(moments, {band: float(acc.band_counts[i] / n)  # type: ignore[arg-type]
-                                           for i, band in enumerate(band_names(acc.bands))}))
+        summary_moments = tuple({"mean": float(acc.mean[j]), "std": float(std[j]),
+                                 **{f"p{q:g}": targets[9 * m + 3 * j + i].value
+                                    for i, q in enumerate(PERCENTILES)}} for j in range(3))
+        odds = {band: float(acc.band_counts[i] / n)
+                for i, band in enumerate(band_names(acc.bands))}
+        summaries.append(Summary(summary_moments, odds))  # type: ignore[arg-type]
     mix = None
     if mixture is not None:
         counts = np.sum([p * acc.band_counts / n for p, acc in zip(mixture, accs, strict=True)],
@@ -947,12 +1103,13 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
 
 def simulate(scenario: Scenario, n: int = 10_000, seed: int = 0, sampler: Sampler = "random",
              chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
-             method: Method = "auto") -> Simulation:
+             method: Method = "auto", executor: Executor | None = None) -> Simulation:
     """Summarise S, R and O of ``scenario`` under its estimates' uncertainty.
 
     ``method``: ``"exact"`` computes the exact law (linear models with independent inputs,
     :mod:`riskengine.exact`), ``"mc"`` draws ``n`` samples, ``"auto"`` the exact law when it
-    applies. The summary's memory does not grow with ``n``.
+    applies. The summary's memory does not grow with ``n``. ``executor``: draw the stream
+    blocks on its workers (the same numbers, see :func:`run_members`).
     """
     _check(n, chunk_size)
     (laws,) = choose_method([scenario], method)
@@ -966,14 +1123,15 @@ def simulate(scenario: Scenario, n: int = 10_000, seed: int = 0, sampler: Sample
         return Simulation(scenario.id, scenario.partnership, n, seed, sampler, arrays.bands,
                           exact_summary(laws, arrays.bands), "exact", draws,
                           arrays.has_sides)
-    result, arrays_of = run_members([scenario], n, seed, sampler, False, chunk_size, progress)
+    result, arrays_of = run_members([scenario], n, seed, sampler, False, chunk_size, progress,
+                                    executor=executor)
     return Simulation(scenario.id, scenario.partnership, n, seed, sampler, arrays.bands,
                       result.summaries[0], "mc", lambda: arrays_of(0), arrays.has_sides)
 
 
 def simulate_many(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
                   sampler: Sampler = "random", progress: Progress | None = None,
-                  pairs: Sequence[tuple[int, int]] = ()
+                  pairs: Sequence[tuple[int, int]] = (), executor: Executor | None = None,
                   ) -> list[Simulation]:
     """Simulate several scenarios with common random numbers (Monte Carlo).
 
@@ -984,7 +1142,7 @@ def simulate_many(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
     """
     _check(n, 1)
     result, arrays_of = run_members(scenarios, n, seed, sampler, True, progress=progress,
-                                    pairs=pairs)
+                                    pairs=pairs, executor=executor)
     return [Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
                        result.summaries[m], "mc", _bind(arrays_of, m), has_sides(s))
             for m, s in enumerate(scenarios)]

@@ -293,7 +293,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         alternatives = list(load_trees(catalogue).trees.values())
         with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
             text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                                catalogue=catalogue, progress=advance,
+                                sobol_n=args.sobol_n, catalogue=catalogue, progress=advance,
                                 alternatives=alternatives)
     except MissingExtra as exc:
         raise UsageError(str(exc)) from None
@@ -488,6 +488,9 @@ def _args_report(p: argparse.ArgumentParser) -> None:
                    help="draws per scenario (default 20000)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     _add_tree(p)
+    p.add_argument("--sobol-n", type=sobol_n, default=2048, metavar="N",
+                   help="Sobol base sample size for the drivers section (default 2048; a "
+                        "power of two from 64)")
     _add_common(p)
 
 

@@ -63,9 +63,10 @@ def test_simulate_is_identical_on_a_process_pool(shipped: list[Scenario], pool: 
 
 def test_compare_and_outlook_are_identical_on_any_executor(shipped: list[Scenario],
                                                            pool: Executor) -> None:
-    # every partnership: runs per partnership, then the baselines' pairs across them
-    want = compare(shipped, n=N, seed=3, method="mc").to_dict()
-    assert compare(shipped, n=N, seed=3, method="mc", executor=pool).to_dict() == want
+    # two partnerships: runs per partnership, then the baselines' pairs across them
+    two = [s for s in shipped if s.partnership in ("japan-turkey", "japan-uk")]
+    want = compare(two, n=N, seed=3, method="mc").to_dict()
+    assert compare(two, n=N, seed=3, method="mc", executor=pool).to_dict() == want
     assert want["pairs"] and all(p["method"] == "mc" for p in want["pairs"])
     group = [s for s in shipped if s.partnership == "japan-turkey"]
     if all(s.probability for s in group):
@@ -109,7 +110,7 @@ def test_sweep_rows_are_run_simulate_rows_whatever_the_batching(shipped: list[Sc
 def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
     for flags in (["--jobs", "2"], ["--executor", "local"]):
-        assert cli.main(["compare", str(ROOT / "scenarios/japan-turkey"), "--simulate", str(N),
+        assert cli.main(["compare", str(ROOT / "scenarios/japan-turkey"), "--simulate", "3000",
                          "--method", "mc", "--format", "json", "-q", *flags]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]

@@ -241,12 +241,14 @@ def test_report_on_inform_and_with_the_pillar_tree_beside_the_default(
         tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "inform.html"
-    assert main(["report", *INFORM_FEW, "--simulate", "300", "-q", "-o", str(out)]) == 0
+    assert main(["report", *INFORM_FEW, "--simulate", "300", "--sobol-n", "64", "-q", "-o",
+                 str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     assert "under INFORM Risk Index 2021" in text and 'class="chart tree"' in text
     assert "no risk–opportunity plane" in text
     out = tmp_path / "jt.html"
-    assert main(["report", *JAPAN_TURKEY, "--simulate", "300", "-q", "-o", str(out)]) == 0
+    assert main(["report", *JAPAN_TURKEY, "--simulate", "300", "--sobol-n", "64", "-q", "-o",
+                 str(out)]) == 0
     text = out.read_text(encoding="utf-8")
     # the scenarios' own (default) tree and the project's pillar tree, both drawn
     assert "under the default tree" in text

@@ -92,11 +92,11 @@ def bench_sweep(scenarios: list[Scenario]) -> list[Row]:
 
 def bench_blocks() -> list[Row]:
     scenario = portfolio(1, factors=30, seed=1)[0]
-    base, alone = timed(lambda: simulate(scenario, N_BIG, seed=0, method="mc").summary)
+    base, alone = timed(lambda: simulate(scenario, N_BIG, seed=0, method="mc").stats)
     base_load = load()
     with process_pool(2) as pool:
         took, shared = timed(lambda: simulate(scenario, N_BIG, seed=0, method="mc",
-                                              executor=pool).summary)
+                                              executor=pool).stats)
     same = "identical" if shared == alone else "DIFFERENT"
     return [(f"simulate {N_BIG:.0e} x 30", "this process (baseline)", f"{base:.1f} s", "1.00",
              base_load),

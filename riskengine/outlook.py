@@ -88,8 +88,8 @@ class Outlook:
             "scenarios": [
                 {"scenario": s.id, "title": s.title, "probability": p, "stability": r.stability,
                  "band": r.band, "share_of_expected": p * r.stability / expected if expected
-                 else 0.0, "p5": sim.summary.moments[0]["p5"],
-                 "p95": sim.summary.moments[0]["p95"]}
+                 else 0.0, "p5": sim.stats.moments[0]["p5"],
+                 "p95": sim.stats.moments[0]["p95"]}
                 for s, p, r, sim in zip(self.scenarios, probs, self.results, self.simulations,
                                         strict=True)],
         }

@@ -225,11 +225,11 @@ def sweep_batch(batch: Sequence[Scenario], settings: SweepSettings) -> list[Swee
         sim = simulate(scenario, settings.n, seed=settings.seed,
                        sampler=settings.sampler,  # type: ignore[arg-type]
                        method=settings.method)  # type: ignore[arg-type]
-        s = sim.summary.moments[0]
+        s = sim.stats.moments[0]
         rows.append(SweepRow(scenario.partnership, scenario.id, result.stability,
                              result.risk_index, result.opportunity_index, result.band,
                              sim.method, s["mean"], s["std"], s["p5"], s["p50"], s["p95"],
-                             dict(sim.summary.band_probabilities)))
+                             dict(sim.stats.band_probabilities)))
     return rows
 
 

@@ -773,7 +773,7 @@ class Simulation:
     seed: int
     sampler: str
     bands: BandRule
-    summary: Summary = field(repr=False)
+    stats: Summary = field(repr=False)  # moments of S, R, O and band odds
     method: str = "mc"
     draws: Callable[[], FloatArray] | None = field(default=None, repr=False, compare=False)
     sides: bool = True  # the tree has risk and opportunity nodes: R and O are reported
@@ -801,23 +801,27 @@ class Simulation:
 
     def to_dict(self) -> dict[str, Any]:
         """MODEL.md's ``simulation`` section: statistics of S, band odds; R and O nested."""
-        s, r, o = self.summary.moments
+        s, r, o = self.stats.moments
         out = {"n": self.n, "seed": self.seed, "sampler": self.sampler, "method": self.method,
-               **s, "band_probabilities": dict(self.summary.band_probabilities)}
+               **s, "band_probabilities": dict(self.stats.band_probabilities)}
         if self.sides:
             out |= {"risk_index": dict(r), "opportunity_index": dict(o)}
         return out
 
+    def summary(self) -> Any:
+        """mean, std and p5/p50/p95 of S, R and O as a pandas DataFrame (rows)."""
+        return self.frame()
+
     def frame(self) -> Any:
         import pandas as pd
 
-        s, r, o = self.summary.moments
+        s, r, o = self.stats.moments
         if not self.sides:
             return pd.DataFrame({"score": s}).T
         return pd.DataFrame({"stability": s, "risk_index": r, "opportunity_index": o}).T
 
     def _repr_html_(self) -> str:
-        probs = self.summary.band_probabilities
+        probs = self.stats.band_probabilities
         odds = ", ".join(f"{band} {p:.0%}" for band, p in probs.items())
         how = (f"exact law ({self.method})" if self.method == "exact" else
                f"{self.n:,} draws ({self.sampler}, seed {self.seed})")

@@ -366,8 +366,9 @@ def test_findings_cannot_forge_workflow_commands_or_escapes(project: Path, cli: 
 
 @pytest.fixture
 def big_project(project: Path) -> Path:
-    """Enough output (scores, and warnings about missing evidence) to fill a pipe's buffer."""
-    for i in range(300):
+    """Enough output (scores, and warnings about missing evidence) to fill a pipe's 64 KiB
+    buffer several times over."""
+    for i in range(120):
         write(project / f"scenarios/p{i:03}/s.yaml", f"""
             id: s
             title: Scenario {i}

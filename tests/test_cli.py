@@ -124,3 +124,14 @@ def test_help_and_validate_import_neither_scipy_nor_pandas(args: list[str]) -> N
     proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_api_demo_runs(monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's Python API as examples/api_demo.py uses it (the demo command runs it)."""
+    import runpy
+
+    monkeypatch.chdir(ROOT)
+    runpy.run_path(str(ROOT / "examples" / "api_demo.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "stability" in out and "Outlook: expected S" in out

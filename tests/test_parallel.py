@@ -57,7 +57,7 @@ def test_simulate_is_identical_on_a_process_pool(shipped: list[Scenario], pool: 
     alone = simulate(scenario, N, seed=7, sampler=sampler, method="mc")  # type: ignore[arg-type]
     shared = simulate(scenario, N, seed=7, sampler=sampler, method="mc",  # type: ignore[arg-type]
                       executor=pool)
-    assert shared.summary == alone.summary
+    assert shared.stats == alone.stats
     assert np.array_equal(shared.stability, alone.stability)
 
 

@@ -70,8 +70,8 @@ def test_draws_again_match_the_summaries(shipped: list) -> None:
     comparison = compare(shipped, n=4000, seed=1, method="mc")
     for sim in comparison.simulations:
         p5, p95 = np.percentile(sim.stability, (5, 95), method="inverted_cdf")
-        assert (float(p5), float(p95)) == (sim.summary.moments[0]["p5"],
-                                           sim.summary.moments[0]["p95"])
+        assert (float(p5), float(p95)) == (sim.stats.moments[0]["p5"],
+                                           sim.stats.moments[0]["p95"])
 
 
 def test_independent_odds_match_the_difference_law() -> None:

@@ -14,6 +14,8 @@ Names are imported on first use, so ``import riskengine`` stays cheap for the CL
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import Any
 
 __version__ = "0.1.0"
@@ -53,3 +55,20 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``riskengine.outlook`` is a function of the API and also a submodule. Importing the
+    submodule (as compare and report do) makes Python set the package attribute to the module,
+    which would shadow the function; this keeps the function the answer."""
+
+    def __getattribute__(self, name: str) -> Any:
+        value = super().__getattribute__(name)
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
+            function = getattr(value, name)
+            super().__setattr__(name, function)
+            return function
+        return value
+
+
+sys.modules[__name__].__class__ = _Package

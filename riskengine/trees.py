@@ -129,11 +129,16 @@ def check_trees(folder: str | Path, factor_ids: Mapping[str, object] | None
                 ) -> tuple[TreeSet, list[Problem]]:
     """Read every tree file in ``folder`` (absent folder: no trees, no problems)."""
     root = Path(folder)
+    return check_tree_files(yaml_files(root) if root.is_dir() else [], factor_ids, root)
+
+
+def check_tree_files(paths: Iterable[Path], factor_ids: Mapping[str, object] | None,
+                     root: Path | None = None) -> tuple[TreeSet, list[Problem]]:
+    """Read tree files into one set: every problem, and a tree id given twice is RE202 (the
+    rule for loading and for ``validate``)."""
     trees = TreeSet(root=root)
     problems: list[Problem] = []
-    if not root.is_dir():
-        return trees, problems
-    for path in yaml_files(root):
+    for path in paths:
         tree, doc, found = check_tree_file(path, factor_ids)
         problems.extend(found)
         if tree is None or doc is None:

@@ -32,7 +32,7 @@ from riskengine.loading import (
 from riskengine.models import Scenario
 from riskengine.problems import Problem, matching_codes
 from riskengine.reliability import Reliability, reliability
-from riskengine.trees import TreeSet, check_tree_file, is_tree_file, models_dir_for
+from riskengine.trees import check_tree_files, is_tree_file, models_dir_for
 
 
 @dataclass
@@ -102,20 +102,15 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
                 catalogue.positions[factor_id] = part.positions[factor_id]
 
     # The trees: those given, and those of each catalogue's project (models/ beside factors/).
-    trees = TreeSet()
+    # A project's trees are checked whole, like its catalogue: a broken tree affects every
+    # scenario that names it.
     tree_paths = list(tree_files)
     for root in roots:
         folder = models_dir_for(root)
         if folder.is_dir():
             tree_paths.extend(p for p in yaml_files(folder) if p not in tree_paths)
-    for path in tree_paths:
-        # a project's trees are checked whole, like its catalogue: a broken tree affects
-        # every scenario that names it
-        tree, doc, found = check_tree_file(path, catalogue if roots else None)
-        problems.extend(found)
-        if tree is not None and doc is not None and tree.id not in trees.trees:
-            trees.trees[tree.id] = tree
-            trees.docs[tree.id] = doc
+    trees, found = check_tree_files(tree_paths, catalogue if roots else None)
+    problems.extend(found)
 
     reader = ScenarioReader(catalogue, trees)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from riskengine.reporting import printable
+from riskengine.reporting import band_tone, printable
 from riskengine.scoring import BandRule, band_names, band_specs
 
 BAND_COLOURS = {"stable": "#2e7d32", "fragile": "#f9a825", "unstable": "#c62828"}
@@ -84,17 +84,9 @@ def _shown(labels: Sequence[str]) -> list[str]:
 
 
 def band_colour(band: str, bands: BandRule = (), higher_is: str = "better") -> str:
-    """A band's colour: the default bands' own, else green, amber or red by its place on the
-    tree's scale (the best third green)."""
-    if band in BAND_COLOURS:
-        return BAND_COLOURS[band]
-    names = list(band_names(bands)) if bands else []
-    if band not in names or len(names) < 2:
-        return "#90a4ae"
-    rank = names.index(band) / (len(names) - 1)  # 0: the top band
-    goodness = 1 - rank if higher_is == "better" else rank
-    key = "stable" if goodness > 2 / 3 else "fragile" if goodness >= 1 / 3 else "unstable"
-    return BAND_COLOURS[key]
+    """A band's colour, by its tone on the tree's scale (grey if unknown)."""
+    tone = band_tone(band, band_names(bands) if bands else (), higher_is)
+    return BAND_COLOURS[tone] if tone else "#90a4ae"
 
 
 def _band_shading(ax: Any, bands: BandRule, horizontal: bool, scale: tuple[float, float],

@@ -76,18 +76,25 @@ def cell(text: object) -> str:
     return printable("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
 
 
-def band_style(band: str, record: Record | None = None) -> str:
-    """A band's colour: the default bands' own, else by its place on the tree's scale (the
-    best third green, the worst third red)."""
+def band_tone(band: str, names: Sequence[str], higher_is: str = "better") -> str | None:
+    """Which default band a tree's band reads like: ``stable`` for the best third of the
+    tree's bands (listed from the top of the scale down), ``unstable`` for the worst third;
+    None for a band it does not list. Charts and tables colour by it."""
     if band in BAND_STYLE:
-        return BAND_STYLE[band]
-    tree = (record or {}).get("tree") or {}
-    names = [b["name"] for b in tree.get("bands", [])]
+        return band
     if band not in names or len(names) < 2:
-        return "white"
-    rank = names.index(band) / (len(names) - 1)  # 0: the top band
-    goodness = 1 - rank if tree.get("higher_is", "better") == "better" else rank
-    return "green" if goodness > 2 / 3 else "yellow" if goodness >= 1 / 3 else "red"
+        return None
+    rank = list(names).index(band) / (len(names) - 1)  # 0: the top band
+    goodness = 1 - rank if higher_is == "better" else rank
+    return "stable" if goodness > 2 / 3 else "fragile" if goodness >= 1 / 3 else "unstable"
+
+
+def band_style(band: str, record: Record | None = None) -> str:
+    """A band's rich colour, by its tone on the record's tree (white if unknown)."""
+    tree = (record or {}).get("tree") or {}
+    tone = band_tone(band, [b["name"] for b in tree.get("bands", [])],
+                     tree.get("higher_is", "better"))
+    return BAND_STYLE[tone] if tone else "white"
 
 
 def is_custom_tree(record: Record) -> bool:

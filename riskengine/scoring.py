@@ -14,17 +14,19 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from riskengine.models import Bands, BandSpec, Scenario, TreeLeaf, TreeNode
+from riskengine.models import Bands, BandSpec, Scenario, TreeNode
 from riskengine.tree import (
     CompiledTree,
     compile_tree,
     evaluate,
     reference_score,
+    tree_bands,
     tree_of,
 )
 from riskengine.tree import (
     contributions as tree_contributions,
 )
+from riskengine.trees import leaves as tree_leaves
 
 BANDS = ("stable", "fragile", "unstable")
 
@@ -124,9 +126,9 @@ class ModelArrays:
         reverse = np.array([e.factor.higher_means == "less" for e in est])
         transforms = []
         if scenario.tree is not None:
-            leaves = {leaf.factor: leaf for leaf in _leaves(scenario.tree.root)}
+            by_factor = {leaf.factor: leaf for leaf in tree_leaves(scenario.tree)}
             for i, fid in enumerate(ids):
-                leaf = leaves.get(fid)
+                leaf = by_factor.get(fid)
                 if leaf is None or (leaf.normalise == "scale" and leaf.transform is None):
                     continue
                 if scenario.population is None or fid not in scenario.population.leaves:
@@ -159,26 +161,11 @@ class ModelArrays:
         )
 
 
-def _leaves(node: TreeNode) -> list[TreeLeaf]:
-    out: list[TreeLeaf] = []
-    for child in node.children:
-        out.extend([child] if isinstance(child, TreeLeaf) else _leaves(child))
-    return out
-
-
 def _leaf_weights(tree: CompiledTree) -> FloatArray:
     weights = np.zeros(tree.k)
     for node in tree.nodes:
         weights[node.leaf_cols] = node.child_weights[:node.leaf_cols.size]
     return weights
-
-
-def normalise_weights(weights: FloatArray, is_risk: NDArray[np.bool_]) -> FloatArray:
-    """Weights divided by their kind's total; works on one row or a matrix of rows."""
-    weights = np.asarray(weights, dtype=float)
-    risk_total = np.where(is_risk, weights, 0.0).sum(axis=-1, keepdims=True)
-    opp_total = np.where(is_risk, 0.0, weights).sum(axis=-1, keepdims=True)
-    return weights / np.where(is_risk, risk_total, opp_total)
 
 
 def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = None
@@ -198,12 +185,6 @@ def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = Non
     for col, values in special:
         s[..., col] = values
     return s
-
-
-def evaluate_nodes(s: FloatArray, arrays: ModelArrays,
-                   weights: dict[int, FloatArray] | None = None) -> FloatArray:
-    """Every node's value in [0, 1] (columns in the compiled tree's order)."""
-    return evaluate(arrays.tree, s, weights)
 
 
 def aggregate(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray] | None = None
@@ -226,23 +207,6 @@ def _has(tree: CompiledTree, node_id: str) -> bool:
     return any(n.id == node_id and n.parent == tree.root for n in tree.nodes)
 
 
-def contributions(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray] | None = None
-                  ) -> FloatArray:
-    """Each factor's signed share of ``score - reference`` (see :mod:`riskengine.tree`).
-
-    For the default tree these are MODEL.md's: arithmetic ``-100 beta w s`` for risks and
-    ``+100 (1 - beta) w s`` for opportunities; geometric, the shortfall ``S - 100`` split in
-    proportion to each factor's log term.
-    """
-    values = evaluate(arrays.tree, s, weights)
-    return tree_contributions(arrays.tree, s, values, weights)
-
-
-def contribution_reference(arrays: ModelArrays) -> float:
-    """The score the contributions are measured from: they sum to ``S`` minus this."""
-    return reference_score(arrays.tree)
-
-
 BandRule = Bands | tuple[BandSpec, ...]
 
 
@@ -259,10 +223,7 @@ def scenario_bands(scenario: Scenario) -> BandRule:
     """The bands a scenario's score is read against: its tree's, else its settings'."""
     if scenario.tree is None:
         return scenario.model.bands
-    from riskengine.tree import default_bands
-
-    tree = scenario.tree
-    return tuple(tree.bands or default_bands(tree.scale, tree.higher_is))
+    return tree_bands(scenario.tree)
 
 
 def has_sides(scenario: Scenario) -> bool:
@@ -478,7 +439,7 @@ def score(scenario: Scenario) -> Result:
         stability=float(stability),
         risk_index=None if np.isnan(r) else float(r),
         opportunity_index=None if np.isnan(o) else float(o),
-        band=tree.band_of(float(stability)),
+        band=band_of(float(stability), tree.bands),
         aggregation=scenario.model.aggregation, risk_share=scenario.model.risk_share,
         bands=scenario.model.bands,
         contribution_reference=reference_score(tree), factors=factors,

@@ -18,12 +18,14 @@ from riskengine.scoring import (
     FloatArray,
     ModelArrays,
     aggregate,
-    evaluate_nodes,
+    band_index,
+    band_names,
+    band_of,
     normalise,
 )
 from riskengine.simulation import Marginals
 from riskengine.tree import contributions as tree_contributions
-from riskengine.tree import linear_coefficients
+from riskengine.tree import evaluate, linear_coefficients
 
 SobolMethod = Literal["auto", "analytic", "estimate"]
 
@@ -212,18 +214,18 @@ def weight_robustness(scenario: Scenario, n: int = 4000, concentration: float = 
         weights[j] = drawn
     s = normalise(arrays.point, arrays)
     s_rows = np.broadcast_to(s, (n, s.size))
-    values = evaluate_nodes(s_rows, arrays, weights)
+    values = evaluate(tree, s_rows, weights)
     stability = tree.display(values[:, tree.root], tree.root)
-    nominal_values = evaluate_nodes(s, arrays)
+    nominal_values = evaluate(tree, s)
     nominal_s = float(tree.display(nominal_values[tree.root], tree.root))
-    nominal_band = tree.band_of(nominal_s)
-    bands = tree.band_index(stability)
+    nominal_band = band_of(nominal_s, tree.bands)
+    bands = band_index(stability, tree.bands)
     contrib = np.abs(tree_contributions(tree, np.ascontiguousarray(s_rows), values, weights))
     nominal_contrib = np.abs(tree_contributions(tree, s, nominal_values))
     ranks = np.argsort(np.argsort(-contrib, axis=1, kind="stable"), axis=1, kind="stable")
     nominal_ranks = np.argsort(np.argsort(-nominal_contrib, kind="stable"), kind="stable")
     p5, p50, p95 = np.percentile(stability, (5, 50, 95))
-    names = tree.band_names
+    names = band_names(tree.bands)
     return {
         "n": n, "concentration": concentration, "seed": seed,
         "nominal": nominal_s, "nominal_band": nominal_band,
@@ -270,10 +272,10 @@ def breakpoints(scenario: Scenario) -> list[dict[str, Any]]:
                 continue
             # the band entered when the factor moves from its point value past the crossing
             beyond = value + (1e-6 if value >= point[i] else -1e-6) * (hi - lo)
-            found.append({"id": fid, "band": arrays.tree.band_of(score_at(beyond)),
+            found.append({"id": fid, "band": band_of(score_at(beyond), arrays.tree.bands),
                           "value": value, "threshold": threshold,
                           "direction": "above" if value >= point[i] else "below"})
-        rows.extend(found or [{"id": fid, "band": arrays.tree.band_of(base), "value": None,
+        rows.extend(found or [{"id": fid, "band": band_of(base, arrays.tree.bands), "value": None,
                                "threshold": None, "direction": None}])
     return rows
 

@@ -149,21 +149,6 @@ class CompiledTree:
         parts = [node.leaf_cols] + [self.descendant_cols(int(c)) for c in node.node_ids]
         return np.concatenate(parts).astype(np.intp)
 
-    def band_index(self, display_value: FloatArray | float) -> NDArray[np.int_]:
-        """Index into :attr:`bands` of each display value (bands run from the top down)."""
-        value = np.asarray(display_value, dtype=float)
-        mins = np.array([b.min for b in self.bands])
-        # the first band (from the top) whose min the value reaches; below all: the last band
-        idx = np.sum(value[..., None] < mins[None, :] if value.ndim else value < mins, axis=-1)
-        return np.minimum(idx, len(self.bands) - 1)
-
-    def band_of(self, display_value: float) -> str:
-        return self.bands[int(self.band_index(display_value))].name
-
-    @property
-    def band_names(self) -> tuple[str, ...]:
-        return tuple(b.name for b in self.bands)
-
 
 # ---------------------------------------------------------------------------------------------
 # the default tree
@@ -296,7 +281,7 @@ def _compile(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
     used = np.flatnonzero(parent_of_col >= 0).astype(np.intp)
     compiled = CompiledTree(
         id=tree.id, name=tree.name, scale=tree.scale,
-        bands=tuple(tree.bands or default_bands(tree.scale, tree.higher_is)),
+        bands=tree_bands(tree),
         higher_is=tree.higher_is, k=len(leaf_ids), leaf_ids=tuple(leaf_ids),
         nodes=tuple(nodes), used_cols=used, parent_of_col=parent_of_col,
         linear_nodes=np.array(linear, dtype=np.intp), linear_matrix=matrix, linear_const=const,
@@ -305,6 +290,11 @@ def _compile(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
     object.__setattr__(compiled, "leaf_reference", leaf_reference)
     object.__setattr__(compiled, "reference", evaluate(compiled, leaf_reference))
     return compiled
+
+
+def tree_bands(tree: TreeFile) -> tuple[BandSpec, ...]:
+    """The tree's bands, or thirds of its display scale when it names none."""
+    return tuple(tree.bands or default_bands(tree.scale, tree.higher_is))
 
 
 def default_bands(scale: DisplayScale, higher_is: str) -> list[BandSpec]:

@@ -104,12 +104,13 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     # The trees: those given, and those of each catalogue's project (models/ beside factors/).
     # A project's trees are checked whole, like its catalogue: a broken tree affects every
     # scenario that names it.
-    tree_paths = list(tree_files)
+    tree_paths = {absolute(p): p for p in tree_files}  # a file given and found is one file
     for root in roots:
         folder = models_dir_for(root)
         if folder.is_dir():
-            tree_paths.extend(p for p in yaml_files(folder) if p not in tree_paths)
-    trees, found = check_tree_files(tree_paths, catalogue if roots else None)
+            for path in yaml_files(folder):
+                tree_paths.setdefault(absolute(path), path)
+    trees, found = check_tree_files(tree_paths.values(), catalogue if roots else None)
     problems.extend(found)
 
     reader = ScenarioReader(catalogue, trees)

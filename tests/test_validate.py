@@ -348,3 +348,12 @@ def test_reliability_by_hand(project: Path, cli: Runner) -> None:
     record = json.loads(cli("run", BASE, "--format", "json", cwd=project).stdout)[0]
     assert record["reliability"]["grade"] == "B"
     assert record["reliability"]["score"] == pytest.approx(rel.score)
+
+
+def test_a_project_tree_named_on_the_command_line_is_read_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`validate factors models scenarios` gives the trees that validate also finds beside the
+    catalogue: the same file, not a tree id defined twice."""
+    monkeypatch.chdir(ROOT)
+    found = validate(["factors", "models", "scenarios"])
+    assert not found.errors, [str(p) for p in found.errors]

@@ -28,7 +28,7 @@ import numpy as np
 from riskengine.models import Estimate, Factor, Scale, Scenario
 from riskengine.parallel import process_pool, sweep
 from riskengine.scoring import ModelArrays, aggregate, normalise
-from riskengine.sensitivity import analytic_sobol, estimate_sobol
+from riskengine.sensitivity import analytic_sobol, estimate_sobol, sobol_indices, sobol_terms
 from riskengine.simulation import Marginals, simulate
 
 QUICK = "--quick" in sys.argv
@@ -136,28 +136,10 @@ def bootstrap_sobol(model: Callable[[np.ndarray], np.ndarray],
 
     rng = np.random.default_rng(seed)
     base = qmc.Sobol(2 * dims, scramble=True, seed=rng).random(n)
-    a, b = ppf(base[:, :dims]), ppf(base[:, dims:])
-    f_a, f_b = model(a), model(b)
-    centre = np.mean(np.concatenate([f_a, f_b]))
-    f_a, f_b = f_a - centre, f_b - centre
-    terms = np.empty((n, 2 * dims + 4))
-    for i in range(dims):
-        ab = a.copy()
-        ab[:, i] = b[:, i]
-        f_ab = model(ab) - centre
-        terms[:, i] = f_b * (f_ab - f_a)
-        terms[:, dims + i] = 0.5 * (f_a - f_ab) ** 2
-    terms[:, 2 * dims:] = np.column_stack([f_a, f_b, f_a**2, f_b**2])
-
-    def indices(means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m_a, m_b, m_a2, m_b2 = (means[..., 2 * dims + j] for j in range(4))
-        variance = (m_a2 + m_b2) / 2 - ((m_a + m_b) / 2) ** 2
-        return (means[..., :dims] / variance[..., None],
-                means[..., dims:2 * dims] / variance[..., None])
-
-    first, total = indices(terms.mean(axis=0))
+    terms = sobol_terms(model, ppf(base[:, :dims]), ppf(base[:, dims:]))
+    first, total = sobol_indices(terms.mean(axis=0), dims)
     counts = rng.multinomial(n, np.full(n, 1.0 / n), size=resamples).astype(float)
-    first_boot, total_boot = indices(counts @ terms / n)
+    first_boot, total_boot = sobol_indices(counts @ terms / n, dims)
     return (first, np.percentile(first_boot, (2.5, 97.5), axis=0).T, total,
             np.percentile(total_boot, (2.5, 97.5), axis=0).T)
 

@@ -93,6 +93,39 @@ def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
 SOBOL_REPLICATES = 16
 
 
+def sobol_terms(model: Callable[[FloatArray], FloatArray], a: FloatArray, b: FloatArray
+                ) -> FloatArray:
+    """The per-row terms of the Saltelli-2010 first-order and Jansen total estimators, shape
+    (rows, 2 * dims + 4): every index is a ratio of their means (:func:`sobol_indices`).
+
+    ``a`` and ``b`` are the two independent samples of raw inputs; each A_B^i swaps one column.
+    """
+    rows, dims = a.shape
+    # Centring the outputs leaves the indices unchanged but removes the mean from the
+    # products f_B * (f_AB - f_A), whose variance would otherwise swamp the estimates.
+    f_a, f_b = model(a), model(b)
+    centre = np.mean(np.concatenate([f_a, f_b]))
+    f_a, f_b = f_a - centre, f_b - centre
+    terms = np.empty((rows, 2 * dims + 4))
+    for i in range(dims):  # one model run per factor, over all rows
+        ab = a.copy()
+        ab[:, i] = b[:, i]
+        f_ab = model(ab) - centre
+        terms[:, i] = f_b * (f_ab - f_a)
+        terms[:, dims + i] = 0.5 * (f_a - f_ab) ** 2
+    terms[:, 2 * dims:] = np.column_stack([f_a, f_b, f_a**2, f_b**2])
+    return terms
+
+
+def sobol_indices(means: FloatArray, dims: int) -> tuple[FloatArray, FloatArray]:
+    """First-order and total indices from means of :func:`sobol_terms` (any leading axes)."""
+    m_a, m_b, m_a2, m_b2 = (means[..., 2 * dims + j] for j in range(4))
+    variance = (m_a2 + m_b2) / 2 - ((m_a + m_b) / 2) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (means[..., :dims] / variance[..., None],
+                means[..., dims:2 * dims] / variance[..., None])
+
+
 def estimate_sobol(model: Callable[[FloatArray], FloatArray], ppf: Callable[[FloatArray],
                    FloatArray], dims: int, n: int, seed: int,
                    replicates: int = SOBOL_REPLICATES, level: float = 0.95,
@@ -121,31 +154,9 @@ def estimate_sobol(model: Callable[[FloatArray], FloatArray], ppf: Callable[[Flo
     base = np.concatenate([qmc.Sobol(2 * dims, scramble=True,
                                      seed=np.random.default_rng(child)).random(per)
                            for child in children])
-    rows = base.shape[0]
-    a, b = ppf(base[:, :dims]), ppf(base[:, dims:])
-    # Centring the outputs leaves the indices unchanged but removes the mean from the
-    # products f_B * (f_AB - f_A), whose variance would otherwise swamp the estimates.
-    f_a, f_b = model(a), model(b)
-    centre = np.mean(np.concatenate([f_a, f_b]))
-    f_a, f_b = f_a - centre, f_b - centre
-    terms = np.empty((rows, 2 * dims + 4))
-    for i in range(dims):  # one model run per factor, over all rows
-        ab = a.copy()
-        ab[:, i] = b[:, i]
-        f_ab = model(ab) - centre
-        terms[:, i] = f_b * (f_ab - f_a)
-        terms[:, dims + i] = 0.5 * (f_a - f_ab) ** 2
-    terms[:, 2 * dims:] = np.column_stack([f_a, f_b, f_a**2, f_b**2])
-
-    def indices(means: FloatArray) -> tuple[FloatArray, FloatArray]:
-        m_a, m_b, m_a2, m_b2 = (means[..., 2 * dims + j] for j in range(4))
-        variance = (m_a2 + m_b2) / 2 - ((m_a + m_b) / 2) ** 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (means[..., :dims] / variance[..., None],
-                    means[..., dims:2 * dims] / variance[..., None])
-
-    first, total = indices(terms.mean(axis=0))
-    first_r, total_r = indices(terms.reshape(replicates, per, -1).mean(axis=1))
+    terms = sobol_terms(model, ppf(base[:, :dims]), ppf(base[:, dims:]))
+    first, total = sobol_indices(terms.mean(axis=0), dims)
+    first_r, total_r = sobol_indices(terms.reshape(replicates, per, -1).mean(axis=1), dims)
     half = student_t.ppf(0.5 + level / 2, replicates - 1) / math.sqrt(replicates)
     first_half = half * first_r.std(axis=0, ddof=1)
     total_half = half * total_r.std(axis=0, ddof=1)

@@ -264,8 +264,7 @@ def _compile(tree: TreeFile, leaf_ids: Sequence[str]) -> CompiledTree:
 
     root = visit(tree.root, 0)
     if root is None:
-        raise TreeError(tree.root.id, f"the scenario estimates none of tree {tree.id!r}'s "
-                        "factors")
+        raise TreeError(tree.root.id, "the scenario estimates none of the tree's factors")
     parents = {int(c): j for j, n in enumerate(nodes) for c in n.node_ids}
     nodes = [Node(**{**vars(n), "parent": parents.get(j, -1)}) for j, n in enumerate(nodes)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,21 @@ def test_the_project_validates_clean(cli: Runner) -> None:
     assert proc.returncode == 0, report["problems"]
     assert report["problems"] == []
     assert report["files"] == len(list(CATALOGUE.glob("*.yaml"))) + len(SCENARIO_FILES)
+
+
+def test_the_projects_own_config_sets_the_evidence_age_limit(cli: Runner, tmp_path: Path) -> None:
+    """validate reads examples/korea-poland/riskengine.toml: with its limit the project is clean;
+    the same files with a limit below the age of the oldest source warn (RE602) about it."""
+    copy = tmp_path / "korea-poland"
+    shutil.copytree(EXAMPLE, copy)
+    config = copy / "riskengine.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        "max-evidence-age = 1500", "max-evidence-age = 1400"), encoding="utf-8")
+    proc = cli("validate", str(copy / "factors"), str(copy / "scenarios"), "--format", "json")
+    problems = json.loads(proc.stdout)["problems"]
+    assert proc.returncode == 0  # warnings only
+    assert problems and {p["code"] for p in problems} == {"RE602"}
+    assert all("2022-02-28" in p["message"] for p in problems)
 
 
 def test_the_catalogue_is_the_reviewed_shipped_one_plus_its_own_factors() -> None:

@@ -52,7 +52,7 @@ from riskengine.reporting import formula_safe
 
 # Limits against hostile sheets: reading stops at the first one passed. A project of 5,000
 # scenarios with 14 factors is 70,000 estimate rows; evidence rows are a few per estimate.
-MAX_ROWS = 200_000  # per table
+MAX_ROWS = 100_000  # per table
 MAX_COLUMNS = 64
 MAX_SHEET_BYTES = 64_000_000  # the CSV or xlsx file itself
 MAX_UNZIPPED_BYTES = 512_000_000  # an xlsx's parts, uncompressed (zip bombs)
@@ -394,6 +394,8 @@ class _Reader:
     path: Path
     shown: str
     problems: list[Problem] = field(default_factory=list)
+    # files whose scenarios row is already reported: their other rows are not reported again
+    bad_files: set[str] = field(default_factory=set)
 
     def at(self, row: _Row | None, table: str, line: int | None, column: str | None,
            col: int | None, message: str, code: str) -> None:
@@ -493,9 +495,10 @@ def _text(raw: Any) -> tuple[str, str | None]:
 
 
 def _read_table(reader: _Reader, table: str, header: Sequence[Any],
-                lines: Iterable[tuple[int, Sequence[tuple[Any, bool]]]],
+                lines: Iterable[tuple[int, Sequence[Any], Sequence[bool] | None]],
                 foreign: frozenset[str] = frozenset(), header_line: int = 1) -> list[_Row]:
-    """Rows of one table from its header and its numbered rows of (value, is_formula) cells.
+    """Rows of one table from its header and its numbered rows: (row number, cell values,
+    whether each cell is a formula, or None where no cell can be one).
 
     ``foreign``: header names that belong to other tables (a CSV's union of columns): allowed
     in the header, but this table's rows must leave them empty.
@@ -524,15 +527,16 @@ def _read_table(reader: _Reader, table: str, header: Sequence[Any],
     if len(reader.problems) > before:
         return []
     rows: list[_Row] = []
-    for count, (line_no, cells) in enumerate(lines, start=1):
+    for count, (line_no, cells, formulas) in enumerate(lines, start=1):
         if count > MAX_ROWS:
             reader.at(None, table, line_no, None, None, f"more than {MAX_ROWS:,} rows",
                       "RE902")
             return rows
-        if all(v is None or (isinstance(v, str) and not v.strip()) for v, _ in cells):
+        if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
             continue  # a blank row, as spreadsheets have
         row = _Row(table, line_no, {}, names)
-        for i, (raw, formula) in enumerate(cells, start=1):
+        for i, raw in enumerate(cells, start=1):
+            formula = formulas is not None and formulas[i - 1]
             name = positions[i - 1] if i <= len(positions) else None
             empty = raw is None or (isinstance(raw, str) and not raw.strip())
             if name is None or name in foreign:
@@ -597,7 +601,7 @@ def _read_xlsx(reader: _Reader) -> dict[str, list[_Row]]:
                 continue
             rows = sheet.iter_rows(max_col=MAX_COLUMNS)
             header = [c.value for c in next(rows, ())]
-            numbered = ((i, [(c.value, c.data_type == "f") for c in row])
+            numbered = ((i, [c.value for c in row], [c.data_type == "f" for c in row])
                         for i, row in enumerate(rows, start=2))
             tables[name] = _read_table(reader, name, header, numbered)
         return tables
@@ -624,7 +628,7 @@ def _read_csv(reader: _Reader) -> dict[str, list[_Row]]:
         reader.file_problem("holds a NUL byte: not a CSV text file", "RE901")
         return {}
     lines = csv.reader(io.StringIO(text, newline=""))
-    by_table: dict[str, list[tuple[int, list[tuple[Any, bool]]]]] = {n: [] for n in TABLES}
+    by_table: dict[str, list[tuple[int, list[str], None]]] = {n: [] for n in TABLES}
     try:
         header = next(lines, [])
         if not header or header[0].strip() != TABLE_COLUMN:
@@ -634,22 +638,32 @@ def _read_csv(reader: _Reader) -> dict[str, list[_Row]]:
         if len(header) > MAX_COLUMNS:
             reader.at(None, "csv", 1, None, None, f"more than {MAX_COLUMNS} columns", "RE902")
             return {}
+        if not _csv_header_ok(reader, header):
+            return {}
         for count, row in enumerate(lines, start=1):
             line_no = count + 1  # the record's row, as a spreadsheet numbers it
             if count > MAX_ROWS * len(TABLES):
                 reader.at(None, "csv", line_no, None, None,
                           f"more than {MAX_ROWS * len(TABLES):,} rows", "RE902")
                 return {}
-            if not row or all(not v.strip() for v in row):
-                continue
-            name = row[0].strip()
-            if name not in by_table:
+            name = row[0].strip() if row else ""
+            bucket = by_table.get(name)
+            if bucket is None:
+                if not any(v.strip() for v in row):
+                    continue  # a blank line
                 reader.at(None, "csv", line_no, TABLE_COLUMN, 1,
                           f"unknown table {_short(row[0])} (tables: {', '.join(TABLES)})",
                           "RE903")
+                if len(reader.problems) > 20:
+                    return {}  # not this format at all: twenty lines say so
                 continue
+            if len(bucket) >= MAX_ROWS:
+                reader.at(None, name, line_no, None, None, f"more than {MAX_ROWS:,} rows "
+                          f"of the {name} table", "RE902")
+                return {}
             # the ``table`` cell is a foreign column of every table: seen, never a value
-            by_table[name].append((line_no, [(None, False)] + [(v, False) for v in row[1:]]))
+            row[0] = ""
+            bucket.append((line_no, row, None))
     except csv.Error as exc:
         reader.file_problem(f"not a CSV file: {exc} (line {lines.line_num})", "RE901")
         return {}
@@ -659,6 +673,36 @@ def _read_csv(reader: _Reader) -> dict[str, list[_Row]]:
         own = {c.name for c in TABLES[name]}
         tables[name] = _read_table(reader, name, header, numbered, union - own)
     return tables
+
+
+def _csv_header_ok(reader: _Reader, header: list[str]) -> bool:
+    """The CSV's header names each column of the union once (checked once, not per table)."""
+    union = _csv_header()
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(header, start=1):
+        name = raw.strip()
+        if not name:
+            continue
+        if name not in union:
+            hint = _suggest(name, union)
+            reader.at(None, "csv", 1, None, i, f"unknown column {_short(raw)}{hint}", "RE903")
+            if hint:  # a misspelt column is one finding, not also a missing one
+                seen.setdefault(hint.split("'")[1], i)
+        elif name in seen:
+            reader.at(None, "csv", 1, name, i, f"column {name!r} given twice (first in "
+                      f"column {_letter(seen[name])})", "RE903")
+        seen.setdefault(name, i)
+    missing = [n for n in union if n not in seen]
+    if missing:
+        reader.at(None, "csv", 1, None, None, f"missing column(s) {', '.join(missing)}",
+                  "RE903")
+    return not reader.problems
+
+
+def _suggest(name: str, choices: Sequence[str]) -> str:
+    from riskengine.files import suggest
+
+    return suggest(name, choices)
 
 
 def read_sheet(path: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -694,9 +738,12 @@ def _assemble(reader: _Reader, tables: dict[str, list[_Row]], scenarios_rel: str
     for row in tables.get("scenarios", []):
         values = row.values
         if not _keys_present(reader, row):
+            if values["file"] is not None:
+                reader.bad_files.add(values["file"])
             continue
         rel = values["file"]
         if not _safe_file(reader, row, rel, values["scenario"], scenarios_rel):
+            reader.bad_files.add(rel)
             continue
         if rel in data:
             first = rows_of[rel][0].line
@@ -791,6 +838,8 @@ def _owner(reader: _Reader, row: _Row, data: dict[str, dict[str, Any]]
         return None
     rel, sid = row.values["file"], row.values["scenario"]
     target = data.get(rel)
+    if rel in reader.bad_files or (target is None and reader.bad_files):
+        return None  # the broken scenarios row is the one finding (its file may be this)
     if target is None:
         reader.cell(row, "file", f"{rel} has no row in the scenarios sheet", "RE906")
         return None

@@ -298,6 +298,11 @@ def _cell_out(column: Column, value: Any) -> Any:
             return dt.date.fromisoformat(value)
     if isinstance(value, str):
         return _text_out(value)
+    if isinstance(value, int | float) and not isinstance(value, bool) and \
+            float(f"{value:.16g}") != value:
+        # openpyxl stores numbers to 16 significant digits; the few that need 17 are
+        # written as their exact text, which import reads as the same number
+        return repr(value)
     return value
 
 

@@ -47,10 +47,12 @@ def test_round_trip_of_the_shipped_scenarios(cli: Runner, shipped: Path, tmp_pat
     assert done.stderr.startswith(f"wrote {sheet} (11 scenarios, 67 estimates, 101 evidence")
     # into a copy: nothing was edited, so nothing is written and every byte stays
     before = snapshot(shipped / "scenarios")
+    stamps = {p: p.stat().st_mtime_ns for p in (shipped / "scenarios").rglob("*.yaml")}
     done = cli("import", str(sheet), "--into", str(shipped))
     assert done.returncode == 0, done.stderr
     assert "wrote 0 file(s) (0 edited, 0 new), 11 unchanged" in done.stderr
     assert snapshot(shipped / "scenarios") == before
+    assert {p: p.stat().st_mtime_ns for p in (shipped / "scenarios").rglob("*.yaml")} == stamps
     if suffix == "csv":
         return  # new files are written from the same rows whichever format held them
     # into a project without scenarios: every file is new, and loads to the same scenarios
@@ -106,14 +108,14 @@ def test_an_edited_file_keeps_its_comments_and_others_stay_untouched(
     assert scenarios_of(project / "scenarios")["demo/base"].estimate("r_b").mode == 5
 
 
-def test_text_that_looks_like_a_formula_stays_text_both_ways(cli: Runner, project: Path
+def test_formula_like_text_and_17_digit_numbers_round_trip_through_xlsx(cli: Runner, project: Path
                                                             ) -> None:
     from openpyxl import load_workbook
 
     base = project / "scenarios/demo/base.yaml"
     base.write_text(base.read_text().replace(
-        "source: Test source", "source: '=HYPERLINK(\"x\")'\n        note: \"'quoted\""),
-        encoding="utf-8")
+        "source: Test source", "source: '=HYPERLINK(\"x\")'\n        note: \"'quoted\""
+    ).replace("low: 2\n", "low: 2.0000000000000004\n"), encoding="utf-8")
     before = snapshot(project / "scenarios")
     assert cli("export", "scenarios", "-o", "s.xlsx", cwd=project).returncode == 0
     sheet = load_workbook(project / "s.xlsx")["evidence"]
@@ -346,3 +348,26 @@ def test_usage_errors_exit_2(cli: Runner, project: Path) -> None:
     done = cli("import", "missing.csv", cwd=project)
     assert (done.returncode, done.stderr) == (
         2, "riskengine import: error: no such file or folder: missing.csv\n")
+
+
+def test_import_into_a_folder_that_is_no_project(
+        cli: Runner, project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    export_csv(cli, project)
+    nowhere = tmp_path_factory.mktemp("nowhere")
+    done = cli("import", str(project / "sheet.csv"), "--into", str(nowhere), cwd=nowhere)
+    assert done.returncode == 2
+    assert done.stderr.startswith("riskengine import: error: --into ")
+    assert done.stderr.endswith(": no project here (no factors/ folder at or above it)\n")
+
+
+def test_a_workbook_without_one_of_its_sheets(cli: Runner, project: Path) -> None:
+    from openpyxl import load_workbook
+
+    assert cli("export", "scenarios", "-o", "s.xlsx", cwd=project).returncode == 0
+    book = load_workbook(project / "s.xlsx")
+    del book["signposts"]
+    book.save(project / "s.xlsx")
+    done = cli("import", "s.xlsx", cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1, "s.xlsx: no sheet named signposts (sheets: scenarios, estimates, evidence, "
+        "correlations) [RE901]\n")

@@ -204,7 +204,7 @@ def test_select_ignore_and_strict(project: Path, monkeypatch: pytest.MonkeyPatch
     strict = validate(["scenarios"], strict=True)
     assert strict.errors and all(p.severity == "error" for p in strict.problems)
     with pytest.raises(ValueError, match="unknown rule code"):
-        validate(["scenarios"], select=["RE9"])
+        validate(["scenarios"], select=["RE99"])
 
 
 def test_cli_strict_select_and_unknown_code(project: Path, cli: Runner) -> None:

@@ -237,6 +237,19 @@ def project_root(factors_dir: Path | None) -> Path:
     return Path(os.path.abspath(factors_dir)).parent
 
 
+def locate_project(start: Path) -> tuple[Path, Path, Path]:
+    """(root, factors folder, scenarios folder) of the project at or above ``start``: the one
+    place that says where a sheet's files live."""
+    from riskengine.loading import find_factors_dir
+
+    factors = find_factors_dir(start)
+    if not factors.is_dir():
+        raise SheetUsageError(f"--into {start}: no project here (no factors/ folder at or "
+                              "above it)")
+    root = project_root(factors)
+    return root, factors, root / "scenarios"
+
+
 def _relative(file: Path, root: Path) -> str:
     try:
         return absolute(file).relative_to(root).as_posix()
@@ -1038,19 +1051,13 @@ def import_estimates(sheet: str | Path, into: str | Path = ".", check: bool = Fa
     :class:`~riskengine.problems.InputError` with every problem, located at the sheet's cell
     (``sheet.xlsx:14:5: estimates!E14 (low): ...``) or at the scenario file it would write.
     """
-    from riskengine.loading import find_factors_dir, load_catalogue, load_trees
+    from riskengine.loading import load_catalogue, load_trees
     from riskengine.yamlio import read_yaml
 
     sheet = Path(sheet)
-    root_dir = Path(into)
-    if not root_dir.is_dir():
+    if not Path(into).is_dir():
         raise SheetUsageError(f"--into {into}: no such folder")
-    factors = find_factors_dir(root_dir)
-    if not factors.is_dir():
-        raise SheetUsageError(f"--into {into}: no project here (no factors/ folder at or "
-                              "above it)")
-    root = project_root(factors)
-    scenarios_dir = root / "scenarios"
+    root, factors, scenarios_dir = locate_project(Path(into))
     scenarios_rel = scenarios_dir.relative_to(root).as_posix()
     tables, problems = _read(sheet)
     reader = _Reader(sheet, display_path(sheet), problems)

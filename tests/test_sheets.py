@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -144,12 +145,10 @@ def test_python_api(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                                       blacklist_characters="\x00"), min_size=1, max_size=300))
 def test_any_note_is_written_so_the_safe_reader_reads_it_back(text: str) -> None:
     data = {"id": "x", "title": "T", "factors": {"r_a": {"value": 1, "note": text}}}
-    path = Path(f"/tmp/riskengine-sheet-prose-{id(text)}.yaml")
-    try:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder, "x.yaml")
         path.write_text(yaml_text(data), encoding="utf-8")
         assert read_yaml(path).data["factors"]["r_a"]["note"] == text
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def test_rows_of_a_file_name_only_what_it_writes(shipped: Path) -> None:
@@ -371,3 +370,19 @@ def test_a_workbook_without_one_of_its_sheets(cli: Runner, project: Path) -> Non
     assert (done.returncode, done.stderr) == (
         1, "s.xlsx: no sheet named signposts (sheets: scenarios, estimates, evidence, "
         "correlations) [RE901]\n")
+
+
+def test_a_symlinked_folder_cannot_carry_a_file_out_of_the_project(
+        cli: Runner, project: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (project / "scenarios/evil").symlink_to(outside, target_is_directory=True)
+    export_csv(cli, project)
+    sheet = project / "sheet.csv"
+    sheet.write_text(sheet.read_text().replace("scenarios/demo/", "scenarios/evil/"),
+                     encoding="utf-8")
+    done = cli("import", "sheet.csv", cwd=project)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        "sheet.csv:2:2: scenarios!B2 (file): 'scenarios/evil/base.yaml' leads outside "
+        "scenarios (through a symlink) [RE907]")
+    assert not any(outside.iterdir())

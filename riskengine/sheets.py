@@ -33,6 +33,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import io
 import math
 import os
@@ -405,6 +406,7 @@ class _Row:
     line: int  # 1-based row of the sheet (or line of the CSV)
     values: dict[str, Any]
     columns: dict[str, int]  # 1-based column of each name
+    failed: set[str] = field(default_factory=set)  # columns whose cell is already reported
 
 
 @dataclass
@@ -565,6 +567,7 @@ def _read_table(reader: _Reader, table: str, header: Sequence[Any],
             value, message, code = _parse_value(columns[name], raw, formula)
             if message:
                 reader.at(row, table, line_no, name, i, message, code)
+                row.failed.add(name)
             row.values[name] = value
         for name in columns:
             row.values.setdefault(name, None)
@@ -835,18 +838,11 @@ def _keys_present(reader: _Reader, row: _Row) -> bool:
     ok = True
     for column in TABLES[row.table]:
         if column.required and row.values.get(column.name) is None and \
-                column.name not in _failed(reader, row):
+                column.name not in row.failed:
             reader.cell(row, column.name, "required, but empty", "RE904")
             ok = False
     return ok and all(row.values.get(c.name) is not None for c in TABLES[row.table]
                       if c.required)
-
-
-def _failed(reader: _Reader, row: _Row) -> set[str]:
-    """Columns of ``row`` already reported (a bad value is not also 'empty')."""
-    prefix = f"{row.table}!"
-    return {p.field.rsplit("(", 1)[-1].rstrip(")") for p in reader.problems
-            if p.line == row.line and p.field.startswith(prefix)}
 
 
 def _owner(reader: _Reader, row: _Row, data: dict[str, dict[str, Any]]
@@ -894,10 +890,35 @@ def _safe_file(reader: _Reader, row: _Row, rel: str, sid: str, scenarios_rel: st
 # writing YAML: edit in place, keep comments
 
 
+@functools.cache
+def _representer() -> type:
+    from ruamel.yaml.representer import RoundTripRepresenter
+    from ruamel.yaml.scalarfloat import ScalarFloat
+
+    class ExactRepresenter(RoundTripRepresenter):
+        """ruamel rebuilds a float it read from its digits and exponent, and some come out
+        one unit in the last place off (6.665557766001529e-05 became ...528e-05): such a
+        float is written as Python's shortest exact text instead."""
+
+        def represent_scalar_float(self, data: Any) -> Any:
+            node = super().represent_scalar_float(data)
+            try:
+                exact = float(node.value) == float(data)
+            except ValueError:
+                exact = False
+            if not exact:
+                node = self.represent_scalar("tag:yaml.org,2002:float", repr(float(data)))
+            return node
+
+    ExactRepresenter.add_representer(ScalarFloat, ExactRepresenter.represent_scalar_float)
+    return ExactRepresenter
+
+
 def _yaml() -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: keeps comments, key order, flow and block styles
+    yaml.Representer = _representer()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096  # long text is folded by _prose, never by ruamel's trailing-space wrap
     yaml.preserve_quotes = True
@@ -988,12 +1009,15 @@ def _merge(target: Any, new: dict[str, Any], order: Sequence[str], depth: str = 
             if isinstance(old, dict) and isinstance(value, dict):
                 _merge(old, value, ORDER.get(inner, ()), inner)
                 continue
-            if isinstance(old, list) and isinstance(value, list) and len(old) == len(value):
-                for i, (o, v) in enumerate(zip(old, value, strict=True)):
+            if isinstance(old, list) and isinstance(value, list):
+                # item by item, so an added or dropped evidence item leaves the others' comments
+                for i, (o, v) in enumerate(zip(old, value, strict=False)):
                     if isinstance(o, dict) and isinstance(v, dict):
                         _merge(o, v, ORDER.get(inner, ()), inner)
                     elif not _same(o, v):
                         old[i] = _yaml_value(None, v)
+                del old[len(value):]
+                old.extend(_yaml_value(None, v) for v in value[len(old):])
                 continue
             if _same(old, value):
                 continue
@@ -1005,6 +1029,11 @@ def _merge(target: Any, new: dict[str, Any], order: Sequence[str], depth: str = 
         if key in rank:
             position = sum(1 for k in target if rank.get(k, len(rank)) < rank[key])
         target.insert(position, key, _yaml_value(key, value))
+    if depth == "factors" and list(target) != list(new):
+        # the estimates' order is the scenario's (Scenario.estimates is a tuple): follow the
+        # sheet's; a key's comments are kept by key, so they move with it
+        for key in new:
+            target.move_to_end(key)
 
 
 def _inner_order(depth: str, key: str) -> str:

@@ -386,3 +386,28 @@ def test_a_symlinked_folder_cannot_carry_a_file_out_of_the_project(
         "sheet.csv:2:2: scenarios!B2 (file): 'scenarios/evil/base.yaml' leads outside "
         "scenarios (through a symlink) [RE907]")
     assert not any(outside.iterdir())
+
+
+def test_added_evidence_and_reordered_estimates_follow_the_sheet(cli: Runner, project: Path
+                                                                 ) -> None:
+    base = project / "scenarios/demo/base.yaml"
+    base.write_text(base.read_text().replace("    low: 2\n", "    low: 2  # survey\n"),
+                    encoding="utf-8")
+    rows = export_csv(cli, project)
+    i, _ = cell_of(rows, "evidence", "r_a", "source")
+    added = list(rows[i])
+    added[rows[0].index("source")] = "Second source"
+    rows.insert(i + 1, added)
+    first, _ = cell_of(rows, "estimates", "r_a", "low")
+    last, _ = cell_of(rows, "estimates", "o_b", "low")
+    rows.insert(first, rows.pop(last))  # o_b's row now comes first
+    save_csv(project, rows)
+    done = cli("import", "sheet.csv", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "    low: 2  # survey\n" in base.read_text(encoding="utf-8")
+    scenario = scenarios_of(project / "scenarios")["demo/base"]
+    assert [e.factor.id for e in scenario.estimates] == ["o_b", "r_a", "r_b", "o_a"]
+    assert [e.source for e in scenario.estimate("r_a").evidence] == ["Test source",
+                                                                       "Second source"]
+    # and it now exports the rows that were imported (evidence grouped by estimate)
+    assert sorted(export_csv(cli, project)) == sorted(rows)

@@ -738,7 +738,8 @@ def _read(path: Path) -> tuple[dict[str, list[_Row]], list[Problem]]:
     kind = sheet_kind(path)
     reader = _Reader(path, display_path(path))
     if not path.is_file():
-        raise SheetUsageError(f"{path}: no such file")
+        reason = "not a regular file" if path.exists() else "no such file"
+        raise SheetUsageError(f"{path}: {reason}")
     if path.stat().st_size > MAX_SHEET_BYTES:
         reader.file_problem(f"larger than {MAX_SHEET_BYTES:,} bytes", "RE902")
         return {}, reader.problems
@@ -1080,6 +1081,8 @@ def import_estimates(sheet: str | Path, into: str | Path = ".", check: bool = Fa
     :class:`~riskengine.problems.InputError` with every problem, located at the sheet's cell
     (``sheet.xlsx:14:5: estimates!E14 (low): ...``) or at the scenario file it would write.
     """
+    from ruamel.yaml.error import YAMLError
+
     from riskengine.loading import load_catalogue, load_trees
     from riskengine.yamlio import read_yaml
 
@@ -1117,14 +1120,18 @@ def import_estimates(sheet: str | Path, into: str | Path = ".", check: bool = Fa
                 existing = target.read_text(encoding="utf-8")
         else:
             created.append(target)
-        texts[rel] = yaml_text(new, existing)
+        try:
+            texts[rel] = yaml_text(new, existing)
+        except YAMLError:  # the safe reader took it, ruamel's round trip did not: write anew
+            texts[rel] = yaml_text(new)
 
+    if not data:
+        return ImportResult(root, checked_only=check)  # an empty sheet changes nothing
     catalogue = load_catalogue(factors)
     trees = load_trees(catalogue)
     scenarios = _validate(root, texts, data, catalogue, trees)
-    by_file = {rel: scenarios[rel] for rel in scenarios}
     for rel, rows in partnership_rows.items():
-        scenario = by_file.get(rel)
+        scenario = scenarios.get(rel)
         for row in rows:
             if scenario is not None and row.values["partnership"] != scenario.partnership:
                 reader.cell(row, "partnership", f"{row.values['partnership']!r} is not the "

@@ -196,14 +196,16 @@ def sheet_kind(path: str | Path) -> Literal["xlsx", "csv"]:
 
 
 def export_estimates(paths: Sequence[str | Path] | str | Path,
-                     output: str | Path | None = None, catalogue: Any = None) -> Workbook:
-    """The estimates and evidence of the scenario files at ``paths`` (files or folders) as a
-    :class:`Workbook`; written atomically to ``output`` (.xlsx or .csv) when given.
+                     output: str | Path | None = None,
+                     factors: str | Path | None = None) -> Workbook:
+    """The estimates and evidence of the scenario files at ``paths`` (files or folders, of one
+    project) as a :class:`Workbook`; written atomically to ``output`` (.xlsx or .csv) when
+    given. ``factors``: the catalogue to check them with instead of their project's.
 
-    The files are loaded with the normal loader first: a project with errors raises
-    :class:`~riskengine.problems.InputError` and exports nothing.
+    The files are loaded with the normal loader first: files with errors raise
+    :class:`~riskengine.problems.InputError` and nothing is exported.
     """
-    from riskengine.loading import find_factors_dir, load_catalogue, load_scenarios, scenario_paths
+    from riskengine.loading import load_project_scenarios, scenario_paths
     from riskengine.yamlio import read_yaml
 
     if output is not None:
@@ -213,11 +215,13 @@ def export_estimates(paths: Sequence[str | Path] | str | Path,
     files = scenario_paths(paths)
     if not files:
         raise SheetUsageError(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}")
-    if catalogue is None:
-        catalogue = load_catalogue(find_factors_dir(files[0]))
-    scenarios = load_scenarios(files, catalogue)
-    root = project_root(catalogue.root)
-    partnership = {absolute(s.source or ""): s.partnership for s in scenarios}
+    loaded = load_project_scenarios(files, factors)
+    if len(loaded.groups) != 1:
+        roots = ", ".join(g.project.shown for g in loaded.groups)
+        raise SheetUsageError(f"the paths lie in {len(loaded.groups)} projects ({roots}); a "
+                              "sheet holds one project's files: export each on its own")
+    root = absolute(loaded.groups[0].project.root)
+    partnership = {absolute(s.source or ""): s.partnership for s in loaded.scenarios}
     tables: Rows = {name: [] for name in TABLES}
     for file in files:
         rel = _relative(file, root)
@@ -230,25 +234,16 @@ def export_estimates(paths: Sequence[str | Path] | str | Path,
     return book
 
 
-def project_root(factors_dir: Path | None) -> Path:
-    """The root of the project whose catalogue is ``factors_dir``: the ``file`` column's
-    base, and where import writes."""
-    if factors_dir is None:
-        raise SheetUsageError("no factor catalogue: cannot tell where the project is")
-    return Path(os.path.abspath(factors_dir)).parent
+def locate_project(start: Path) -> Any:
+    """The project at or above ``start`` (:class:`riskengine.project.Project`), which must
+    have its catalogue: the one place that says where a sheet's files live."""
+    from riskengine.project import find_project
 
-
-def locate_project(start: Path) -> tuple[Path, Path, Path]:
-    """(root, factors folder, scenarios folder) of the project at or above ``start``: the one
-    place that says where a sheet's files live."""
-    from riskengine.loading import find_factors_dir
-
-    factors = find_factors_dir(start)
-    if not factors.is_dir():
-        raise SheetUsageError(f"--into {start}: no project here (no factors/ folder at or "
-                              "above it)")
-    root = project_root(factors)
-    return root, factors, root / "scenarios"
+    project = find_project(start)
+    if not project.factors_dir.is_dir():
+        raise SheetUsageError(f"--into {start}: no project here (no riskengine.toml, and no "
+                              "factors/ folder at or above it)")
+    return project
 
 
 def _relative(file: Path, root: Path) -> str:
@@ -1089,7 +1084,8 @@ def import_estimates(sheet: str | Path, into: str | Path = ".", check: bool = Fa
     sheet = Path(sheet)
     if not Path(into).is_dir():
         raise SheetUsageError(f"--into {into}: no such folder")
-    root, factors, scenarios_dir = locate_project(Path(into))
+    project = locate_project(Path(into))
+    root, scenarios_dir = absolute(project.root), absolute(project.scenarios_dir)
     scenarios_rel = scenarios_dir.relative_to(root).as_posix()
     tables, problems = _read(sheet)
     reader = _Reader(sheet, display_path(sheet), problems)
@@ -1127,9 +1123,9 @@ def import_estimates(sheet: str | Path, into: str | Path = ".", check: bool = Fa
 
     if not data:
         return ImportResult(root, checked_only=check)  # an empty sheet changes nothing
-    catalogue = load_catalogue(factors)
-    trees = load_trees(catalogue)
-    scenarios = _validate(root, texts, data, catalogue, trees)
+    catalogue = load_catalogue(project.factors_dir)
+    trees = load_trees(catalogue, project.models_dir)
+    scenarios = _validate(root, texts, data, catalogue, trees, project)
     for rel, rows in partnership_rows.items():
         scenario = scenarios.get(rel)
         for row in rows:
@@ -1182,7 +1178,7 @@ def _inside(reader: _Reader, root: Path, scenarios_dir: Path, data: dict[str, An
 
 
 def _validate(root: Path, texts: dict[str, str], data: dict[str, Any], catalogue: Any,
-              trees: Any) -> dict[str, Any]:
+              trees: Any, project: Any) -> dict[str, Any]:
     """Load the imported files, with the rest of their folders, from a scratch copy: the
     normal loader's checks, before anything is written. Problems name the project's files."""
     from riskengine.loading import load_scenarios
@@ -1204,7 +1200,9 @@ def _validate(root: Path, texts: dict[str, str], data: dict[str, Any], catalogue
         for folder in folders:
             files += sorted(p for p in (base / folder).iterdir() if p.suffix in YAML_SUFFIXES)
         try:
-            loaded = load_scenarios(files, catalogue, trees)
+            # the project's own settings (its default tree and model) for files read from
+            # the scratch folder, which lies in no project
+            loaded = load_scenarios(files, catalogue, trees, None, project)
         except InputError as exc:
             raise InputError([_unscratch(p, base, root) for p in exc.problems]) from None
         out = {}

@@ -27,7 +27,9 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 
 
 def scenarios_of(folder: Path) -> dict[str, object]:
-    return {s.key: s.model_copy(update={"source": None}) for s in load_scenarios(folder)}
+    # where each was read from is all that may differ between two copies of a project
+    where = {"source": None, "project": None, "catalogue": None}
+    return {s.key: s.model_copy(update=where) for s in load_scenarios(folder)}
 
 
 @pytest.fixture(scope="module")
@@ -356,7 +358,8 @@ def test_import_into_a_folder_that_is_no_project(
     done = cli("import", str(project / "sheet.csv"), "--into", str(nowhere), cwd=nowhere)
     assert done.returncode == 2
     assert done.stderr.startswith("riskengine import: error: --into ")
-    assert done.stderr.endswith(": no project here (no factors/ folder at or above it)\n")
+    assert done.stderr.endswith(": no project here (no riskengine.toml, and no factors/ folder "
+                                "at or above it)\n")
 
 
 def test_a_workbook_without_one_of_its_sheets(cli: Runner, project: Path) -> None:
@@ -411,3 +414,32 @@ def test_added_evidence_and_reordered_estimates_follow_the_sheet(cli: Runner, pr
                                                                        "Second source"]
     # and it now exports the rows that were imported (evidence grouped by estimate)
     assert sorted(export_csv(cli, project)) == sorted(rows)
+
+
+def test_a_configured_project_keeps_its_scenarios_where_its_config_says(
+        cli: Runner, project: Path) -> None:
+    (project / "scenarios").rename(project / "cases")
+    (project / "riskengine.toml").write_text('scenarios = "cases"\n', encoding="utf-8")
+    done = cli("export", "cases", "-o", "sheet.csv", "-q", cwd=project)
+    assert done.returncode == 0, done.stderr
+    text = (project / "sheet.csv").read_text(encoding="utf-8")
+    assert "cases/demo/base.yaml" in text
+    before = snapshot(project / "cases")
+    done = cli("import", "sheet.csv", "--into", "cases/demo", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert snapshot(project / "cases") == before
+    (project / "sheet.csv").write_text(
+        text.replace("cases/demo/up.yaml", "scenarios/demo/up.yaml"), encoding="utf-8")
+    done = cli("import", "sheet.csv", cwd=project)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "sheet.csv:3:2: scenarios!B3 (file): 'scenarios/demo/up.yaml' is not a file inside a "
+        "partnership folder of cases/ (e.g. cases/<partnership>/<id>.yaml) [RE907]"]
+
+
+def test_one_sheet_holds_one_project(cli: Runner, project: Path, shipped: Path) -> None:
+    done = cli("export", "scenarios", str(shipped / "scenarios/japan-uk"), "-o", "s.csv",
+               cwd=project)
+    assert done.returncode == 2
+    assert done.stderr.startswith("riskengine export: error: the paths lie in 2 projects (")
+    assert not (project / "s.csv").exists()

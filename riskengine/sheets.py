@@ -643,6 +643,9 @@ def _read_csv(reader: _Reader) -> dict[str, list[_Row]]:
     if "\x00" in text:
         reader.file_problem("holds a NUL byte: not a CSV text file", "RE901")
         return {}
+    if text.count("\n") > MAX_ROWS * len(TABLES):  # counted in C, before any row is parsed
+        reader.file_problem(f"more than {MAX_ROWS * len(TABLES):,} lines", "RE902")
+        return {}
     lines = csv.reader(io.StringIO(text, newline=""))
     by_table: dict[str, list[tuple[int, list[str], None]]] = {n: [] for n in TABLES}
     try:

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from riskengine import sheets
 from riskengine.loading import load_scenarios
 from riskengine.problems import CODES
 from riskengine.sheets import file_rows, yaml_text
@@ -248,14 +249,21 @@ def test_an_xlsx_that_is_not_a_zip(cli: Runner, project: Path) -> None:
         1, "bad.xlsx: not an xlsx workbook (not a zip archive) [RE901]\n")
 
 
-def test_a_million_row_csv_stops_at_the_limit(cli: Runner, project: Path) -> None:
+def test_a_million_row_csv_stops_at_the_limit(cli: Runner, project: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
     rows = export_csv(cli, project)
     header = ",".join(rows[0])
     filler = "signposts,x\n"
     (project / "sheet.csv").write_text(header + "\n" + filler * 1_000_000, encoding="utf-8")
     done = cli("import", "sheet.csv", cwd=project)
     assert (done.returncode, done.stderr) == (
-        1, "sheet.csv:100002: signposts!100002: more than 100,000 rows of the signposts table "
+        1, "sheet.csv: more than 500,000 lines [RE902]\n")
+    # fewer lines, but more rows of one table than it may have (a lower limit, same path)
+    monkeypatch.setattr(sheets, "MAX_ROWS", 1_000)
+    (project / "sheet.csv").write_text(header + "\n" + filler * 1_001, encoding="utf-8")
+    done = cli("import", "sheet.csv", cwd=project)
+    assert (done.returncode, done.stderr) == (
+        1, "sheet.csv:1002: signposts!1002: more than 1,000 rows of the signposts table "
         "[RE902]\n")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,10 @@ from riskengine.loading import (
     yaml_files,
 )
 from riskengine.models import Scenario
-from riskengine.problems import Problem, matching_codes
+from riskengine.problems import Problem, display_path, matching_codes
 from riskengine.reliability import Reliability, reliability
+from riskengine.suppressions import apply as apply_suppressions
+from riskengine.suppressions import compile_per_file_ignores, statistics
 from riskengine.trees import check_tree_files, is_tree_file, models_dir_for
 
 
@@ -42,6 +44,13 @@ class Validation:
     problems: list[Problem]
     files: int
     graded: list[tuple[Scenario, Reliability]]
+    suppressed_inline: list[Problem] = dataclasses.field(default_factory=list)
+    suppressed_by_config: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def statistics(self) -> dict[str, Any]:
+        """Findings per code, and how many were suppressed inline and by per-file ignores."""
+        return statistics(self.problems, self.suppressed_inline, self.suppressed_by_config)
 
     @property
     def errors(self) -> list[Problem]:
@@ -61,6 +70,7 @@ class Validation:
                           "hint": p.hint} for p in self.problems],
             "scenarios": [{"scenario": s.key, "path": s.source, "reliability": r.to_dict()}
                           for s, r in self.graded],
+            "statistics": self.statistics,
         }
 
 
@@ -70,15 +80,23 @@ def is_factor_file(path: Path) -> bool:
 
 def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None, *,
              max_evidence_age: int | None = None, select: list[str] | None = None,
-             ignore: list[str] | None = None, strict: bool = False) -> Validation:
+             ignore: list[str] | None = None, strict: bool = False,
+             per_file_ignores: Mapping[str, Sequence[str]] | None = None,
+             project_root: str | Path | None = None) -> Validation:
     """Check the files at ``paths`` (files or folders): every error and warning, sorted.
 
     The catalogue folders read (those holding the factor files given, or ``factors_dir``, or the
     nearest one above the scenarios) are checked whole: a broken factor anywhere in the catalogue
     affects every scenario that is checked against it. ``select``/``ignore`` take codes or
     prefixes (``RE6``, ``ALL``); an unknown one raises ``ValueError``.
+
+    ``per_file_ignores`` maps globs, relative to ``project_root`` (default: the working
+    folder), to the codes not reported in the files they match
+    (:func:`riskengine.suppressions.glob_matches`); inline ``# riskengine: ignore[...]``
+    comments are read from every file (:mod:`riskengine.suppressions`).
     """
     chosen = matching_codes(select or ["ALL"]) - (matching_codes(ignore) if ignore else set())
+    ignores = compile_per_file_ignores(per_file_ignores)
     files = [f for p in paths for f in yaml_files(p)]
     factor_files = [f for f in files if is_factor_file(f)]
     tree_files = [f for f in files if not is_factor_file(f) and is_tree_file(f)]
@@ -138,17 +156,46 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         whole = len(folder_scenarios) == len(yaml_files(folder))
         if whole and any(s.probability is not None for s in folder_scenarios):
             problems.extend(outlook_problems(folder_scenarios))
-    if factor_files and scenario_files:
+    # Unused factors need every scenario read: one that cannot be is reported, not as every
+    # factor it would have used going unused.
+    judge_unused = bool(factor_files and scenario_files) and all(
+        parsed is not None for parsed in reader.parsed.values())
+    if judge_unused:
         # Ids written in any scenario file count as used, valid or not: a typo in one scenario
         # is reported there, not as every factor of the catalogue going unused.
         named = {factor_id for parsed in reader.parsed.values() if parsed is not None
                  for factor_id in parsed.file.factors}
         problems.extend(unused_factor_warnings(catalogue, named))
 
-    kept = [p for p in set(problems) if p.code in chosen]
+    kept = [p for p in _root_causes(set(problems), roots, catalogue) if p.code in chosen]
+    # Suppressions: inline comments in every file read, then the per-file ignores.
+    catalogue_files = [f for root in roots for f in yaml_files(root)]
+    read_whole = [*files, *catalogue_files, *tree_paths.values()]
+    checked = set(chosen) - {"RE602"} if max_evidence_age is None else set(chosen)
+    if not judge_unused:
+        checked.discard("RE606")
+    filtered = apply_suppressions(
+        kept, [*read_whole, *reader.parsed], {display_path(f) for f in read_whole}, checked,
+        chosen,
+        ignores, Path(project_root) if project_root is not None else None)
+    kept = filtered.kept
     if strict:
         kept = [dataclasses.replace(p, severity="error") for p in kept]
-    return Validation(sorted(kept), len(files), graded)
+    return Validation(sorted(kept), len(files), graded, sorted(filtered.inline),
+                      sorted(filtered.by_config))
+
+
+def _root_causes(problems: Iterable[Problem], roots: Iterable[Path],
+                 catalogue: Catalogue) -> list[Problem]:
+    """The problems without those another one explains: a factor file that cannot be read is
+    reported there, once, not as an unknown factor in every scenario and tree that uses it."""
+    problems = list(problems)
+    broken_files = {p.path for p in problems if p.severity == "error"}
+    # a factor's id is its file's name (RE201), so a broken file stands for that id
+    broken = {f.stem for root in roots for f in yaml_files(root)
+              if f.stem not in catalogue and display_path(f) in broken_files}
+    return [p for p in problems
+            if not (p.code in ("RE301", "RE701") and p.subject and p.subject in broken)]
 
 
 def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None,

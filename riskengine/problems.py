@@ -76,8 +76,9 @@ CODES: dict[str, tuple[Severity, str, str]] = {
               "list the codes to suppress, e.g. `# riskengine: ignore[RE602]`"),
     "RE612": ("warning", "suppression matches no finding",
               "remove the suppression or the codes it no longer needs"),
-    "RE613": ("warning", "unknown rule code in a suppression",
-              "fix the code's spelling (RE602, or a prefix such as RE6)"),
+    "RE613": ("warning", "unknown or unsuppressible rule code in a suppression",
+              "fix the code's spelling (RE602, or a prefix such as RE6); RE001-RE004 and "
+              "RE61x cannot be suppressed by a comment"),
     "RE614": ("warning", "unreadable suppression comment",
               "write `# riskengine: ignore[CODES]` or `# riskengine: ignore-file[CODES]`"),
 }

@@ -10,8 +10,9 @@ Free text may follow the closing bracket, to say why. As in ruff:
 - a code that suppresses nothing that was checked is a warning, RE612 (ruff's RUF100), so stale
   suppressions do not pile up; a code not checked in this run (not selected, RE602 without a
   maximum age, RE606 without both factors and scenarios) is not called unused;
-- an unknown code is a warning, RE613, and a ``riskengine:`` comment that is no suppression,
-  RE614; the findings it meant to silence are still reported.
+- an unknown code, or one that cannot be suppressed, is a warning, RE613, and a
+  ``riskengine:`` comment that is no suppression, RE614; the findings it meant to silence are
+  still reported.
 
 Never suppressed, inline or per file: RE001–RE004, the file could not be read as YAML (so its
 comments cannot be trusted either), and, by an inline comment, the RE61x findings about
@@ -130,10 +131,18 @@ def read_suppressions(path: Path) -> tuple[list[Suppression], list[Problem]]:
         known: dict[str, frozenset[str]] = {}
         for selector in dict.fromkeys(selectors):
             try:
-                known[selector] = frozenset(matching_codes([selector]))
+                codes = frozenset(matching_codes([selector]))
             except ValueError:
                 problems.append(Problem(shown, line, col, "", f"unknown rule code {selector!r} "
                                         f"in `{written}`", "RE613", "warning"))
+                continue
+            if codes <= UNSUPPRESSIBLE | SUPPRESSION_CODES:
+                why = ("the file could not be read as YAML" if codes <= UNSUPPRESSIBLE
+                       else "it is about suppressions")
+                problems.append(Problem(shown, line, col, "", f"{selector} in `{written}` "
+                                        f"cannot be suppressed ({why})", "RE613", "warning"))
+                continue
+            known[selector] = codes - UNSUPPRESSIBLE - SUPPRESSION_CODES
         if known:
             suppressions.append(Suppression(shown, line, col, kind == "ignore-file",
                                             written, known))

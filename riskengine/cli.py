@@ -627,7 +627,8 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
                         "code scanning")
     _add_output(p)
     p.add_argument("--max-evidence-age", type=non_negative_int, metavar="DAYS",
-                   help="warn (RE602) about evidence older than DAYS at the scenario's as_of")
+                   help="warn (RE602) about estimates whose newest evidence is older than DAYS "
+                        "at the scenario's as_of")
     p.add_argument("--select", action="append", metavar="CODES",
                    help="report only these codes or prefixes, comma-separated (e.g. RE3,RE601)")
     p.add_argument("--ignore", action="append", metavar="CODES",

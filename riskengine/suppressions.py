@@ -9,7 +9,8 @@ Free text may follow the closing bracket, to say why. As in ruff:
   silence, so a new problem on the line still shows;
 - a code that suppresses nothing that was checked is a warning, RE612 (ruff's RUF100), so stale
   suppressions do not pile up; a code not checked in this run (not selected, RE602 without a
-  maximum age, RE606 without both factors and scenarios) is not called unused;
+  maximum age, RE606 without both factors and scenarios, any code in a file with an error that
+  may have stopped later checks) is not called unused;
 - an unknown code, or one that cannot be suppressed, is a warning, RE613, and a
   ``riskengine:`` comment that is no suppression, RE614; the findings it meant to silence are
   still reported.
@@ -187,12 +188,14 @@ def compile_per_file_ignores(per_file_ignores: Mapping[str, Sequence[str]] | Non
 def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[str],
           checked: Collection[str], chosen: Collection[str],
           per_file_ignores: Sequence[tuple[str, frozenset[str]]] = (),
-          project_root: Path | None = None) -> Filtered:
+          project_root: Path | None = None, incomplete: Collection[str] = ()) -> Filtered:
     """Silence ``problems`` by the suppressions written in ``files`` and by per-file ignores.
 
     ``whole`` are the display paths of files checked whole, the only ones whose suppressions
     can be called unused and whose malformed ones are reported; ``checked`` the codes whose
-    checks ran; ``chosen`` the codes selected (the RE61x findings obey the selection too).
+    checks ran; ``chosen`` the codes selected (the RE61x findings obey the selection too);
+    ``incomplete`` files with an error, selected or not, which may have stopped later checks,
+    so their suppressions are not called unused either.
     Inline suppressions apply first, so a line silenced both ways counts as inline.
     """
     by_path: dict[str, list[Suppression]] = defaultdict(list)
@@ -217,7 +220,7 @@ def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[
         else:
             kept.append(problem)
     for shown, suppressions in by_path.items():
-        if shown not in whole:
+        if shown not in whole or shown in incomplete:
             continue
         for s in suppressions:
             unused = [sel for sel, codes in s.selectors.items()

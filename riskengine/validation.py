@@ -177,7 +177,8 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     filtered = apply_suppressions(
         kept, [*read_whole, *reader.parsed], {display_path(f) for f in read_whole}, checked,
         chosen,
-        ignores, Path(project_root) if project_root is not None else None)
+        ignores, Path(project_root) if project_root is not None else None,
+        {p.path for p in problems if p.severity == "error"})
     kept = filtered.kept
     if strict:
         kept = [dataclasses.replace(p, severity="error") for p in kept]

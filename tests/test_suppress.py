@@ -13,7 +13,7 @@ import pytest
 from riskengine.suppressions import glob_matches
 from riskengine.validation import validate
 
-from .conftest import Runner, write
+from .conftest import Runner, factor_yaml, write
 
 BASE = "scenarios/demo/base.yaml"
 UP = "scenarios/demo/up.yaml"
@@ -123,6 +123,18 @@ def test_unused_means_checked_and_silent(demo: Path, cli: Runner) -> None:
     # nor when the run does not select the code
     assert findings(cli("validate", "--max-evidence-age", "1", "--select", "RE3",
                         "--format", "json", cwd=demo)) == []
+    # nor in a file whose error (selected or not) stopped the warnings' checks
+    write(demo / BASE, base(FOUR[0] + "  # riskengine: ignore[RE602]", *FOUR[1:],
+                            header="colour: red\n"))
+    assert findings(cli("validate", "--max-evidence-age", "1", "--select", "RE6",
+                        "--format", "json", cwd=demo)) == []
+    # a finding about a whole factor is silenced at the factor's id
+    write(demo / "factors/r_c.yaml", factor_yaml("r_c").replace(
+        "id: r_c", "id: r_c  # riskengine: ignore[RE606] kept for the next partnership"))
+    write(demo / BASE, base(*FOUR))
+    proc = cli("validate", "--format", "json", cwd=demo)
+    assert findings(proc) == []
+    assert json.loads(proc.stdout)["statistics"]["suppressed"]["inline_by_code"] == {"RE606": 1}
     # a parent read only for its child is not checked whole: its suppressions are used, never
     # called unused
     write(demo / BASE, base(FOUR[0] + "  # riskengine: ignore[RE602, RE604]", *FOUR[1:]))

@@ -60,6 +60,11 @@ CODES: dict[str, tuple[Severity, str, str]] = {
               "score more scenarios with the tree, or normalise the leaf by its scale"),
     "RE709": ("warning", "scenario estimates a factor its tree does not use",
               "add the factor to the tree or remove the estimate"),
+    "RE801": ("error", "invalid project setting",
+              "fix the value in riskengine.toml (or pyproject.toml's [tool.riskengine])"),
+    "RE802": ("error", "project folder outside the project",
+              "name a folder inside the project root, relative to it"),
+    "RE803": ("error", "project config is not valid TOML", "fix the TOML syntax"),
     "RE601": ("warning", "estimate without evidence", "cite at least one dated source"),
     "RE602": ("warning", "an estimate's newest evidence is older than --max-evidence-age at "
                          "the scenario's as_of",

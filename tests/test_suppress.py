@@ -284,3 +284,38 @@ def test_an_error_in_a_parent_is_reported_once_at_the_parent(
     own = [f"{UP}:6:9: factors.o_b.value: value 30 is outside the scale 0..10 (score) [RE302]"]
     assert findings(cli("validate", "factors", UP, "--format", "json", cwd=demo)) == (
         expected + own if broken == "weights" else expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# the project's [validate] settings
+
+
+def test_per_file_ignores_from_the_project_config(demo: Path, cli: Runner) -> None:
+    write(demo / "scenarios/history/old.yaml", base(*FOUR).replace("id: base", "id: old")
+          .replace("partnership: demo", "partnership: history").replace("probability: 0.75\n",
+                                                                        ""))
+    write(demo / "riskengine.toml", '[validate]\nmax-evidence-age = 1\n'
+          '[validate.per-file-ignores]\n"scenarios/history/*" = ["RE602"]\n'
+          '"base.yaml" = ["RE6"]\n')
+    # the globs are the project root's, wherever validate runs and however paths are given
+    for cwd, args in ((demo, ()), (demo / "scenarios", ("../factors", "history", "demo"))):
+        proc = cli("validate", *args, "--format", "json", cwd=cwd)
+        assert proc.returncode == 0 and findings(proc) == []
+        assert json.loads(proc.stdout)["statistics"]["suppressed"] == {
+            "inline": 0, "per_file_ignores": 8, "inline_by_code": {},
+            "per_file_ignores_by_code": {"RE602": 8}}
+    # a flag still overrides the config's maximum age: nothing old, nothing to ignore
+    proc = cli("validate", "--max-evidence-age", "100000", "--statistics", cwd=demo)
+    assert proc.stdout.splitlines()[0] == "suppressed: 0 inline, 0 by per-file-ignores"
+    # an inline suppression counts first, and is not stale because the config also ignores it
+    write(demo / BASE, base(FOUR[0] + "  # riskengine: ignore[RE602]", *FOUR[1:]))
+    stats = json.loads(cli("validate", "--format", "json", cwd=demo).stdout)["statistics"]
+    assert (stats["suppressed"]["inline"], stats["suppressed"]["per_file_ignores"]) == (1, 7)
+    assert stats["codes"] == []
+    write(demo / "riskengine.toml", '[validate.per-file-ignores]\n"x/*" = ["RE999"]\n')
+    proc = cli("validate", cwd=demo)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1].endswith("per-file-ignores 'x/*': unknown rule code(s): "
+                                                 "RE999 (known: RE001-RE" + proc.stderr.split(
+                                                     "RE001-RE", 1)[1].split(",")[0]
+                                                 + ", prefixes such as RE6, or ALL)")

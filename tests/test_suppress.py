@@ -315,7 +315,5 @@ def test_per_file_ignores_from_the_project_config(demo: Path, cli: Runner) -> No
     write(demo / "riskengine.toml", '[validate.per-file-ignores]\n"x/*" = ["RE999"]\n')
     proc = cli("validate", cwd=demo)
     assert proc.returncode == 2
-    assert proc.stderr.splitlines()[-1].endswith("per-file-ignores 'x/*': unknown rule code(s): "
-                                                 "RE999 (known: RE001-RE" + proc.stderr.split(
-                                                     "RE001-RE", 1)[1].split(",")[0]
-                                                 + ", prefixes such as RE6, or ALL)")
+    assert "per-file-ignores 'x/*': unknown rule code(s): RE999 (known:" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -19,8 +19,8 @@ Never suppressed, inline or per file: RE001–RE004, the file could not be read 
 comments cannot be trusted either), and, by an inline comment, the RE61x findings about
 suppressions themselves. ``--select``/``--ignore`` still apply to every code.
 
-Comments are found by ruamel's YAML scanner, so text that only looks like a comment inside a
-quoted or block string suppresses nothing. Only files that mention ``riskengine:`` are scanned.
+Text that only looks like a comment inside a quoted or block string suppresses nothing (see
+:func:`_comments`). Only files that mention ``riskengine:`` are looked at again.
 """
 
 from __future__ import annotations
@@ -35,13 +35,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from riskengine.problems import CODES, InputError, Problem, display_path, matching_codes
-from riskengine.yamlio import MAX_FILE_BYTES, _decode, _read_regular
+from riskengine.yamlio import MAX_FILE_BYTES, _compose, _decode, _read_regular
 
 # the file could not be read as YAML: nothing in it, comments included, can be relied on
 UNSUPPRESSIBLE = frozenset({"RE001", "RE002", "RE003", "RE004"})
 SUPPRESSION_CODES = frozenset({"RE611", "RE612", "RE613", "RE614"})
 MARK = "riskengine:"
 
+# a `#` at the start of a line or after whitespace, then `riskengine:`; the comment may say more
+# before it (`# old source  # riskengine: ignore[RE602]`)
+_CANDIDATE = re.compile(r"(?:^|(?<=[ \t]))(#[^#]*?\briskengine:.*)$")
 _DIRECTIVE = re.compile(r"#\s*riskengine:\s*(?P<rest>.*)$")
 _FORM = re.compile(r"(?P<kind>ignore-file|ignore)(?![-\w])\s*(?:\[(?P<codes>[^\]]*)\])?"
                    r"(?P<reason>\s.*)?$")
@@ -69,32 +72,38 @@ class Suppression:
         return bool(hit)
 
 
-def _comments(text: str) -> list[tuple[int, int, str]]:
-    """Every comment of a YAML text as (line, column, text), 1-based; [] if it does not scan."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.tokens import CommentToken
+def _comments(text: str, shown: str) -> list[tuple[int, int, str]]:
+    """The ``riskengine:`` comments of a YAML text as (line, column, text), 1-based.
 
-    found: list[tuple[int, int, str]] = []
-
-    def collect(item: Any) -> None:
-        if isinstance(item, CommentToken):
-            # one token may hold several comment lines (and blank ones) after each other
-            for i, part in enumerate(item.value.split("\n")):
-                stripped = part.lstrip()
-                if stripped.startswith("#"):
-                    col = item.start_mark.column if i == 0 else len(part) - len(stripped)
-                    found.append((item.start_mark.line + i + 1, col + 1, stripped))
-        elif isinstance(item, list):
-            for sub in item:
-                collect(sub)
-
+    A ``#`` after whitespace starts a comment unless it lies inside a scalar (a quoted or block
+    string): the candidates are checked against the spans of the composed nodes, the same
+    composition the file was read with. A text that does not compose has no comments to trust.
+    """
+    candidates = []
+    for number, line in enumerate(text.splitlines(), 1):
+        for match in _CANDIDATE.finditer(line):
+            candidates.append((number, match.start(1) + 1, match.group(1)))
+    if not candidates:
+        return []
     try:
-        for token in YAML(typ="rt", pure=True).scan(text):
-            collect(getattr(token, "_comment", None))
-    except YAMLError:
-        return []  # the file's own RE001 says why; its comments are not trusted
-    return sorted(set(found))
+        root = _compose(text, shown)
+    except InputError:
+        return []
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:  # an alias: the same node again
+            continue
+        seen.add(id(node))
+        if isinstance(node.value, list):
+            for item in node.value:
+                stack.extend(item if isinstance(item, tuple) else (item,))
+        else:
+            spans.append(((node.start_mark.line, node.start_mark.column),
+                          (node.end_mark.line, node.end_mark.column)))
+    return [(line, col, comment) for line, col, comment in candidates
+            if not any(start <= (line - 1, col - 1) < end for start, end in spans)]
 
 
 def read_suppressions(path: Path) -> tuple[list[Suppression], list[Problem]]:
@@ -109,7 +118,7 @@ def read_suppressions(path: Path) -> tuple[list[Suppression], list[Problem]]:
         return [], []
     suppressions: list[Suppression] = []
     problems: list[Problem] = []
-    for line, col, comment in _comments(text):
+    for line, col, comment in _comments(text, shown):
         directive = _DIRECTIVE.search(comment)
         if directive is None:
             continue

@@ -116,6 +116,17 @@ def test_text_that_only_looks_like_a_comment_suppresses_nothing(demo: Path, cli:
     assert [f.rsplit(" [", 1)[1] for f in findings(proc)] == ["RE602]"] * 4
 
 
+def test_windows_line_ends_and_tabs(demo: Path, cli: Runner) -> None:
+    text = base(FOUR[0] + "\t# riskengine: ignore[RE602]", *FOUR[1:3],
+                "# riskengine: ignore-file[RE604]", FOUR[3])
+    (demo / BASE).write_bytes(text.replace("\n", "\r\n").encode())
+    proc = cli("validate", "--max-evidence-age", "1", "--format", "json", cwd=demo)
+    assert findings(proc) == [
+        stale("r_b", 8), stale("o_a", 9),
+        f"{BASE}:10:3: suppression `ignore-file[RE604]` matches no finding in this file [RE612]",
+        stale("o_b", 11)]
+
+
 def test_unused_means_checked_and_silent(demo: Path, cli: Runner) -> None:
     write(demo / BASE, base(FOUR[0] + "  # riskengine: ignore[RE602]", *FOUR[1:]))
     # RE602 is only checked with a maximum age, so the suppression is not stale without one

@@ -328,3 +328,10 @@ def test_per_file_ignores_from_the_project_config(demo: Path, cli: Runner) -> No
     assert proc.returncode == 2
     assert "per-file-ignores 'x/*': unknown rule code(s): RE999 (known:" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_run_names_the_parents_problem(demo: Path, cli: Runner) -> None:
+    write(demo / BASE, base(*FOUR, header="colour: red\n"))
+    proc = cli("run", UP, cwd=demo)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"{BASE}:6:1: colour: unknown key 'colour' [RE101]"]

@@ -307,3 +307,39 @@ def test_wheel_carries_the_shipped_catalogue() -> None:
         assert package in config["packages"]
         assert config["package-dir"][package] == kind and (ROOT / kind).is_dir()
         assert config["package-data"][package] == ["*.yaml"]
+
+
+def test_a_new_project_end_to_end(tmp_path: Path, cli: Runner) -> None:
+    """The README's path from an empty folder: init, edit, validate, run, compare with the
+    shipped partnerships, report and diff, through the real command."""
+    assert cli("init", "kp", "--partnership", "korea-poland", cwd=tmp_path).returncode == 0
+    root = tmp_path / "kp"
+    before = tmp_path / "kp-before"
+    shutil.copytree(root, before)
+    baseline = root / "scenarios/korea-poland/baseline.yaml"
+    text = baseline.read_text()
+    edited = text.replace("  russia_balancing:\n    low: 0\n    mode: 5\n    high: 10\n"
+                          "    distribution: uniform\n    confidence: low\n    evidence: []",
+                          "  russia_balancing:\n    low: 0\n    mode: 1\n    high: 2\n"
+                          "    distribution: pert\n    confidence: medium\n    evidence:\n"
+                          "      - {source: UNGA resolution ES-11/1 vote record, date: "
+                          "2022-03-02}")
+    assert edited != text
+    baseline.write_text(edited)
+    assert cli("new", "scenario", "k2-delay", cwd=root).returncode == 0
+    assert cli("validate", cwd=root).returncode == 0
+    run = cli("run", "scenarios/korea-poland", "--format", "json", cwd=root)
+    assert run.returncode == 0, run.stderr
+    scores = {r["scenario"]: r["stability"] for r in json.loads(run.stdout)}
+    assert scores["baseline"] > 50  # less Russia balancing than the placeholder's midpoint
+    compared = cli("compare", "kp/scenarios", str(ROOT / "scenarios"), "--format", "csv",
+                   "--simulate", "200", cwd=tmp_path)
+    assert compared.returncode == 0, compared.stderr
+    assert "korea-poland" in compared.stdout and "japan-turkey" in compared.stdout
+    report = cli("report", "scenarios", "-o", "report.html", "--simulate", "200",
+                 "--sobol-n", "64", cwd=root)
+    assert report.returncode == 0, report.stderr
+    assert "korea-poland" in (root / "report.html").read_text()
+    diff = cli("diff", str(before), str(root), "--format", "json", cwd=tmp_path)
+    assert diff.returncode == 0, diff.stderr
+    assert "korea-poland/baseline" in diff.stdout

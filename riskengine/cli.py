@@ -355,14 +355,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if args.format == "text" and not args.output:
         # soft_wrap: a finding stays on one line, whole, for grep and CI logs
-        findings.print_text(result, _console(soft_wrap=True), quiet=args.quiet)
+        findings.print_text(result, _console(soft_wrap=True), quiet=args.quiet,
+                            statistics=args.statistics)
     else:
+        plain = findings.statistics_text if args.statistics else _plain_findings
         render = {"json": findings.to_json, "github": findings.to_github,
-                  "sarif": findings.to_sarif, "text": _plain_findings}[args.format]
+                  "sarif": findings.to_sarif, "text": plain}[args.format]
         emit(args, render(result))
+        if args.statistics and args.format in ("github", "sarif") and not args.quiet:
+            print(findings.statistics_text(result), end="", file=sys.stderr)
         if not args.quiet:
-            print(f"{result.files} file(s) checked: {len(result.errors)} error(s), "
-                  f"{len(result.warnings)} warning(s)", file=sys.stderr)
+            print(findings.summary_line(result), file=sys.stderr)
     return EXIT_PROBLEMS if result.errors else EXIT_OK
 
 
@@ -706,13 +709,18 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
                         "code scanning")
     _add_output(p)
     p.add_argument("--max-evidence-age", type=non_negative_int, metavar="DAYS",
-                   help="warn (RE602) about evidence older than DAYS at the scenario's as_of")
+                   help="warn (RE602) about estimates whose newest evidence is older than DAYS "
+                        "at the scenario's as_of")
     p.add_argument("--select", action="append", metavar="CODES",
                    help="report only these codes or prefixes, comma-separated (e.g. RE3,RE601)")
     p.add_argument("--ignore", action="append", metavar="CODES",
                    help="do not report these codes or prefixes (e.g. RE606)")
     p.add_argument("--strict", action="store_true",
                    help="treat warnings as errors (exit 1 if any is reported)")
+    p.add_argument("--statistics", action="store_true",
+                   help="count findings per code, and those suppressed inline and by "
+                        "per-file-ignores, instead of listing them (json: always included; "
+                        "github/sarif: on stderr)")
     _add_common(p)
 
 

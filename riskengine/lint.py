@@ -1,9 +1,10 @@
 """Quality checks on valid files: the warnings of ``riskengine validate`` (codes RE6xx).
 
 Errors (RE0xx–RE5xx) mean a file cannot be scored; these mean it can, but a reviewer should
-look: an estimate with no source, a source too old for the scenario's date or newer than it,
-high confidence resting on one source, no stated confidence, a catalogue factor that nothing
-uses. Each is reported at the line of the entry or evidence item concerned.
+look: an estimate with no source, an estimate whose newest source is too old for the scenario's
+date, a source newer than that date, high confidence resting on one source, no stated
+confidence, a catalogue factor that nothing uses. Each is reported at the line of the entry or
+evidence item concerned.
 """
 
 from __future__ import annotations
@@ -39,15 +40,20 @@ def scenario_warnings(file: ScenarioFile, doc: Document, scenario: Scenario,
         if as_of is None:
             continue
         for i, item in enumerate(evidence):
-            where = (*base, "evidence", i, "date")
-            age = (as_of - item.date).days
-            if age < 0:
-                problems.append(doc.problem(where, f"evidence dated {item.date} is later than "
-                                            f"the scenario's as_of {as_of}", "RE603", "warning"))
-            elif max_evidence_age is not None and age > max_evidence_age:
-                problems.append(doc.problem(where, f"evidence dated {item.date} is {age:,} days "
-                                            f"older than as_of {as_of} (limit "
-                                            f"{max_evidence_age:,})", "RE602", "warning"))
+            if item.date > as_of:
+                problems.append(doc.problem((*base, "evidence", i, "date"), f"evidence dated "
+                                            f"{item.date} is later than the scenario's as_of "
+                                            f"{as_of}", "RE603", "warning"))
+        if max_evidence_age is not None and evidence:
+            # An estimate is as fresh as its newest source: old sources beside a recent one
+            # are history, not staleness, so the judgement is one per estimate.
+            newest = max(range(len(evidence)), key=lambda i: evidence[i].date)
+            age = (as_of - evidence[newest].date).days
+            if age > max_evidence_age:
+                problems.append(doc.problem(
+                    (*base, "evidence", newest, "date"), f"the newest evidence for "
+                    f"{factor_id!r}, dated {evidence[newest].date}, is {age:,} days older than "
+                    f"as_of {as_of} (limit {max_evidence_age:,})", "RE602", "warning"))
     return problems
 
 

@@ -11,7 +11,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +157,7 @@ class ScenarioReader:
         self.parsed: dict[Path, _Parsed | None] = {}
         self.problems: dict[Path, list[Problem]] = {}
         self.resolved: dict[Path, tuple[Scenario | None, list[Problem]]] = {}
+        self._active: set[Path] = set()  # being resolved: the way up a chain of `extends`
 
     def parse(self, path: Path) -> _Parsed | None:
         key = absolute(path)
@@ -165,6 +166,16 @@ class ScenarioReader:
             self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
             self.problems[key] = problems
         return self.parsed[key]
+
+    @staticmethod
+    def parent_path(parsed: _Parsed) -> Path | None:
+        """The file a scenario ``extends``, if it names one that exists in its folder."""
+        parent_id = parsed.file.extends
+        if not parent_id:
+            return None
+        folder = parsed.doc.path.parent
+        return next((folder / f"{parent_id}{suffix}" for suffix in YAML_SUFFIXES
+                     if (folder / f"{parent_id}{suffix}").is_file()), None)
 
     def chain(self, path: Path) -> tuple[list[_Parsed], list[Problem]]:
         """The file and its ancestors, root first; problems if a parent is missing or cyclic."""
@@ -175,10 +186,7 @@ class ScenarioReader:
         seen = {absolute(path)}
         while (parent_id := chain[-1].file.extends) is not None and parent_id:
             child = chain[-1]
-            parent_path = next((child.doc.path.parent / f"{parent_id}{suffix}"
-                                for suffix in YAML_SUFFIXES
-                                if (child.doc.path.parent / f"{parent_id}{suffix}").is_file()),
-                               None)
+            parent_path = self.parent_path(child)
             if parent_path is None:
                 siblings = [p.stem for p in child.doc.path.parent.iterdir()
                             if p.suffix in YAML_SUFFIXES]
@@ -196,6 +204,20 @@ class ScenarioReader:
                                               "errors", "RE401")]
             chain.append(parent)
         return chain[::-1], []
+
+    def _on_cycle(self, start: Path) -> bool:
+        """Whether following ``extends`` up from ``start`` comes back to it."""
+        seen: set[Path] = set()
+        node = self.parsed.get(start)
+        while node is not None and (parent := self.parent_path(node)) is not None:
+            key = absolute(parent)
+            if key == start:
+                return True
+            if key in seen:
+                return False
+            seen.add(key)
+            node = self.parsed.get(key)
+        return False
 
     def partnership_problems(self, resolved: Iterable[tuple[Path, Scenario]]) -> list[Problem]:
         """One partnership's scenarios live in one folder, so ``partnership/id`` names one
@@ -233,15 +255,39 @@ class ScenarioReader:
             return self.resolved[key]
         if not path.exists():  # anything else there (a FIFO, a folder) is read_yaml's to refuse
             return None, [Problem(display_path(path), None, None, "", "no such file", "RE001")]
+        if key in self._active:
+            return None, []  # a cycle back to a file being resolved: its chain reports it
+        self._active.add(key)
+        try:
+            self.resolved[key] = self._resolve(path, key)
+        finally:
+            self._active.discard(key)
+        return self.resolved[key]
+
+    def _resolve(self, path: Path, key: Path) -> tuple[Scenario | None, list[Problem]]:
         chain, problems = self.chain(path)
         own = list(self.problems.get(key, []))
         if not chain:
-            self.resolved[key] = (None, own + problems)
+            scenario, found = None, own + problems
         else:
             scenario, found = _fold(chain, self.catalogue, self.trees, self.tree, self.project)
-            errors = [p for p in own + found if p.severity == "error"]
-            self.resolved[key] = ((scenario if not errors else None), own + found)
-        return self.resolved[key]
+            found = own + found
+            if any(p.severity == "error" for p in found):
+                scenario = None
+        parsed = self.parsed.get(key)
+        parent = self.parent_path(parsed) if parsed is not None else None
+        if parsed is None or parent is None or self._on_cycle(key):
+            return scenario, found  # each file of a cycle reports the cycle as it sees it
+        parent_scenario, inherited = self.resolve(parent)
+        if parent_scenario is not None or not any(p.severity == "error" for p in inherited):
+            return scenario, found
+        # The parent cannot be scored: its findings say why, once, at the parent. The child
+        # adds only what its own file gets wrong beyond repeating them (not "the parent has
+        # errors", not the parent's kind check again at the child's `factors`).
+        repeated = {(p.code, p.field, p.message) for p in inherited}
+        mine = [p for p in found if p.path == parsed.doc.shown and chain
+                and (p.code, p.field, p.message) not in repeated]
+        return None, inherited + mine
 
     def siblings(self, scenario: Scenario) -> list[Scenario]:
         """The valid scenarios of ``scenario``'s folder (its population, for a tree that
@@ -287,8 +333,9 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
     for factor_id in entries:
         if factor_id not in catalogue:
             doc, loc = next(iter(entries[factor_id].origin.values()))
-            problems.append(doc.problem(loc[:2], f"unknown factor {factor_id!r}"
-                                        f"{suggest(factor_id, catalogue)}", "RE301"))
+            problems.append(replace(doc.problem(loc[:2], f"unknown factor {factor_id!r}"
+                                                f"{suggest(factor_id, catalogue)}", "RE301"),
+                                    subject=factor_id))
     estimates = []
     for factor_id, merged in entries.items():
         if factor_id in catalogue and not merged.broken:

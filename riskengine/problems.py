@@ -79,7 +79,8 @@ CODES: dict[str, tuple[Severity, str, str]] = {
     "RE907": ("error", "spreadsheet names a file outside the scenarios folder",
               "use scenarios/<partnership>/<id>.yaml, relative to the project root"),
     "RE601": ("warning", "estimate without evidence", "cite at least one dated source"),
-    "RE602": ("warning", "evidence older than --max-evidence-age at the scenario's as_of",
+    "RE602": ("warning", "an estimate's newest evidence is older than --max-evidence-age at "
+                         "the scenario's as_of",
               "find newer evidence or say in a note why the old source still holds"),
     "RE603": ("warning", "evidence dated after the scenario's as_of",
               "move as_of forward or drop evidence the assessment could not have known"),
@@ -88,6 +89,16 @@ CODES: dict[str, tuple[Severity, str, str]] = {
     "RE605": ("warning", "estimate without a stated confidence", "add confidence: low|medium|high"),
     "RE606": ("warning", "catalogue factor not used by any scenario checked",
               "estimate it in a scenario or remove it from the catalogue"),
+    # Inline suppressions (`# riskengine: ignore[CODES]`, `# riskengine: ignore-file[CODES]`).
+    "RE611": ("error", "suppression names no code",
+              "list the codes to suppress, e.g. `# riskengine: ignore[RE602]`"),
+    "RE612": ("warning", "suppression matches no finding",
+              "remove the suppression or the codes it no longer needs"),
+    "RE613": ("warning", "unknown or unsuppressible rule code in a suppression",
+              "fix the code's spelling (RE602, or a prefix such as RE6); RE001-RE004 and "
+              "RE61x cannot be suppressed by a comment"),
+    "RE614": ("warning", "unreadable suppression comment",
+              "write `# riskengine: ignore[CODES]` or `# riskengine: ignore-file[CODES]`"),
 }
 
 
@@ -122,6 +133,9 @@ class Problem:
     message: str = ""
     code: str = "RE102"
     severity: Severity = dataclasses.field(default="error", compare=False)
+    # What another file defines that this finding is about (a factor id for "unknown factor"),
+    # so validate can drop it when that file's own error is the root cause.
+    subject: str = dataclasses.field(default="", compare=False)
 
     def __lt__(self, other: Problem) -> bool:
         # A finding about a whole file (no line) sorts before the file's located findings.

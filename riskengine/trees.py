@@ -8,7 +8,7 @@ the evaluation itself is in :mod:`riskengine.tree`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from riskengine.files import parse_file, suggest, yaml_files
@@ -91,8 +91,10 @@ def structure_problems(tree: TreeFile, doc: Document,
             node_at.setdefault(item.id, (*loc, "id"))
             continue
         if factor_ids is not None and item.factor not in factor_ids:
-            problems.append(doc.problem((*loc, "factor"), f"unknown factor {item.factor!r}"
-                                        f"{suggest(item.factor, factor_ids)}", "RE701"))
+            problems.append(replace(
+                doc.problem((*loc, "factor"), f"unknown factor {item.factor!r}"
+                            f"{suggest(item.factor, factor_ids)}", "RE701"),
+                subject=item.factor))
         if item.factor in factor_at:
             problems.append(doc.problem((*loc, "factor"), f"factor {item.factor!r} is already "
                                         f"used at line {doc.position(factor_at[item.factor])[0]}"

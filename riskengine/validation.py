@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from riskengine.models import Scenario
 from riskengine.problems import Problem, display_path, matching_codes
 from riskengine.project import CONFIG_NAME, PYPROJECT, Project, check_project, read_config
 from riskengine.reliability import Reliability, reliability
+from riskengine.suppressions import apply as apply_suppressions
+from riskengine.suppressions import compile_per_file_ignores, statistics
 from riskengine.trees import check_tree_files, is_tree_file, models_dir_for
 
 
@@ -42,6 +44,13 @@ class Validation:
     problems: list[Problem]
     files: int
     graded: list[tuple[Scenario, Reliability]]
+    suppressed_inline: list[Problem] = dataclasses.field(default_factory=list)
+    suppressed_by_config: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def statistics(self) -> dict[str, Any]:
+        """Findings per code, and how many were suppressed inline and by per-file ignores."""
+        return statistics(self.problems, self.suppressed_inline, self.suppressed_by_config)
 
     @property
     def errors(self) -> list[Problem]:
@@ -61,6 +70,7 @@ class Validation:
                           "hint": p.hint} for p in self.problems],
             "scenarios": [{"scenario": s.key, "path": s.source, "reliability": r.to_dict()}
                           for s, r in self.graded],
+            "statistics": self.statistics,
         }
 
 
@@ -117,7 +127,9 @@ def _groups(files: list[Path], factors_dir: str | Path | None
 
 def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None, *,
              max_evidence_age: int | None = None, select: list[str] | None = None,
-             ignore: list[str] | None = None, strict: bool = False) -> Validation:
+             ignore: list[str] | None = None, strict: bool = False,
+             per_file_ignores: Mapping[str, Sequence[str]] | None = None,
+             project_root: str | Path | None = None) -> Validation:
     """Check the files at ``paths`` (files or folders): every error and warning, sorted.
 
     Files are checked project by project (:mod:`riskengine.project`), each scenario against its
@@ -126,13 +138,23 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     checked against it. ``select``/``ignore`` take codes or prefixes (``RE6``, ``ALL``); an
     unknown one raises ``ValueError``. ``max_evidence_age``, ``select`` and ``ignore`` left at
     None take the project's ``[validate]`` settings.
+
+    ``per_file_ignores`` maps globs, relative to ``project_root`` (default: each file's project
+    root), to the codes not reported in the files they match
+    (:func:`riskengine.suppressions.glob_matches`); left at None, each project's
+    ``[validate] per-file-ignores``. Inline ``# riskengine: ignore[...]`` comments are read from
+    every file (:mod:`riskengine.suppressions`).
     """
+    given_ignores = (compile_per_file_ignores(per_file_ignores)
+                     if per_file_ignores is not None else None)
     files = [f for p in paths for f in yaml_files(p)]
     configs = [f for f in files if f.suffix == ".toml"]
     files = [f for f in files if f.suffix != ".toml"]
     groups, problems = _groups(files, factors_dir)
     problems += _config_problems(configs, {g.project.config_path for g in groups})
     kept: list[Problem] = []
+    inline: list[Problem] = []
+    by_config: list[Problem] = []
     graded: list[tuple[Scenario, Reliability]] = []
     for group in groups:
         settings = group.project.config.validate_
@@ -140,13 +162,26 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         ignored = ignore if ignore is not None else settings.ignore
         chosen -= matching_codes(ignored) if ignored else set()
         age = max_evidence_age if max_evidence_age is not None else settings.max_evidence_age
-        found, grades = _validate_group(group, factors_dir, age)
+        found, grades, read = _validate_group(group, factors_dir, age)
         graded += grades
-        kept += [p for p in set(found) if p.code in chosen]
+        # Suppressions: inline comments in every file read, then the per-file ignores.
+        checked = chosen - {"RE602"} if age is None else set(chosen)
+        if not read.judged_unused:
+            checked.discard("RE606")
+        filtered = apply_suppressions(
+            [p for p in set(found) if p.code in chosen], read.files, read.whole, checked, chosen,
+            given_ignores if given_ignores is not None
+            else compile_per_file_ignores(settings.per_file_ignores),
+            Path(project_root) if project_root is not None else group.project.root,
+            {p.path for p in found if p.severity == "error"})
+        kept += filtered.kept
+        inline += filtered.inline
+        by_config += filtered.by_config
     kept += problems
     if strict:
         kept = [dataclasses.replace(p, severity="error") for p in kept]
-    return Validation(sorted(set(kept)), len(files) + len(configs), graded)
+    return Validation(sorted(set(kept)), len(files) + len(configs), graded, sorted(inline),
+                      sorted(by_config))
 
 
 def _config_problems(configs: list[Path], read: set[Path | None]) -> list[Problem]:
@@ -164,7 +199,7 @@ def _config_problems(configs: list[Path], read: set[Path | None]) -> list[Proble
 
 
 def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_age: int | None
-                    ) -> tuple[list[Problem], list[tuple[Scenario, Reliability]]]:
+                    ) -> tuple[list[Problem], list[tuple[Scenario, Reliability]], _Read]:
     project = group.project
     factor_files, tree_files, scenario_files = (group.factor_files, group.tree_files,
                                                 group.scenario_files)
@@ -225,13 +260,44 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
         whole = len(folder_scenarios) == len(yaml_files(folder))
         if whole and any(s.probability is not None for s in folder_scenarios):
             problems.extend(outlook_problems(folder_scenarios))
-    if factor_files and scenario_files:
+    # Unused factors need every scenario read: one that cannot be is reported, not as every
+    # factor it would have used going unused.
+    judge_unused = bool(factor_files and scenario_files) and all(
+        parsed is not None for parsed in reader.parsed.values())
+    if judge_unused:
         # Ids written in any scenario file count as used, valid or not: a typo in one scenario
         # is reported there, not as every factor of the catalogue going unused.
         named = {factor_id for parsed in reader.parsed.values() if parsed is not None
                  for factor_id in parsed.file.factors}
         problems.extend(unused_factor_warnings(catalogue, named))
-    return problems, graded
+    catalogue_files = [f for root in roots for f in yaml_files(root)]
+    read_whole = [*factor_files, *tree_files, *scenario_files, *catalogue_files,
+                  *tree_paths.values()]
+    read = _Read([*read_whole, *reader.parsed], {display_path(f) for f in read_whole},
+                 judge_unused)
+    return _root_causes(problems, catalogue_files, catalogue), graded, read
+
+
+@dataclass
+class _Read:
+    """What a project's check read, for the suppressions."""
+
+    files: list[Path]  # every file read, for the suppressions written in them
+    whole: set[str]  # those checked whole (shown paths): their suppressions can be unused
+    judged_unused: bool  # whether RE606 was checked
+
+
+def _root_causes(problems: Iterable[Problem], catalogue_files: Iterable[Path],
+                 catalogue: Catalogue) -> list[Problem]:
+    """The problems without those another one explains: a factor file that cannot be read is
+    reported there, once, not as an unknown factor in every scenario and tree that uses it."""
+    problems = list(problems)
+    broken_files = {p.path for p in problems if p.severity == "error"}
+    # a factor's id is its file's name (RE201), so a broken file stands for that id
+    broken = {f.stem for f in catalogue_files
+              if f.stem not in catalogue and display_path(f) in broken_files}
+    return [p for p in problems
+            if not (p.code in ("RE301", "RE701") and p.subject and p.subject in broken)]
 
 
 def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None,

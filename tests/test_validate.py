@@ -29,6 +29,13 @@ GOOD_REST = ("  r_b: {value: 6, confidence: low, evidence: [{source: T, date: 20
 EVIDENCE = "    confidence: medium\n    evidence: [{source: S, date: 2025-09-01}]\n"
 
 TREE = "models/t.yaml"
+# the base's first estimate on one line, for a trailing comment at column 80
+R_A = "  r_a: {value: 2, confidence: low, evidence: [{source: S, date: 2025-09-01}]}"
+
+
+def commented(comment: str) -> dict[str, str]:
+    """The base scenario with ``comment`` after its first estimate (line 7)."""
+    return {BASE: base_with(f"{R_A}  {comment}\n" + GOOD_REST)}
 
 
 def tree_with(children: str, root_extra: str = "") -> str:
@@ -158,8 +165,9 @@ CASES: list[tuple[str, dict[str, str], str]] = [
      "riskengine.toml:3:1: not valid TOML: Invalid value [RE803]"),
     ("RE601", {}, "scenarios/demo/up.yaml:6:3: factors.r_a: the estimate of 'r_a' cites no "
      "evidence [RE601]"),
-    ("RE602", {}, "scenarios/demo/base.yaml:16:59: factors.r_b.evidence[0].date: evidence "
-     "dated 2025-09-01 is 2 days older than as_of 2025-09-03 (limit 1) [RE602]"),
+    ("RE602", {}, "scenarios/demo/base.yaml:16:59: factors.r_b.evidence[0].date: the newest "
+     "evidence for 'r_b', dated 2025-09-01, is 2 days older than as_of 2025-09-03 (limit 1) "
+     "[RE602]"),
     ("RE603", {BASE: base_with("  r_a: {value: 2, confidence: low, evidence: [{source: S, "
                                "date: 2025-10-01}]}\n" + GOOD_REST)},
      "scenarios/demo/base.yaml:7:59: factors.r_a.evidence[0].date: evidence dated 2025-10-01 "
@@ -172,6 +180,23 @@ CASES: list[tuple[str, dict[str, str], str]] = [
      "confidence [RE605]"),
     ("RE606", {"factors/r_c.yaml": factor_yaml("r_c")},
      "factors/r_c.yaml:1:1: id: factor 'r_c' is not used by any scenario checked [RE606]"),
+    ("RE611", commented("# riskengine: ignore"),
+     "scenarios/demo/base.yaml:7:80: `ignore` without codes would silence every finding; name "
+     "them, e.g. ignore[RE602] [RE611]"),
+    ("RE611", commented("# riskengine: ignore-file[]"),
+     "scenarios/demo/base.yaml:7:80: `ignore-file` without codes would silence every finding; "
+     "name them, e.g. ignore-file[RE602] [RE611]"),
+    ("RE612", commented("# riskengine: ignore[RE604]"),
+     "scenarios/demo/base.yaml:7:80: suppression `ignore[RE604]` matches no finding on this "
+     "line [RE612]"),
+    ("RE612", commented("# riskengine: ignore[RE604, RE602] the source is the latest there is"),
+     "scenarios/demo/base.yaml:7:80: RE604 in suppression `ignore[RE604, RE602]` matches no "
+     "finding on this line [RE612]"),
+    ("RE613", commented("# riskengine: ignore[RE6O2]"),
+     "scenarios/demo/base.yaml:7:80: unknown rule code 'RE6O2' in `ignore[RE6O2]` [RE613]"),
+    ("RE614", commented("#riskengine: ignroe[RE602]"),
+     "scenarios/demo/base.yaml:7:80: comment 'riskengine: ignroe[RE602]' is not a suppression "
+     "[RE614]"),
 ]
 
 

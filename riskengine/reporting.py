@@ -570,7 +570,9 @@ def _diff_header(diff: Diff) -> list[str]:
 
 def _diff_outlook_rows(diff: Diff) -> list[list[str]]:
     rows = []
-    for p in diff.partnerships:
+    # a partnership with no outlook on either side (no probabilities: an index's countries, say)
+    # has nothing to show here; the JSON says why
+    for p in (p for p in diff.partnerships if p.before or p.after):
         b, a = p.before, p.after
         delta = ("new" if b is None and a is not None else "gone" if a is None and b is not None
                  else "—" if p.delta is None else f"{p.delta:+.2f}")
@@ -629,17 +631,24 @@ def _diff_summary(diff: Diff, gates: bool = True) -> str:
             + (f"; {gate_summary(diff)}" if gates else ""))
 
 
+# A pull-request comment holds at most 65,536 characters: the largest movements are shown,
+# the rest counted (every row is in the JSON).
+MD_DIFF_ROWS = 50
+
+
 def diff_markdown(diff: Diff) -> str:
     """A pull-request comment: outlooks, each shared change once, the moved scenarios, their
     own changes; what tripped a gate first."""
     lines = [f"### riskengine: score changes ({md(diff.old)} → {md(diff.new)})", ""]
     if diff.tripped:
         lines += [f"**⛔ {md(gate_summary(diff))}**", ""]
+    elif diff.gates.names:
+        lines += [f"✅ {md(gate_summary(diff))}", ""]
     lines += [_diff_summary(diff, gates=False) + ".", ""]
     if diff.catalogues_differ:
         lines += [f"Catalogues: {md_code(diff.catalogue_old)} → {md_code(diff.catalogue_new)}"
                   + ("" if _rows_catalogue(diff) else " (every scenario)"), ""]
-    if diff.partnerships:
+    if _diff_outlook_rows(diff):
         lines += ["**Partnership outlooks** (expected S = Σ p·S of the point scores)", "",
                   *_md_table(OUTLOOK_DIFF_HEADER, _diff_outlook_rows(diff), "lllll"), ""]
     if diff.shared:
@@ -648,14 +657,21 @@ def diff_markdown(diff: Diff) -> str:
             changes = "; ".join(md_code(_within(group, c)) for c in group.changes)
             lines.append(f"- {group.kind} **{md(group.id)}**: {changes} — {md(_reach(group))}")
         lines.append("")
-    if diff.moved:
+    rows = _diff_rows(diff)
+    if rows:
+        header = _diff_header(diff)
         lines += ["**Scenarios**", "",
-                  *_md_table(_diff_header(diff), _diff_rows(diff),
-                             "llrlll" + "l" * (len(_diff_header(diff)) - 6)), ""]
+                  *_md_table(header, rows[:MD_DIFF_ROWS], "llrlll" + "l" * (len(header) - 6))]
+        if len(rows) > MD_DIFF_ROWS:
+            lines += ["", f"… and {len(rows) - MD_DIFF_ROWS} more scenario(s) with smaller "
+                      "|ΔS| (all in `--format json`)"]
+        lines.append("")
     own = [s for s in diff.moved if s.changes]
     if own:
         items = [f"- **{md(s.key)}**: " + "; ".join(md_code(c.text) for c in s.changes)
-                 for s in own]
+                 for s in own[:MD_DIFF_ROWS]]
+        if len(own) > MD_DIFF_ROWS:
+            items.append(f"- … and {len(own) - MD_DIFF_ROWS} more scenario(s)")
         lines += ["<details><summary>Scenario changes</summary>", "", *items, "",
                   "</details>", ""] if len(items) > 10 else \
             ["**Scenario changes**", "", *items, ""]
@@ -673,7 +689,7 @@ def print_diff(diff: Diff, console: Any) -> None:
         console.print(f"Catalogues: {escape(diff.catalogue_old)} → "
                       f"{escape(diff.catalogue_new)}"
                       + ("" if _rows_catalogue(diff) else " (every scenario)"))
-    if diff.partnerships:
+    if _diff_outlook_rows(diff):
         table = Table(title="Partnership outlooks (expected S = Σ p·S)", title_justify="left",
                       show_edge=False)
         for name in OUTLOOK_DIFF_HEADER:

@@ -141,6 +141,35 @@ def test_band_change_is_flagged(project: Path, tmp_path: Path) -> None:
     assert base_row["band_changed"] and result["band_changes"] >= 1
 
 
+def test_markdown_stays_a_postable_comment_for_many_scenarios(project: Path, tmp_path: Path,
+                                                              cli: Runner) -> None:
+    """A pull-request comment holds at most 65,536 characters: the largest movements are shown
+    and the rest counted; the JSON keeps every row."""
+    for i in range(60):
+        write(project / f"scenarios/many/s{i:02d}.yaml", f"""
+            id: s{i:02d}
+            title: Variant {i}
+            partnership: many
+            factors:
+              r_a: {{value: {i % 10}}}
+              o_a: {{value: 2}}
+            """)
+    new = tmp_path / "new"
+    shutil.copytree(project, new)
+    _edit(new / "factors/r_a.yaml", "weight: 3", "weight: 1")
+    data = _json(cli("diff", str(project), str(new), "--format", "json"))
+    # every scenario the weight reaches is listed, also s00 whose S it leaves (r_a = 0)
+    assert len(data["scenarios"]) == 62
+    many = next(p for p in data["partnerships"] if p["partnership"] == "many")
+    assert many["before"] is None and many["note_before"].startswith(
+        "an outlook needs a probability in every scenario")
+    markdown = cli("diff", str(project), str(new), "--format", "markdown").stdout
+    assert "… and 12 more scenario(s) with smaller |ΔS| (all in `--format json`)" in markdown
+    rows = [line for line in markdown.splitlines() if line.startswith(("| many/", "| demo/"))]
+    assert len(rows) == 50 and len(markdown) < 65_536
+    assert "| many |" not in markdown  # no outlook on either side: nothing to show
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. each partnership's expected stability
 

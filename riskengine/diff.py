@@ -43,7 +43,6 @@ from typing import IO, Any, Literal
 
 from riskengine.loading import (
     Catalogue,
-    find_factors_dir,
     load_catalogue,
     load_scenarios,
     load_trees,
@@ -51,6 +50,7 @@ from riskengine.loading import (
 )
 from riskengine.models import Estimate, Factor, Scenario, TreeFile, TreeNode
 from riskengine.problems import InputError, Problem, display_path
+from riskengine.project import Project, config_file, find_project, load_project
 from riskengine.scoring import Result, band_of, scenario_bands, score
 from riskengine.trees import TreeSet, walk
 from riskengine.yamlio import MAX_FILE_BYTES
@@ -338,38 +338,39 @@ class Diff:
 # reading one side
 
 
-def load_snapshot(path: str | Path, top: Path | None = None, fallback: Path | None = None,
+def load_snapshot(path: str | Path, top: Path | None = None, fallback: Project | None = None,
                   catalogue_name: str = "") -> Snapshot:
-    """The catalogue and every scenario of a project folder or a folder of scenarios.
+    """The catalogue, trees and every scenario of a project folder or a folder of scenarios,
+    read as that project says (``riskengine.toml``: where its folders are, its defaults).
 
-    The catalogue of a scenarios folder is the nearest ``factors/`` above it, looked for no
-    higher than ``top`` when given (an extracted revision: above it is the temporary folder),
-    else ``fallback``.
+    A folder of scenarios belongs to the project above it. With ``top`` (an extracted
+    revision: above it is the temporary folder) the project is looked for no higher than
+    ``top``, else ``fallback`` stands for it.
     """
     root = Path(path)
     if not root.is_dir():
         raise InputError([Problem(display_path(root), None, None, "", "no such folder",
                                   "RE001")])
-    if (root / "factors").is_dir():
-        factors_dir, scenario_root = root / "factors", root / "scenarios"
-    elif top is not None:
-        factors_dir = _factors_within(root, top) or fallback or root / "factors"
-        scenario_root = root
+    if top is None:
+        project = find_project(root)
     else:
-        factors_dir, scenario_root = find_factors_dir(root), root
-    catalogue = load_catalogue(factors_dir)
-    trees = load_trees(catalogue)
-    scenarios = (load_scenarios(scenario_root, catalogue, trees) if scenario_root.is_dir()
-                 else [])
+        project = _project_within(root, top) or fallback or Project(root.resolve())
+    here = Path(os.path.abspath(root))
+    scenario_root = project.scenarios_dir if here == project.root else root
+    catalogue = load_catalogue(project.factors_dir)
+    trees = load_trees(catalogue, project.models_dir)
+    scenarios = (load_scenarios(scenario_root, catalogue, trees, project=project)
+                 if scenario_root.is_dir() else [])
     return Snapshot(catalogue, {s.key: s for s in scenarios}, trees, catalogue_name)
 
 
-def _factors_within(start: Path, top: Path) -> Path | None:
-    """The nearest ``factors/`` folder from ``start`` up to ``top``, never above it."""
+def _project_within(start: Path, top: Path) -> Project | None:
+    """The project of ``start`` (its config, or a ``factors/`` folder), looked for from
+    ``start`` up to ``top``, never above it."""
     start, top = start.resolve(), top.resolve()
     for folder in (start, *start.parents):
-        if (folder / "factors").is_dir():
-            return folder / "factors"
+        if config_file(folder) is not None or (folder / "factors").is_dir():
+            return load_project(folder)
         if folder == top:
             break
     return None
@@ -755,11 +756,10 @@ def _archive(tree: str, top: Path, dest: str, rev: str) -> list[str]:
     return skipped
 
 
-def _outside(folder: Path | None, top: Path) -> Path | None:
-    """``folder`` if it lies outside the repository at ``top`` (so git does not version it)."""
-    if folder is None:
-        return None
-    return None if folder.resolve().is_relative_to(top.resolve()) else folder
+def _unversioned(project: Project, top: Path) -> Project | None:
+    """``project`` if its catalogue lies outside the repository at ``top`` (git does not
+    version it, so the working tree's stands for the revision's)."""
+    return None if project.factors_dir.resolve().is_relative_to(top.resolve()) else project
 
 
 def diff_git(rev: str, path: str | Path = ".") -> Diff:
@@ -791,11 +791,14 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
         try:
             # A catalogue outside the repository is not versioned: the one the working tree
             # uses stands for it, never a factors/ that happens to be above the temporary folder.
-            fallback = _outside(new.catalogue.root, top)
-            old = load_snapshot(old_root, top=Path(tmp), fallback=fallback)
+            old = load_snapshot(old_root, top=Path(tmp),
+                                fallback=_unversioned(find_project(here), top))
         except InputError as exc:
-            raise InputError([dataclasses.replace(p, path=as_git(p.path))
-                              for p in exc.problems]) from None
+            # messages may name the folder too (a config's folders, a parent's file)
+            top_tmp = os.path.abspath(tmp)
+            raise InputError([dataclasses.replace(
+                p, path=as_git(p.path), message=p.message.replace(prefix, f"{rev}:")
+                .replace(top_tmp, f"{rev}:")) for p in exc.problems]) from None
         old = dataclasses.replace(old, catalogue_name=as_git(old.catalogue.root or "factors"))
         old_place = _repo_place(old.catalogue.root, Path(tmp))
         new_place = _repo_place(new.catalogue.root, top)

@@ -348,6 +348,22 @@ def test_each_side_reads_its_own_catalogue(project: Path, tmp_path: Path, cli: R
     assert same["catalogues"]["differ"] is False and same["scenarios"] == []
 
 
+def test_each_side_reads_its_projects_config(project: Path, tmp_path: Path, cli: Runner
+                                             ) -> None:
+    """A project whose riskengine.toml puts the catalogue in catalogue/: diffed against the
+    plain layout, each side reads its own."""
+    other = tmp_path / "configured"
+    shutil.copytree(project / "scenarios", other / "cases")
+    shutil.copytree(project / "factors", other / "catalogue")
+    write(other / "riskengine.toml", 'factors = "catalogue"\nscenarios = "cases"\n')
+    _edit(other / "catalogue/o_b.yaml", "weight: 2", "weight: 5")
+    data = _json(cli("diff", str(project), str(other), "--format", "json"))
+    assert data["catalogues"]["new"].endswith("configured/catalogue")
+    [group] = data["shared_changes"]
+    assert [c["text"] for c in group["changes"]] == ["o_b: weight 2 → 5"]
+    assert group["scenarios"] == ["demo/base", "demo/up"]
+
+
 # ---------------------------------------------------------------------------------------------
 # git
 
@@ -414,6 +430,29 @@ def test_git_huge_file_in_the_revision_is_refused_by_name(project: Path, cli: Ru
     line = _one_line(cli("diff", "--git", "HEAD", cwd=project), 1)
     assert line == ("HEAD:scenarios/demo/huge.yaml: file larger than the 1,000,000-byte "
                     "limit [RE002]")
+
+
+@needs_git
+def test_git_revision_config_is_read_inside_the_revision_only(
+        project: Path, tmp_path_factory: pytest.TempPathFactory, cli: Runner,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    # a config above the temporary folder must never be the revision's project
+    decoy = tmp_path_factory.mktemp("decoy")
+    write(decoy / "riskengine.toml", 'factors = "evil"\n')
+    monkeypatch.setattr(tempfile, "tempdir", str(decoy))
+    _commit_all(project)
+    data = _json(cli("diff", "--git", "HEAD", "--format", "json", cwd=project))
+    assert data["shared_changes"] == [] and data["scenarios"] == []
+    # the revision's own config may not point out of the project
+    write(project / "riskengine.toml", 'factors = "../../etc"\n')
+    _git(project, "add", ".")
+    _git(project, "commit", "-q", "-m", "escape")
+    (project / "riskengine.toml").unlink()
+    line = _one_line(cli("diff", "--git", "HEAD", cwd=project), 1)
+    assert line == ("HEAD:riskengine.toml:1:1: factors: '../../etc' lies outside the project "
+                    "folder HEAD: [RE802]")
 
 
 def test_extract_writes_only_project_files_each_cut_past_the_limit(tmp_path: Path) -> None:

@@ -43,6 +43,10 @@ _EXPORTS = {
     "compare": "riskengine.compare",
     "sweep": "riskengine.parallel",
     "build_report": "riskengine.report",
+    "export_estimates": "riskengine.sheets",
+    "import_estimates": "riskengine.sheets",
+    "Workbook": "riskengine.sheets",
+    "ImportResult": "riskengine.sheets",
     "InputError": "riskengine.problems",
     "Problem": "riskengine.problems",
 }

@@ -23,6 +23,7 @@ from riskengine.fileio import OutputError
 from riskengine.problems import InputError
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_GATE = EXIT_PROBLEMS  # riskengine diff: a --fail-on gate tripped
 
 
 class UsageError(Exception):
@@ -430,6 +431,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from riskengine.diff import GitError, diff_git, diff_paths
 
     _check_output(args)
+    gates = _diff_gates(args)
     if args.git is not None:
         if len(args.paths) > 1:
             raise UsageError("with --git give at most one PATH (the folder to compare)")
@@ -438,7 +440,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
         except GitError as exc:
             raise UsageError(f"--git {args.git}: {exc}") from None
         for skipped in result.skipped:
-            print(f"riskengine diff: warning: skipped {skipped}", file=sys.stderr)
+            print(f"riskengine diff: warning: skipped {reporting.printable(skipped)}",
+                  file=sys.stderr)
     else:
         if len(args.paths) != 2:
             raise UsageError("give OLD and NEW folders, or --git REV [PATH]")
@@ -446,8 +449,48 @@ def cmd_diff(args: argparse.Namespace) -> int:
             if not Path(folder).is_dir():
                 raise UsageError(f"{folder}: no such folder")
         result = diff_paths(*args.paths)
-    present(args, result.to_dict(), reporting.diff_markdown, reporting.print_diff)
+    tripped = result.check(gates)
+    # the output is written whether or not a gate trips: CI posts it either way
+    if args.format == "json":
+        emit(args, reporting.to_json(result.to_dict()))
+    elif args.format == "markdown" or args.output:
+        emit(args, reporting.diff_markdown(result))
+    else:
+        reporting.print_diff(result, _console())
+    if tripped:
+        sys.stdout.flush()
+        print(f"riskengine diff: {reporting.printable(reporting.gate_summary(result))}",
+              file=sys.stderr)
+        return EXIT_GATE
     return EXIT_OK
+
+
+DIFF_GATES = ("band-change",)
+
+
+def _diff_gates(args: argparse.Namespace) -> Any:
+    """--fail-on and --fail-on-delta as :class:`riskengine.diff.Gates`; a one-line usage error
+    for anything else (argparse's own would print the whole usage first)."""
+    import math
+
+    from riskengine.diff import Gates
+
+    names = [name.strip() for value in args.fail_on or [] for name in value.split(",")]
+    for name in names:
+        if name not in DIFF_GATES:
+            raise UsageError(f"--fail-on {name[:40]!r}: expected one of "
+                             f"{', '.join(DIFF_GATES)}")
+    limit = None
+    if args.fail_on_delta is not None:
+        text = args.fail_on_delta
+        try:
+            limit = float(text)
+        except ValueError:
+            raise UsageError(f"--fail-on-delta {text[:40]!r}: expected a number of points, "
+                             "e.g. 2.5") from None
+        if not (math.isfinite(limit) and limit >= 0):
+            raise UsageError(f"--fail-on-delta {text[:40]}: must be a finite number >= 0")
+    return Gates(band_change="band-change" in names, max_delta=limit)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -725,13 +768,23 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
 
 
 def _args_diff(p: argparse.ArgumentParser) -> None:
+    p.epilog = ("Exit codes: 0 no gate tripped (or none asked for); 1 a gate tripped (the "
+                "output is still written; stderr says what tripped in one line) or the input "
+                "has problems; 2 usage error; 3 internal error.")
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help="OLD and NEW folders (a project with factors/ and scenarios/, or a "
-                        "scenarios folder); with --git, the one folder to compare")
+                        "scenarios folder; each side reads its own catalogue and trees); with "
+                        "--git, the one folder to compare")
     p.add_argument("--git", metavar="REV",
                    help="compare PATH (default .) as of git revision REV with the working tree")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                    help="markdown is ready to post as a pull-request comment")
+    p.add_argument("--fail-on", action="append", metavar="GATE",
+                   help="exit 1 when the gate trips: band-change (any scenario's or "
+                        "partnership outlook's band changes)")
+    p.add_argument("--fail-on-delta", metavar="X",
+                   help="exit 1 when any scenario's |ΔS| is above X points (a finite number "
+                        ">= 0)")
     _add_output(p)
 
 

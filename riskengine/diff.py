@@ -1,60 +1,142 @@
-"""How a change to factor or scenario files moves the scores (``riskengine diff``).
+"""How a change to factor, tree or scenario files moves the scores (``riskengine diff``).
 
-Two trees are compared: each is a project folder (holding ``factors/`` and ``scenarios/``) or a
-folder of scenarios (the catalogue is then the nearest ``factors/`` above it). Scenarios are
-matched by ``partnership/id``; for each, the deterministic S, R, O and band before and after, and
-the estimates and factor definitions that changed. ``diff_git`` takes the old tree from a git
-revision, extracted with ``git archive`` into a temporary folder; nothing in the working tree is
-touched. The revision is data, never an option of git: it may not start with ``-`` and must name
-a tree (``git rev-parse --verify --end-of-options REV^{tree}``), and only that tree's id reaches
-``git archive``. Symlinks in the revision that point outside it are skipped (and reported), and
-its catalogue is looked for only inside the extracted revision.
+Two sides are compared, each a project folder (holding ``factors/`` and ``scenarios/``) or a
+folder of scenarios (the catalogue is then the nearest ``factors/`` above it). Each side resolves
+its own catalogue and trees, so OLD and NEW may be different projects. Scenarios are matched by
+``partnership/id``.
+
+What changed is reported where it was made:
+
+* a **catalogue change** (a factor's scale, weight, kind, direction, …) or a **tree change** is
+  one :class:`SharedChange`, listed once with the scenarios whose inputs it changes (a scenario
+  that overrides a factor's weight is not moved by a new default weight);
+* a scenario's own changes (an estimate as ``low / mode / high``, a weight override, its model
+  settings, the tree it names) are :class:`Change` rows of its :class:`ScenarioChange`;
+* each partnership's outlook, ``E[S] = Σ p_k S_k`` of the point scores (MODEL.md), and its band
+  before and after (:class:`PartnershipChange`).
+
+:class:`Gates` turn the diff into a CI check: a band change (of a scenario or an outlook) and
+``|ΔS|`` above a threshold.
+
+``diff_git`` takes the old side from a git revision, streamed out of ``git archive`` into a
+temporary folder; nothing in the working tree is touched. The revision is data, never an option
+of git: it may not start with ``-`` and must name a tree (``git rev-parse --verify
+--end-of-options REV^{tree}``), and only that tree's id reaches ``git archive``. Only the files a
+project is read from (``*.yaml``, ``*.yml``, ``*.toml``) are written out, each at most one byte
+past the reader's size limit (so a huge file is refused by name, not copied); symlinks that
+point outside the revision are skipped (and reported), and its catalogue is looked for only
+inside the extracted revision.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import os
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Literal
 
 from riskengine.loading import (
     Catalogue,
-    find_factors_dir,
     load_catalogue,
     load_scenarios,
     load_trees,
+    outlook_problems,
 )
 from riskengine.models import Estimate, Factor, Scenario, TreeFile, TreeNode
 from riskengine.problems import InputError, Problem, display_path
-from riskengine.scoring import Result, score
+from riskengine.project import Project, config_file, find_project, load_project
+from riskengine.scoring import Result, band_of, scenario_bands, score
 from riskengine.trees import TreeSet, walk
+from riskengine.yamlio import MAX_FILE_BYTES
 
-ESTIMATE_FIELDS = ("low", "mode", "high", "weight", "distribution")
 FACTOR_FIELDS = ("name", "kind", "group", "about", "scale", "higher_means", "weight")
+# the files a project is read from; nothing else of a revision is written to disk
+PROJECT_SUFFIXES = (".yaml", ".yml", ".toml")
+ARROW = "→"
+EPS = 1e-12  # a score that moves less than this has not moved (rounding of the same sums)
+
+
+# ---------------------------------------------------------------------------------------------
+# the result, as data
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that changed: ``subject`` (a factor id, ``model``, ``tree``, ``scenario``, or a
+    tree's part), the ``field`` that changed, its value before and after (JSON values; None:
+    absent) and the one line people read."""
+
+    subject: str
+    field: str
+    old: Any
+    new: Any
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class SharedChange:
+    """A change to a definition scenarios share — a factor of the catalogue or a model tree —
+    shown once, with the scenarios (``partnership/id``) whose inputs it changes."""
+
+    kind: Literal["factor", "tree"]
+    id: str
+    changes: list[Change]
+    scenarios: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """How a scenario row names it: ``factor russia_balancing``, ``tree pillars``."""
+        return f"{self.kind} {self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "ref": self.ref,
+                "changes": [c.to_dict() for c in self.changes],
+                "scenarios": list(self.scenarios), "scenario_count": len(self.scenarios)}
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One side of a diff: a project's catalogue, model trees and scored scenarios."""
+    """One side of a diff: a project's catalogue, model trees and scored scenarios.
+    ``catalogue_name``: how output names the catalogue (``REV:factors`` for a revision)."""
 
     catalogue: Catalogue
     scenarios: dict[str, Scenario]
     trees: TreeSet = field(default_factory=TreeSet)
+    catalogue_name: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.catalogue_name or display_path(self.catalogue.root or "factors")
 
 
 @dataclass
 class ScenarioChange:
+    """One scenario before and after. ``changes``: its own (estimates, weight overrides, model
+    settings, tree named); ``shared``: the refs of the :class:`SharedChange` s that reach it."""
+
     key: str
     before: Result | None
     after: Result | None
-    changes: list[str] = field(default_factory=list)  # "russia_balancing: mode 7 -> 6"
+    changes: list[Change] = field(default_factory=list)
+    shared: list[str] = field(default_factory=list)
+    # the parent (``partnership/id``) whose changes it inherits: they are listed there, once
+    inherits_from: str | None = None
+    inherited: int = 0  # how many
+    catalogue_before: str | None = None
+    catalogue_after: str | None = None
+
+    @property
+    def partnership(self) -> str:
+        return self.key.split("/", 1)[0]
 
     @property
     def delta(self) -> float | None:
@@ -70,16 +152,124 @@ class ScenarioChange:
     @property
     def moved(self) -> bool:
         return (self.before is None or self.after is None or bool(self.changes)
-                or abs(self.delta or 0.0) > 1e-12)
+                or bool(self.shared) or bool(self.inherited) or abs(self.delta or 0.0) > EPS)
 
     def to_dict(self) -> dict[str, Any]:
-        def side(r: Result | None) -> dict[str, Any] | None:
-            return None if r is None else {"stability": r.stability, "risk_index": r.risk_index,
-                                           "opportunity_index": r.opportunity_index,
-                                           "band": r.band}
-        return {"scenario": self.key, "before": side(self.before), "after": side(self.after),
+        def side(r: Result | None, catalogue: str | None) -> dict[str, Any] | None:
+            return None if r is None else {
+                "stability": r.stability, "risk_index": r.risk_index,
+                "opportunity_index": r.opportunity_index, "band": r.band,
+                "tree": r.tree.id if r.tree is not None else "default", "catalogue": catalogue}
+        return {"scenario": self.key, "partnership": self.partnership,
+                "before": side(self.before, self.catalogue_before),
+                "after": side(self.after, self.catalogue_after),
                 "delta_stability": self.delta, "band_changed": self.band_changed,
-                "changes": self.changes}
+                "changes": [c.to_dict() for c in self.changes], "shared": list(self.shared),
+                "inherits_from": self.inherits_from, "inherited_changes": self.inherited}
+
+
+@dataclass(frozen=True)
+class OutlookScore:
+    """A partnership's outlook from point scores: ``E[S] = Σ p_k S_k`` and its band."""
+
+    expected_stability: float
+    band: str
+    scenarios: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class PartnershipChange:
+    """A partnership's outlook before and after; ``note_*`` says why a side has none (its
+    probabilities do not make an outlook, or the partnership is not on that side)."""
+
+    partnership: str
+    before: OutlookScore | None
+    after: OutlookScore | None
+    note_before: str | None = None
+    note_after: str | None = None
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after.expected_stability - self.before.expected_stability
+
+    @property
+    def band_changed(self) -> bool:
+        return (self.before is not None and self.after is not None
+                and self.before.band != self.after.band)
+
+    @property
+    def moved(self) -> bool:
+        return ((self.before is None) != (self.after is None) or self.band_changed
+                or abs(self.delta or 0.0) > EPS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"partnership": self.partnership,
+                "before": None if self.before is None else self.before.to_dict(),
+                "after": None if self.after is None else self.after.to_dict(),
+                "delta_expected_stability": self.delta, "band_changed": self.band_changed,
+                "moved": self.moved,
+                "note_before": self.note_before, "note_after": self.note_after}
+
+
+GateName = Literal["band-change", "delta"]
+
+
+@dataclass(frozen=True)
+class GateTrip:
+    """One reason a gate failed: which gate, what (a scenario ``partnership/id`` or a
+    partnership's ``outlook``) and why, in words."""
+
+    gate: GateName
+    subject: str
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class Gates:
+    """What makes ``riskengine diff`` fail: any band change (scenario or outlook), and
+    ``|ΔS|`` of any scenario above ``max_delta`` points."""
+
+    band_change: bool = False
+    max_delta: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_delta is not None and not (math.isfinite(self.max_delta)
+                                               and self.max_delta >= 0):
+            raise ValueError(f"max_delta must be a finite number >= 0, got {self.max_delta}")
+
+    @property
+    def names(self) -> list[str]:
+        out = ["band-change"] if self.band_change else []
+        if self.max_delta is not None:
+            out.append(f"|ΔS| > {self.max_delta:g}")
+        return out
+
+    def check(self, diff: Diff) -> list[GateTrip]:
+        trips: list[GateTrip] = []
+        if self.band_change:
+            trips += [GateTrip("band-change", s.key, f"{_band(s.before)} {ARROW} "
+                               f"{_band(s.after)}") for s in diff.scenarios if s.band_changed]
+            trips += [GateTrip("band-change", f"{p.partnership} outlook",
+                               f"{p.before.band} {ARROW} {p.after.band}")
+                      for p in diff.partnerships
+                      if p.band_changed and p.before is not None and p.after is not None]
+        if self.max_delta is not None:
+            limit = self.max_delta
+            trips += [GateTrip("delta", s.key, f"ΔS {s.delta:+.2f} beyond ±{limit:g}")
+                      for s in diff.scenarios if s.delta is not None and abs(s.delta) > limit]
+        return trips
+
+
+def _band(result: Result | None) -> str:
+    return "—" if result is None else result.band
 
 
 @dataclass
@@ -87,57 +277,107 @@ class Diff:
     old: str
     new: str
     scenarios: list[ScenarioChange]
-    factor_changes: list[str]
-    tree_changes: list[str] = field(default_factory=list)
+    shared: list[SharedChange] = field(default_factory=list)
+    partnerships: list[PartnershipChange] = field(default_factory=list)
+    catalogue_old: str = ""
+    catalogue_new: str = ""
+    # whether the two sides read different catalogues (different projects): output then says
+    # which one each row used
+    catalogues_differ: bool = False
     skipped: list[str] = field(default_factory=list)  # what could not be extracted, and why
+    gates: Gates = field(default_factory=Gates)
+    tripped: list[GateTrip] = field(default_factory=list)
 
     @property
     def moved(self) -> list[ScenarioChange]:
         return [s for s in self.scenarios if s.moved]
 
+    @property
+    def unchanged(self) -> int:
+        return len(self.scenarios) - len(self.moved)
+
+    @property
+    def band_changes(self) -> int:
+        return sum(s.band_changed for s in self.scenarios)
+
+    @property
+    def catalogue_pairs(self) -> list[tuple[str | None, str | None]]:
+        """The (old, new) catalogues of the moved rows, each once."""
+        return list(dict.fromkeys((s.catalogue_before, s.catalogue_after) for s in self.moved))
+
+    @property
+    def catalogue_changes(self) -> list[SharedChange]:
+        return [s for s in self.shared if s.kind == "factor"]
+
+    @property
+    def tree_changes(self) -> list[SharedChange]:
+        return [s for s in self.shared if s.kind == "tree"]
+
+    def check(self, gates: Gates) -> list[GateTrip]:
+        """Apply ``gates``: remember them and what tripped, and return what tripped."""
+        self.gates = gates
+        self.tripped = gates.check(self)
+        return self.tripped
+
     def to_dict(self) -> dict[str, Any]:
-        return {"old": self.old, "new": self.new, "factor_changes": self.factor_changes,
-                "tree_changes": self.tree_changes,
+        return {"old": self.old, "new": self.new,
+                "catalogues": {"old": self.catalogue_old, "new": self.catalogue_new,
+                               "differ": self.catalogues_differ},
+                "shared_changes": [s.to_dict() for s in self.shared],
                 "scenarios": [s.to_dict() for s in self.moved],
-                "unchanged": len(self.scenarios) - len(self.moved),
-                "band_changes": sum(s.band_changed for s in self.scenarios)}
+                "partnerships": [p.to_dict() for p in self.partnerships],
+                "unchanged": self.unchanged, "band_changes": self.band_changes,
+                "gates": {"band_change": self.gates.band_change,
+                          "max_delta": self.gates.max_delta,
+                          "passed": not self.tripped,
+                          "tripped": [t.to_dict() for t in self.tripped]},
+                "skipped": list(self.skipped)}
 
 
-def load_snapshot(path: str | Path, top: Path | None = None, fallback: Path | None = None
-                  ) -> Snapshot:
-    """The catalogue and every scenario of a project folder or a folder of scenarios.
+# ---------------------------------------------------------------------------------------------
+# reading one side
 
-    The catalogue of a scenarios folder is the nearest ``factors/`` above it, looked for no
-    higher than ``top`` when given (an extracted revision: above it is the temporary folder),
-    else ``fallback``.
+
+def load_snapshot(path: str | Path, top: Path | None = None, fallback: Project | None = None,
+                  catalogue_name: str = "") -> Snapshot:
+    """The catalogue, trees and every scenario of a project folder or a folder of scenarios,
+    read as that project says (``riskengine.toml``: where its folders are, its defaults).
+
+    A folder of scenarios belongs to the project above it. With ``top`` (an extracted
+    revision: above it is the temporary folder) the project is looked for no higher than
+    ``top``, else ``fallback`` stands for it.
     """
     root = Path(path)
     if not root.is_dir():
         raise InputError([Problem(display_path(root), None, None, "", "no such folder",
                                   "RE001")])
-    if (root / "factors").is_dir():
-        factors_dir, scenario_root = root / "factors", root / "scenarios"
-    elif top is not None:
-        factors_dir = _factors_within(root, top) or fallback or root / "factors"
-        scenario_root = root
+    if top is None:
+        project = find_project(root)
     else:
-        factors_dir, scenario_root = find_factors_dir(root), root
-    catalogue = load_catalogue(factors_dir)
-    trees = load_trees(catalogue)
-    scenarios = (load_scenarios(scenario_root, catalogue, trees) if scenario_root.is_dir()
-                 else [])
-    return Snapshot(catalogue, {s.key: s for s in scenarios}, trees)
+        project = _project_within(root, top) or fallback or Project(root.resolve())
+    here = Path(os.path.abspath(root))
+    scenario_root = project.scenarios_dir if here == project.root else root
+    catalogue = load_catalogue(project.factors_dir)
+    trees = load_trees(catalogue, project.models_dir)
+    scenarios = (load_scenarios(scenario_root, catalogue, trees, project=project)
+                 if scenario_root.is_dir() else [])
+    return Snapshot(catalogue, {s.key: s for s in scenarios}, trees, catalogue_name)
 
 
-def _factors_within(start: Path, top: Path) -> Path | None:
-    """The nearest ``factors/`` folder from ``start`` up to ``top``, never above it."""
+def _project_within(start: Path, top: Path) -> Project | None:
+    """The project of ``start`` (its config, or a ``factors/`` folder), looked for from
+    ``start`` up to ``top``, never above it."""
     start, top = start.resolve(), top.resolve()
     for folder in (start, *start.parents):
-        if (folder / "factors").is_dir():
-            return folder / "factors"
+        if config_file(folder) is not None or (folder / "factors").is_dir():
+            return load_project(folder)
         if folder == top:
             break
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# what changed
 
 
 def _fmt(value: Any) -> str:
@@ -145,46 +385,108 @@ def _fmt(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     return str(value)
 
 
-def _factor_changes(old: Factor, new: Factor, fields: tuple[str, ...] = FACTOR_FIELDS
-                    ) -> list[str]:
-    a, b = old.model_dump(), new.model_dump()
-    return [f"{new.id}: {name} {_fmt(a[name])} -> {_fmt(b[name])}" for name in fields
-            if a[name] != b[name]]
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b)
+    return bool(a == b)
 
 
-def _estimate_changes(old: Estimate, new: Estimate) -> list[str]:
-    out = []
-    for name in ESTIMATE_FIELDS:
-        a, b = getattr(old, name), getattr(new, name)
-        if a != b and not (isinstance(a, float) and isinstance(b, float) and math.isclose(a, b)):
-            out.append(f"{new.factor.id}: {name} {_fmt(a)} -> {_fmt(b)}")
-    return out
+def _field_change(subject: str, name: str, old: Any, new: Any) -> Change:
+    if name == "scale" and isinstance(old, dict) and isinstance(new, dict):
+        # a scale reads as its range; the unit only when it changed too
+        ranges = f"{_fmt(old['min'])}–{_fmt(old['max'])} {ARROW} {_fmt(new['min'])}–" \
+                 f"{_fmt(new['max'])}"
+        unit = "" if old.get("unit") == new.get("unit") else \
+            f" (unit {old.get('unit')} {ARROW} {new.get('unit')})"
+        return Change(subject, name, old, new, f"{subject}: scale {ranges}{unit}")
+    return Change(subject, name, old, new, f"{subject}: {name} {_fmt(old)} {ARROW} {_fmt(new)}")
 
 
-def _scenario_changes(old: Scenario, new: Scenario) -> list[str]:
+def _factor_changes(old: Factor, new: Factor, fields: Sequence[str] = FACTOR_FIELDS
+                    ) -> list[Change]:
+    a, b = old.model_dump(mode="json"), new.model_dump(mode="json")
+    return [_field_change(new.id, name, a[name], b[name]) for name in fields
+            if not _same(a[name], b[name])]
+
+
+def _point(e: Estimate) -> dict[str, Any]:
+    return {"low": e.low, "mode": e.mode, "high": e.high, "distribution": e.distribution,
+            "fixed": e.fixed}
+
+
+def _points(p: dict[str, Any]) -> str:
+    return f"{p['low']:g}" if p["fixed"] else f"{p['low']:g} / {p['mode']:g} / {p['high']:g}"
+
+
+def _label(p: dict[str, Any]) -> str:
+    return "value" if p["fixed"] else str(p["distribution"])
+
+
+def _estimate_change(fid: str, old: Estimate | None, new: Estimate | None) -> Change | None:
+    """An estimate on one line: ``russia_balancing: 5 / 7 / 8 → 5 / 7 / 9 (pert)``."""
+    if old is None and new is not None:
+        p = _point(new)
+        return Change(fid, "estimate", None, p,
+                      f"{fid}: estimate added: {_points(p)} ({_label(p)})")
+    if new is None and old is not None:
+        p = _point(old)
+        return Change(fid, "estimate", p, None,
+                      f"{fid}: estimate removed (was {_points(p)} ({_label(p)}))")
+    assert old is not None and new is not None
+    a, b = _point(old), _point(new)
+    if all(_same(a[k], b[k]) for k in a):
+        return None
+    if _label(a) == _label(b):
+        text = f"{fid}: {_points(a)} {ARROW} {_points(b)} ({_label(b)})"
+    else:
+        text = f"{fid}: {_points(a)} ({_label(a)}) {ARROW} {_points(b)} ({_label(b)})"
+    return Change(fid, "estimate", a, b, text)
+
+
+def _compare_scenarios(old: Scenario, new: Scenario
+                       ) -> tuple[list[Change], dict[str, list[Change]]]:
+    """A scenario's own changes, and per factor the catalogue changes that reach it.
+
+    A new default weight reaches a scenario only where it takes the default on both sides;
+    where it overrides the weight, the override's change (if any) is its own."""
     before = {e.factor.id: e for e in old.estimates}
     after = {e.factor.id: e for e in new.estimates}
-    out = [f"{fid}: estimate added" for fid in after if fid not in before]
-    out += [f"{fid}: estimate removed" for fid in before if fid not in after]
-    for fid in after:
-        if fid in before:
-            out += _estimate_changes(before[fid], after[fid])
-            # The default weight matters only through the estimate's weight, compared above;
-            # a scenario that overrides it is unaffected.
-            out += _factor_changes(before[fid].factor, after[fid].factor,
-                                   tuple(f for f in FACTOR_FIELDS if f != "weight"))
-    if old.model != new.model:
-        out.append(f"model: {_fmt(old.model.model_dump())} -> {_fmt(new.model.model_dump())}")
-    old_tree = old.tree.id if old.tree else "default"
-    new_tree = new.tree.id if new.tree else "default"
+    own: list[Change] = []
+    shared: dict[str, list[Change]] = {}
+    for fid in [*after, *(f for f in before if f not in after)]:
+        a, b = before.get(fid), after.get(fid)
+        estimate = _estimate_change(fid, a, b)
+        if estimate is not None:
+            own.append(estimate)
+        if a is None or b is None:
+            continue
+        reaching = _factor_changes(a.factor, b.factor,
+                                   [f for f in FACTOR_FIELDS if f != "weight"])
+        default_moved = not _same(a.factor.weight, b.factor.weight)
+        takes_default = _same(a.weight, a.factor.weight) and _same(b.weight, b.factor.weight)
+        if default_moved and takes_default:
+            reaching.append(_field_change(fid, "weight", a.factor.weight, b.factor.weight))
+        elif not _same(a.weight, b.weight):
+            own.append(_field_change(fid, "weight", a.weight, b.weight))
+        if reaching:
+            shared[fid] = reaching
+    a_model, b_model = old.model.model_dump(mode="json"), new.model.model_dump(mode="json")
+    own += [_field_change("model", name, a_model[name], b_model[name])
+            for name in b_model if a_model[name] != b_model[name]]
+    old_tree, new_tree = _tree_id(old), _tree_id(new)
     if old_tree != new_tree:
-        out.append(f"tree: {old_tree} -> {new_tree}")
-    elif old.tree != new.tree:
-        out.append(f"tree {new_tree} changed (see the tree changes)")
-    return out
+        own.append(Change("tree", "tree", old_tree, new_tree,
+                          f"tree: {old_tree} {ARROW} {new_tree}"))
+    return own, shared
+
+
+def _tree_id(scenario: Scenario) -> str:
+    return scenario.tree.id if scenario.tree is not None else "default"
 
 
 def _tree_parts(tree: TreeFile) -> dict[str, tuple[str | None, dict[str, Any]]]:
@@ -193,75 +495,167 @@ def _tree_parts(tree: TreeFile) -> dict[str, tuple[str | None, dict[str, Any]]]:
     for item, _, ancestors in walk(tree.root):
         parent = ancestors[-1] if ancestors else None
         if isinstance(item, TreeNode):
-            settings = item.model_dump(exclude={"children", "id", "name", "description"})
+            settings = item.model_dump(mode="json",
+                                       exclude={"children", "id", "name", "description"})
             out[f"node {item.id}"] = (parent, settings)
         else:
-            out[item.factor] = (parent, item.model_dump(exclude={"factor"}))
+            out[item.factor] = (parent, item.model_dump(mode="json", exclude={"factor"}))
     return out
 
 
-def _dumped(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_dumped(v) for v in value]
-    return value.model_dump() if hasattr(value, "model_dump") else value
-
-
-def _tree_changes(old: TreeFile | None, new: TreeFile | None, tree_id: str) -> list[str]:
+def _tree_changes(old: TreeFile | None, new: TreeFile | None, tree_id: str) -> list[Change]:
     """Structure, rules and weights of one tree, before and after."""
     if old is None:
-        return [f"{tree_id}: tree added"]
+        return [Change(tree_id, "tree", None, tree_id, f"{tree_id}: tree added")]
     if new is None:
-        return [f"{tree_id}: tree removed"]
+        return [Change(tree_id, "tree", tree_id, None, f"{tree_id}: tree removed")]
     out = []
+    a_file, b_file = old.model_dump(mode="json"), new.model_dump(mode="json")
     for name in ("scale", "bands", "higher_is"):
-        a, b = getattr(old, name), getattr(new, name)
-        if a != b:
-            out.append(f"{tree_id}: {name} {_fmt(_dumped(a))} -> {_fmt(_dumped(b))}")
+        if a_file[name] != b_file[name]:
+            out.append(_field_change(tree_id, name, a_file[name], b_file[name]))
     before, after = _tree_parts(old), _tree_parts(new)
     for part, (parent, _) in after.items():
         if part not in before:
-            out.append(f"{tree_id}: {part} added under {parent or 'the root'}")
+            out.append(Change(f"{tree_id}: {part}", "added", None, parent,
+                              f"{tree_id}: {part} added under {parent or 'the root'}"))
     for part, (parent, _) in before.items():
         if part not in after:
-            out.append(f"{tree_id}: {part} removed from {parent or 'the root'}")
+            out.append(Change(f"{tree_id}: {part}", "removed", parent, None,
+                              f"{tree_id}: {part} removed from {parent or 'the root'}"))
     for part in after:
         if part not in before:
             continue
         (p_old, s_old), (p_new, s_new) = before[part], after[part]
         if p_old != p_new:
-            out.append(f"{tree_id}: {part} moved from {p_old} to {p_new}")
-        for key in s_new:
-            if s_old.get(key) != s_new[key]:
-                out.append(f"{tree_id}: {part}: {key} {_fmt(s_old.get(key))} -> "
-                           f"{_fmt(s_new[key])}")
+            out.append(Change(f"{tree_id}: {part}", "parent", p_old, p_new,
+                              f"{tree_id}: {part} moved from {p_old} to {p_new}"))
+        out += [_field_change(f"{tree_id}: {part}", key, s_old.get(key), s_new[key])
+                for key in s_new if s_old.get(key) != s_new[key]]
     return out
 
 
-def diff_snapshots(old: Snapshot, new: Snapshot, old_name: str = "old", new_name: str = "new"
-                   ) -> Diff:
-    """Every scenario's score before and after, largest movement first."""
-    factor_changes = [f"{fid}: factor added" for fid in new.catalogue if fid not in old.catalogue]
-    factor_changes += [f"{fid}: factor removed" for fid in old.catalogue
-                       if fid not in new.catalogue]
-    for fid in new.catalogue:
-        if fid in old.catalogue:
-            factor_changes += _factor_changes(old.catalogue[fid], new.catalogue[fid])
-    changes = []
+def _catalogue_changes(old: Catalogue, new: Catalogue) -> dict[str, list[Change]]:
+    out: dict[str, list[Change]] = {}
+    for fid in new:
+        if fid not in old:
+            out[fid] = [Change(fid, "factor", None, fid, f"{fid}: factor added")]
+        else:
+            found = _factor_changes(old[fid], new[fid])
+            if found:
+                out[fid] = found
+    for fid in old:
+        if fid not in new:
+            out[fid] = [Change(fid, "factor", fid, None, f"{fid}: factor removed")]
+    return out
+
+
+def expected_stability(scenarios: Sequence[Scenario], results: Sequence[Result]
+                       ) -> OutlookScore:
+    """The outlook's point rule (MODEL.md, riskengine.outlook): ``E[S] = Σ p_k S_k`` of the
+    deterministic scores, read against the first scenario's bands as the outlook reads its
+    mixture."""
+    expected = math.fsum((s.probability or 0.0) * r.stability
+                         for s, r in zip(scenarios, results, strict=True))
+    return OutlookScore(expected, band_of(expected, scenario_bands(scenarios[0])),
+                        len(scenarios))
+
+
+def _outlooks(snapshot: Snapshot, results: dict[str, Result]
+              ) -> dict[str, tuple[OutlookScore | None, str | None]]:
+    """Each partnership's outlook, or why its scenarios make none (their probabilities)."""
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in snapshot.scenarios.values():
+        groups.setdefault(scenario.partnership, []).append(scenario)
+    out: dict[str, tuple[OutlookScore | None, str | None]] = {}
+    for partnership, members in groups.items():
+        problems = outlook_problems(members)
+        if problems:
+            out[partnership] = (None, problems[0].message)
+        else:
+            out[partnership] = (expected_stability(members, [results[s.key] for s in members]),
+                                None)
+    return out
+
+
+def diff_snapshots(old: Snapshot, new: Snapshot, old_name: str = "old", new_name: str = "new",
+                   catalogues_differ: bool | None = None) -> Diff:
+    """Every scenario's score before and after, largest movement first; each shared change
+    once, with the scenarios it reaches; every partnership's outlook."""
+    factor_groups = {fid: SharedChange("factor", fid, changes) for fid, changes
+                     in _catalogue_changes(old.catalogue, new.catalogue).items()}
+    tree_ids = sorted(old.trees.trees.keys() | new.trees.trees.keys())
+    tree_groups = {tid: SharedChange("tree", tid, changes) for tid in tree_ids
+                   if (changes := _tree_changes(old.trees.get(tid), new.trees.get(tid), tid))}
+    scored_old = {key: score(s) for key, s in old.scenarios.items()}
+    scored_new = {key: score(s) for key, s in new.scenarios.items()}
+    rows = []
     for key in sorted(old.scenarios.keys() | new.scenarios.keys()):
         a, b = old.scenarios.get(key), new.scenarios.get(key)
-        listed = (_scenario_changes(a, b) if a and b else
-                  ["scenario added"] if b else ["scenario removed"])
-        changes.append(ScenarioChange(key, score(a) if a else None, score(b) if b else None,
-                                      listed))
-    changes.sort(key=lambda c: (-(abs(c.delta) if c.delta is not None else math.inf), c.key))
-    tree_changes = [change for tree_id in sorted(old.trees.trees.keys() | new.trees.trees.keys())
-                    for change in _tree_changes(old.trees.get(tree_id), new.trees.get(tree_id),
-                                                tree_id)]
-    return Diff(old_name, new_name, changes, factor_changes, tree_changes)
+        row = ScenarioChange(key, scored_old.get(key), scored_new.get(key),
+                             catalogue_before=old.name if a else None,
+                             catalogue_after=new.name if b else None)
+        if a is None or b is None:
+            word = "added" if a is None else "removed"
+            row.changes = [Change("scenario", word, None if a is None else key,
+                                  None if b is None else key, f"scenario {word}")]
+        else:
+            row.changes, reaching = _compare_scenarios(a, b)
+            for fid, changes in reaching.items():
+                group = factor_groups.setdefault(fid, SharedChange("factor", fid, []))
+                # the catalogue seen through the scenario (another project's, say) may differ
+                # from the one compared above: its changes join the group, each once
+                known = {c.text for c in group.changes}
+                group.changes += [c for c in changes if c.text not in known]
+                group.scenarios.append(key)
+                row.shared.append(group.ref)
+            tree_id = _tree_id(b)
+            if tree_id == _tree_id(a) and tree_id in tree_groups:
+                tree_groups[tree_id].scenarios.append(key)
+                row.shared.append(tree_groups[tree_id].ref)
+        rows.append(row)
+    _fold_inherited(rows, old, new)
+    rows.sort(key=lambda c: (-(abs(c.delta) if c.delta is not None else math.inf), c.key))
+    before, after = _outlooks(old, scored_old), _outlooks(new, scored_new)
+    absent: tuple[OutlookScore | None, str | None] = (None, "not on this side")
+    partnerships = []
+    for p in sorted(before.keys() | after.keys()):
+        (was, why_not_was), (now, why_not_now) = before.get(p, absent), after.get(p, absent)
+        partnerships.append(PartnershipChange(p, was, now, why_not_was, why_not_now))
+    if catalogues_differ is None:
+        catalogues_differ = _place(old.catalogue.root) != _place(new.catalogue.root)
+    return Diff(old_name, new_name, rows,
+                [*(factor_groups[f] for f in sorted(factor_groups)),
+                 *(tree_groups[t] for t in sorted(tree_groups))],
+                partnerships, old.name, new.name, catalogues_differ)
+
+
+def _fold_inherited(rows: list[ScenarioChange], old: Snapshot, new: Snapshot) -> None:
+    """A change a scenario inherits from its parent (the same ``extends`` on both sides) is
+    the parent's: listed there once, and counted here."""
+    written = {row.key: list(row.changes) for row in rows}
+    for row in rows:
+        a, b = old.scenarios.get(row.key), new.scenarios.get(row.key)
+        if a is None or b is None or not b.extends or a.extends != b.extends:
+            continue
+        parent = f"{b.partnership}/{b.extends}"
+        from_parent = written.get(parent, [])
+        own = [c for c in row.changes if c not in from_parent]
+        if len(own) < len(row.changes):
+            row.inherits_from, row.inherited = parent, len(row.changes) - len(own)
+            row.changes = own
+
+
+def _place(folder: Path | None) -> Path | None:
+    return None if folder is None else folder.resolve()
 
 
 def diff_paths(old: str | Path, new: str | Path) -> Diff:
     return diff_snapshots(load_snapshot(old), load_snapshot(new), str(old), str(new))
+
+
+# ---------------------------------------------------------------------------------------------
+# the old side from git
 
 
 class GitError(Exception):
@@ -292,10 +686,14 @@ def tree_of(rev: str, top: Path) -> str:
     return out.decode().strip()
 
 
-def _extract(archive: bytes, dest: str, rev: str) -> list[str]:
-    """Unpack ``archive`` into ``dest`` as plain data (tarfile's "data" filter: no devices, no
-    absolute paths, no modes beyond the user's); a symlink or hard link that would reach outside
-    ``dest`` is skipped, and the list of what was skipped, and why, is returned."""
+def _extract(stream: IO[bytes], dest: str, rev: str, limit: int = MAX_FILE_BYTES
+             ) -> list[str]:
+    """Unpack the tar ``stream`` into ``dest`` as plain data (tarfile's "data" filter: no
+    devices, no absolute paths, no modes beyond the user's), member by member as it arrives.
+    Only project files (:data:`PROJECT_SUFFIXES`) are written, each cut one byte past
+    ``limit``: the reader then refuses it by name and size, and a revision with huge files
+    costs neither memory nor disk. A symlink or hard link that would reach outside ``dest`` is
+    skipped; the list of what was skipped, and why, is returned."""
     skipped: list[str] = []
 
     def only_inside(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo | None:
@@ -309,19 +707,59 @@ def _extract(archive: bytes, dest: str, rev: str) -> list[str]:
                 return None
             raise
 
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        try:
-            tar.extractall(dest, filter=only_inside)
-        except tarfile.FilterError as exc:
-            raise GitError(f"cannot extract the revision safely: {exc}") from None
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                if member.isfile() and not member.name.endswith(PROJECT_SUFFIXES):
+                    continue  # read past, never written
+                if member.isfile() and member.size > limit:
+                    safe = only_inside(member, dest)
+                    source = tar.extractfile(member)
+                    if safe is None or source is None:
+                        continue
+                    target = Path(dest, safe.name)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(source.read(limit + 1))
+                    continue
+                tar.extract(member, dest, filter=only_inside)
+    except (tarfile.TarError, OSError) as exc:
+        raise GitError(f"cannot extract the revision safely: {exc}") from None
     return skipped
 
 
-def _outside(folder: Path | None, top: Path) -> Path | None:
-    """``folder`` if it lies outside the repository at ``top`` (so git does not version it)."""
-    if folder is None:
-        return None
-    return None if folder.resolve().is_relative_to(top.resolve()) else folder
+def _archive(tree: str, top: Path, dest: str, rev: str) -> list[str]:
+    """Stream ``git archive`` of ``tree`` into ``dest``: the archive is never held whole."""
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(["git", "archive", "--format=tar", tree], cwd=top,
+                                    stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError:
+            raise GitError("git is not installed") from None
+        assert proc.stdout is not None
+        failure: GitError | None = None
+        try:
+            skipped = _extract(proc.stdout, dest, rev)
+            proc.stdout.read()  # the archive's padding, so git can finish writing
+        except GitError as exc:
+            failure = exc
+            proc.kill()
+        finally:
+            proc.stdout.close()
+            proc.wait()
+        if proc.returncode > 0 or (failure is None and proc.returncode != 0):
+            # git's own reason comes first: a failed archive is also an unreadable one
+            errors.seek(0)
+            message = errors.read().decode("utf-8", "replace").strip().splitlines()
+            raise GitError(message[-1] if message else "git archive failed")
+        if failure is not None:
+            raise failure
+    return skipped
+
+
+def _unversioned(project: Project, top: Path) -> Project | None:
+    """``project`` if its catalogue lies outside the repository at ``top`` (git does not
+    version it, so the working tree's stands for the revision's)."""
+    return None if project.factors_dir.resolve().is_relative_to(top.resolve()) else project
 
 
 def diff_git(rev: str, path: str | Path = ".") -> Diff:
@@ -330,29 +768,51 @@ def diff_git(rev: str, path: str | Path = ".") -> Diff:
     here = Path(path).resolve()
     if not here.is_dir():
         raise GitError(f"{path}: no such folder")
-    top = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip())
-    relative = here.relative_to(top.resolve())
+    top = Path(_git(["rev-parse", "--show-toplevel"], here).decode().strip()).resolve()
+    if not here.is_relative_to(top):
+        raise GitError(f"{path}: not inside the repository at {top}")
+    relative = here.relative_to(top)
     tree = tree_of(rev, top)
     new = load_snapshot(here)
-    # Archive the whole revision: a scenarios folder needs the factors/ beside or above it.
-    archive = _git(["archive", "--format=tar", tree], top)
     with tempfile.TemporaryDirectory(prefix="riskengine-diff-") as tmp:
-        skipped = _extract(archive, tmp, rev)
+        # the whole revision: a scenarios folder needs the factors/ beside or above it
+        skipped = _archive(tree, top, tmp, rev)
         old_root = Path(tmp) / relative
         if not old_root.is_dir():
             raise GitError(f"{display_path(here)} does not exist at {rev}")
+        prefix = os.path.abspath(tmp) + os.sep
+
+        def as_git(p: str | Path) -> str:
+            # name old files as git does (REV:path), not by the temporary folder
+            absolute = os.path.abspath(p)
+            return f"{rev}:{absolute.removeprefix(prefix)}" if absolute.startswith(prefix) \
+                else display_path(p)
+
         try:
             # A catalogue outside the repository is not versioned: the one the working tree
             # uses stands for it, never a factors/ that happens to be above the temporary folder.
             old = load_snapshot(old_root, top=Path(tmp),
-                                fallback=_outside(new.catalogue.root, top))
+                                fallback=_unversioned(find_project(here), top))
         except InputError as exc:
-            # Name broken old files as git does (REV:path), not by the temporary folder.
-            prefix = os.path.abspath(tmp) + os.sep
+            # messages may name the folder too (a config's folders, a parent's file)
+            top_tmp = os.path.abspath(tmp)
             raise InputError([dataclasses.replace(
-                p, path=f"{rev}:{os.path.abspath(p.path).removeprefix(prefix)}")
-                if os.path.abspath(p.path).startswith(prefix) else p
-                for p in exc.problems]) from None
-    diff = diff_snapshots(old, new, rev, "working tree")
+                p, path=as_git(p.path), message=p.message.replace(prefix, f"{rev}:")
+                .replace(top_tmp, f"{rev}:")) for p in exc.problems]) from None
+        old = dataclasses.replace(old, catalogue_name=as_git(old.catalogue.root or "factors"))
+        old_place = _repo_place(old.catalogue.root, Path(tmp))
+        new_place = _repo_place(new.catalogue.root, top)
+        diff = diff_snapshots(old, new, rev, "working tree",
+                              catalogues_differ=old_place != new_place)
     diff.skipped = skipped
     return diff
+
+
+def _repo_place(folder: Path | None, top: Path) -> str | None:
+    """Where a catalogue sits in its repository (both sides of ``--git`` are one repo)."""
+    if folder is None:
+        return None
+    resolved = folder.resolve()
+    return str(resolved.relative_to(top.resolve())) if resolved.is_relative_to(top.resolve()) \
+        else str(resolved)
+

@@ -17,7 +17,10 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from riskengine.diff import Change, Diff, SharedChange
 
 Record = dict[str, Any]
 
@@ -506,76 +509,215 @@ def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# diff
+# diff: rendered from riskengine.diff's dataclasses (its JSON is Diff.to_dict())
 
 
-def _diff_rows(result: Record) -> list[list[str]]:
+def _pair(old: str, new: str) -> str:
+    return new if old == new else f"{old} → {new}"
+
+
+def _attr(side: Any, name: str) -> Any:
+    """A field of one side of a diff row (None: the row is not on that side)."""
+    return None if side is None else getattr(side, name)
+
+
+def _numbers(before: Any, after: Any, name: str, digits: int) -> str:
+    """``old → new`` of one number, or the number once when it did not change."""
+    def shown(side: Any) -> str:
+        value = _attr(side, name)
+        return "—" if value is None else fmt(value, digits)
+    return _pair(shown(before), shown(after))
+
+
+def _moved_band(before: str | None, after: str | None, changed: bool) -> str:
+    text = _pair(before or "—", after or "—") if before and after else (after or before or "—")
+    return text + (" ⚠" if changed else "")
+
+
+def _own_labels(changes: Sequence[Change]) -> list[str]:
+    """A scenario's own changes, as its row's "Changed by" cell counts them."""
+    labels: dict[str, int] = {}
+    for change in changes:
+        label = (change.field if change.subject == "scenario"  # added, removed
+                 else "tree" if change.subject == "tree"
+                 else f"model {change.field}" if change.subject == "model"
+                 else "estimate" if change.field == "estimate" else "weight override")
+        labels[label] = labels.get(label, 0) + 1
+    return [f"{n} {label}s" if n > 1 else label for label, n in labels.items()]
+
+
+def _rows_catalogue(diff: Diff) -> bool:
+    """Whether rows need a Catalogue column: the sides read different catalogues and the
+    moved rows do not all share one pair (one pair is said once, above the table)."""
+    return diff.catalogues_differ and len(diff.catalogue_pairs) > 1
+
+
+def _diff_rows(diff: Diff) -> list[list[str]]:
     rows = []
-    for s in result["scenarios"]:
-        before, after = s["before"], s["after"]
-
-        def pair(name: str, digits: int, b: Record | None = before, a: Record | None = after
-                 ) -> str:
-            old = "—" if b is None else fmt(b[name], digits)
-            new = "—" if a is None else fmt(a[name], digits)
-            return new if old == new else f"{old} → {new}"
-
-        delta = s["delta_stability"]
-        band = ("—" if before is None else before["band"]) if after is None else (
-            after["band"] if before is None or before["band"] == after["band"]
-            else f"{before['band']} → {after['band']}")
-        rows.append([s["scenario"], pair("stability", 1),
-                     "new" if before is None else "gone" if after is None else f"{delta:+.2f}",
-                     band + (" ⚠" if s["band_changed"] else ""), pair("risk_index", 3),
-                     pair("opportunity_index", 3)])
+    for s in diff.moved:
+        b, a = s.before, s.after
+        row = [s.key, _numbers(b, a, "stability", 1),
+               "new" if b is None else "gone" if a is None else f"{s.delta:+.2f}",
+               _moved_band(_attr(b, "band"), _attr(a, "band"), s.band_changed),
+               _numbers(b, a, "risk_index", 3), _numbers(b, a, "opportunity_index", 3)]
+        if _rows_catalogue(diff):
+            row.append(_pair(s.catalogue_before or "—", s.catalogue_after or "—")
+                       if s.catalogue_before and s.catalogue_after
+                       else s.catalogue_after or s.catalogue_before or "—")
+        inherited = [f"{s.inherited} inherited from {s.inherits_from}"] if s.inherits_from else []
+        row.append(", ".join([*s.shared, *inherited, *_own_labels(s.changes)]) or "—")
+        rows.append(row)
     return rows
 
 
-DIFF_HEADER = ["Scenario", "S", "Δ S", "Band", "R", "O"]
+def _diff_header(diff: Diff) -> list[str]:
+    return ["Scenario", "S", "Δ S", "Band", "R", "O",
+            *(["Catalogue"] if _rows_catalogue(diff) else []), "Changed by"]
 
 
-def _diff_summary(result: Record) -> str:
-    moved = len(result["scenarios"])
-    return (f"{moved} scenario(s) changed, {result['band_changes']} band change(s), "
-            f"{result['unchanged']} unchanged; {len(result['factor_changes'])} factor "
-            f"definition change(s), {len(result.get('tree_changes', []))} tree change(s)")
+def _diff_outlook_rows(diff: Diff) -> list[list[str]]:
+    rows = []
+    # a partnership with no outlook on either side (no probabilities: an index's countries, say)
+    # has nothing to show here; the JSON says why
+    for p in (p for p in diff.partnerships if p.before or p.after):
+        b, a = p.before, p.after
+        delta = ("new" if b is None and a is not None else "gone" if a is None and b is not None
+                 else "—" if p.delta is None else f"{p.delta:+.2f}")
+        rows.append([p.partnership,
+                     _numbers(b, a, "expected_stability", 1), delta,
+                     _moved_band(_attr(b, "band"), _attr(a, "band"), p.band_changed),
+                     "; ".join(f"{side}: {note}" for side, note in
+                               (("old", p.note_before), ("new", p.note_after))
+                               if note and note != "not on this side") or ""])
+    return rows
 
 
-def diff_markdown(result: Record) -> str:
-    """A pull-request comment: the moved scores, then what changed, folded."""
-    lines = [f"### riskengine: score changes ({md(result['old'])} → {md(result['new'])})", "",
-             _diff_summary(result) + ".", ""]
-    if result["scenarios"]:
-        lines += _md_table(DIFF_HEADER, _diff_rows(result), "llrlll")
-    details = [f"- {md_code(c)}" for c in result["factor_changes"]]
-    details += [f"- tree {md_code(c)}" for c in result.get("tree_changes", [])]
-    for s in result["scenarios"]:
-        if s["changes"]:
-            details += [f"- **{md(s['scenario'])}**: "
-                        + "; ".join(md_code(c) for c in s["changes"])]
-    if details:
-        lines += ["", "<details><summary>What changed</summary>", "", *details, "",
-                  "</details>"]
-    return "\n".join(lines) + "\n"
+OUTLOOK_DIFF_HEADER = ["Partnership", "E[S]", "Δ E[S]", "Band", "Note"]
 
 
-def print_diff(result: Record, console: Any) -> None:
+def _reach(group: SharedChange, shown: int = 6) -> str:
+    """``moves 3 scenario(s): a, b, c`` (the first few, then how many more)."""
+    n = len(group.scenarios)
+    if not n:
+        return "reaches no scenario"
+    names = ", ".join(group.scenarios[:shown])
+    more = f" and {n - shown} more" if n > shown else ""
+    return f"moves {n} scenario(s): {names}{more}"
+
+
+def _within(group: SharedChange, change: Change) -> str:
+    """A change under its group's heading, without repeating the factor or tree id."""
+    return change.text.removeprefix(f"{group.id}: ")
+
+
+def gate_summary(diff: Diff) -> str:
+    """One line: what the gates checked and what tripped (the CLI's stderr line too)."""
+    if not diff.gates.names:
+        return "no gates"
+    if not diff.tripped:
+        return f"gates passed ({', '.join(diff.gates.names)})"
+    parts = []
+    for gate in ("band-change", "delta"):
+        trips = [t for t in diff.tripped if t.gate == gate]
+        if not trips:
+            continue
+        label = "band-change" if gate == "band-change" else \
+            f"|ΔS| > {diff.gates.max_delta:g}"
+        shown = ", ".join(f"{t.subject} {t.detail}" for t in trips[:3])
+        more = f" and {len(trips) - 3} more" if len(trips) > 3 else ""
+        parts.append(f"{label}: {len(trips)} ({shown}{more})")
+    return "gate tripped: " + "; ".join(parts)
+
+
+def _diff_summary(diff: Diff, gates: bool = True) -> str:
+    moved = sum(p.moved for p in diff.partnerships)
+    return (f"{len(diff.moved)} scenario(s) changed, {diff.band_changes} band change(s), "
+            f"{diff.unchanged} unchanged; {moved} partnership outlook(s) moved; "
+            f"{len(diff.catalogue_changes)} catalogue change(s), "
+            f"{len(diff.tree_changes)} tree change(s)"
+            + (f"; {gate_summary(diff)}" if gates else ""))
+
+
+# A pull-request comment holds at most 65,536 characters: the largest movements are shown,
+# the rest counted (every row is in the JSON).
+MD_DIFF_ROWS = 50
+
+
+def diff_markdown(diff: Diff) -> str:
+    """A pull-request comment: outlooks, each shared change once, the moved scenarios, their
+    own changes; what tripped a gate first."""
+    lines = [f"### riskengine: score changes ({md(diff.old)} → {md(diff.new)})", ""]
+    if diff.tripped:
+        lines += [f"**⛔ {md(gate_summary(diff))}**", ""]
+    elif diff.gates.names:
+        lines += [f"✅ {md(gate_summary(diff))}", ""]
+    lines += [_diff_summary(diff, gates=False) + ".", ""]
+    if diff.catalogues_differ:
+        lines += [f"Catalogues: {md_code(diff.catalogue_old)} → {md_code(diff.catalogue_new)}"
+                  + ("" if _rows_catalogue(diff) else " (every scenario)"), ""]
+    if _diff_outlook_rows(diff):
+        lines += ["**Partnership outlooks** (expected S = Σ p·S of the point scores)", "",
+                  *_md_table(OUTLOOK_DIFF_HEADER, _diff_outlook_rows(diff), "lllll"), ""]
+    if diff.shared:
+        lines += ["**Catalogue and tree changes** (each once, with the scenarios it moves)", ""]
+        for group in diff.shared:
+            changes = "; ".join(md_code(_within(group, c)) for c in group.changes)
+            lines.append(f"- {group.kind} **{md(group.id)}**: {changes} — {md(_reach(group))}")
+        lines.append("")
+    rows = _diff_rows(diff)
+    if rows:
+        header = _diff_header(diff)
+        lines += ["**Scenarios**", "",
+                  *_md_table(header, rows[:MD_DIFF_ROWS], "llrlll" + "l" * (len(header) - 6))]
+        if len(rows) > MD_DIFF_ROWS:
+            lines += ["", f"… and {len(rows) - MD_DIFF_ROWS} more scenario(s) with smaller "
+                      "|ΔS| (all in `--format json`)"]
+        lines.append("")
+    own = [s for s in diff.moved if s.changes]
+    if own:
+        items = [f"- **{md(s.key)}**: " + "; ".join(md_code(c.text) for c in s.changes)
+                 for s in own[:MD_DIFF_ROWS]]
+        if len(own) > MD_DIFF_ROWS:
+            items.append(f"- … and {len(own) - MD_DIFF_ROWS} more scenario(s)")
+        lines += ["<details><summary>Scenario changes</summary>", "", *items, "",
+                  "</details>", ""] if len(items) > 10 else \
+            ["**Scenario changes**", "", *items, ""]
+    for skipped in diff.skipped:
+        lines.append(f"- skipped {md(skipped)}")
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def print_diff(diff: Diff, console: Any) -> None:
     from rich.table import Table
 
     escape = rich_text
-    table = Table(title=f"[bold]Score changes[/] {escape(result['old'])} → "
-                  f"{escape(result['new'])}", title_justify="left", show_edge=False)
-    for name in DIFF_HEADER:
-        table.add_column(name, justify="right" if name == "Δ S" else "left")
-    for row in _diff_rows(result):
-        table.add_row(*(escape(cell) for cell in row))
-    if result["scenarios"]:
+    console.print(f"[bold]Score changes[/] {escape(diff.old)} → {escape(diff.new)}")
+    if diff.catalogues_differ:
+        console.print(f"Catalogues: {escape(diff.catalogue_old)} → "
+                      f"{escape(diff.catalogue_new)}"
+                      + ("" if _rows_catalogue(diff) else " (every scenario)"))
+    if _diff_outlook_rows(diff):
+        table = Table(title="Partnership outlooks (expected S = Σ p·S)", title_justify="left",
+                      show_edge=False)
+        for name in OUTLOOK_DIFF_HEADER:
+            table.add_column(name, justify="right" if name == "Δ E[S]" else "left")
+        for row in _diff_outlook_rows(diff):
+            table.add_row(*(escape(c) for c in row))
         console.print(table)
-    for change in result["factor_changes"]:
-        console.print(f"  factor {escape(change)}")
-    for change in result.get("tree_changes", []):
-        console.print(f"  tree {escape(change)}")
-    for s in result["scenarios"]:
-        for change in s["changes"]:
-            console.print(f"  {escape(s['scenario'])}: {escape(change)}")
-    console.print(_diff_summary(result))
+    if diff.shared:
+        console.print("Catalogue and tree changes (each once):")
+        for group in diff.shared:
+            console.print(f"  {group.kind} {escape(group.id)}: "
+                          + "; ".join(escape(_within(group, c)) for c in group.changes))
+            console.print(f"    {escape(_reach(group))}")
+    if diff.moved:
+        table = Table(title="Scenarios", title_justify="left", show_edge=False)
+        for name in _diff_header(diff):
+            table.add_column(name, justify="right" if name == "Δ S" else "left")
+        for row in _diff_rows(diff):
+            table.add_row(*(escape(c) for c in row))
+        console.print(table)
+    for s in diff.moved:
+        for change in s.changes:
+            console.print(f"  {escape(s.key)}: {escape(change.text)}")
+    console.print(escape(_diff_summary(diff)))

@@ -81,7 +81,7 @@ def test_diff_git_symlink_escaping_the_revision_is_refused(project: Path, cli: R
     assert ("skipped HEAD:factors/up.yaml: a symlink to ../../outside.yaml, outside the "
             "revision") in proc.stderr
     assert "skipped HEAD:scenarios/demo/evil.yaml: a symlink to /etc/passwd" in proc.stderr
-    assert json.loads(proc.stdout)["factor_changes"] == []
+    assert json.loads(proc.stdout)["shared_changes"] == []
 
 
 @needs_git
@@ -96,7 +96,7 @@ def test_diff_git_never_takes_factors_from_above_the_extracted_revision(
     proc = cli("diff", "--git", "HEAD", "--format", "json", cwd=project / "scenarios")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert data["factor_changes"] == [] and data["scenarios"] == []
+    assert data["shared_changes"] == [] and data["scenarios"] == []
 
 
 # ---------------------------------------------------------------------------------------------

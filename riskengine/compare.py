@@ -1,8 +1,10 @@
 """Scenarios and partnerships side by side, with uncertainty, deltas and pairwise odds.
 
-All scenarios are simulated with common random numbers (:func:`simulate_many`): a factor gets
-the same uniform draws in every scenario that estimates it, so "probability that A scores above
-B" measures the difference between their estimates, not sampling noise.
+All scenarios are simulated with common random numbers (:func:`simulate_many`): an uncertain
+quantity (:func:`~riskengine.simulation.draw_key`: a factor of one party, or of one
+partnership) gets the same uniform draws in every scenario that estimates it, so "probability
+that A scores above B" measures the difference between their estimates, not sampling noise,
+and partnerships that share no party are compared as the independent quantities they are.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from riskengine.simulation import (
     _stream,
     block_ranges,
     choose_method,
+    draw_key,
     exact_summary,
     linear_form,
     run_members,
@@ -262,14 +265,14 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
                                                           tuple[float, float]]:
     """The exact odds of the pairs where both scenarios have exact laws."""
     forms: dict[int, Any] = {}
-    ids = [frozenset(e.factor.id for e in s.estimates) for s in scenarios]
+    ids = [frozenset(draw_key(s, e.factor) for e in s.estimates) for s in scenarios]
     out = {}
     for i, j in wanted:
         if laws[i] is None or laws[j] is None:
             continue
         if not ids[i] & ids[j]:
-            # no factor in common: independent under common random numbers too, so the odds
-            # follow from the two laws of S already computed (no new convolution)
+            # no uncertain quantity in common: independent under common random numbers too, so
+            # the odds follow from the two laws of S already computed (no new convolution)
             out[i, j] = independent_odds(laws[i][0], laws[j][0])
             continue
         for m in (i, j):
@@ -336,9 +339,11 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
                     ) -> tuple[float, float] | None:
     """P(S_a > S_b) and P(S_a == S_b) from the exact law of S_a - S_b, or None.
 
-    Under common random numbers a factor shared by both scenarios is one input only if both
-    estimate it the same way; then S_a - S_b is linear in independent inputs. Otherwise (the
-    same uniform drives two different estimates) it is not, and the caller counts draws.
+    Under common random numbers a quantity shared by both scenarios (the same
+    :func:`~riskengine.simulation.draw_key`: one party's factor, or a factor of one
+    partnership) is one input only if both estimate it the same way; then S_a - S_b is linear
+    in independent inputs. Otherwise (the same uniform drives two different estimates) it is
+    not, and the caller counts draws. Quantities of one scenario only are independent inputs.
     """
     from riskengine import exact
 
@@ -347,8 +352,8 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
     form_b, m_b = pre_b if pre_b is not None else (linear_form(b), Marginals.of(b))
     if form_a is None or form_b is None:
         return None
-    index_a = {e.factor.id: i for i, e in enumerate(a.estimates)}
-    index_b = {e.factor.id: i for i, e in enumerate(b.estimates)}
+    index_a = {draw_key(a, e.factor): i for i, e in enumerate(a.estimates)}
+    index_b = {draw_key(b, e.factor): i for i, e in enumerate(b.estimates)}
     for fid in index_a.keys() & index_b.keys():
         i, j = index_a[fid], index_b[fid]
         if (m_a.kind[i], m_a.low[i], m_a.mode[i], m_a.high[i]) != (

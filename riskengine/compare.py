@@ -9,7 +9,8 @@ and partnerships that share no party are compared as the independent quantities 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import combinations
@@ -17,8 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from riskengine.models import Scenario
-from riskengine.problems import InputError, Problem
+from riskengine.loading import outlook_problems
+from riskengine.models import Factor, Scenario
+from riskengine.outlook import Outlook, outlook
+from riskengine.problems import InputError, Problem, display_path
+from riskengine.reliability import Reliability, reliability
 from riskengine.scoring import Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     KEEP_BYTES,
@@ -60,38 +64,98 @@ def reference_of(scenario: Scenario, scenarios: Sequence[Scenario]) -> Scenario 
     return current if current is not scenario or not scenario.extends else None
 
 
+#: The columns of a scenario row, in order, with the same names in text, JSON (each row's
+#: flat keys), CSV, Markdown, xlsx and :meth:`Comparison.to_frame`; ``p_<band>`` (the
+#: probability of each band, one column per band of the trees compared) follows ``band``.
+#: CSV, xlsx and the DataFrame add ``node_<id>`` (each tree node's value) after them.
+SCENARIO_COLUMNS = ("partnership", "scenario", "probability", "stability", "stability_p5",
+                    "stability_p50", "stability_p95", "risk_index", "opportunity_index", "band",
+                    "p_<band>", "baseline", "delta_vs_baseline", "reliability_grade",
+                    "reliability_score", "tree_id", "catalogue", "method")
+#: The columns of a partnership row (:meth:`Comparison.outlook_rows`): its outlook.
+OUTLOOK_COLUMNS = ("partnership", "scenarios", "expected_stability", "stability_p5",
+                   "stability_p50", "stability_p95", "p_<band>", "catalogue", "method")
+
+
+def expand_columns(template: Sequence[str], bands: Sequence[str]) -> list[str]:
+    """``template`` with ``p_<band>`` replaced by one ``p_<name>`` column per band."""
+    return [c for name in template
+            for c in ([f"p_{b}" for b in bands] if name == "p_<band>" else [name])]
+
+
+def _union(names: Any) -> list[str]:
+    return list(dict.fromkeys(name for group in names for name in group))
+
+
 @dataclass(frozen=True)
 class Comparison:
+    """What :func:`compare` found: scenario rows, pairwise odds, and each partnership's
+    outlook with the odds that one partnership's outlook beats another's.
+
+    ``outlooks`` holds the partnerships whose scenarios carry probabilities summing to 1;
+    ``without_outlook`` names the others and why (no outlook row for them).
+    """
+
     scenarios: tuple[Scenario, ...]
     results: tuple[Result, ...]
     simulations: tuple[Simulation, ...]
     pair_odds: tuple[dict[str, Any], ...] = ()
     pair_scope: str = PAIR_SCOPES["all"]
+    outlooks: tuple[Outlook, ...] = ()
+    outlook_odds: tuple[dict[str, Any], ...] = ()
+    without_outlook: tuple[dict[str, str], ...] = ()
+    reliabilities: tuple[Reliability, ...] = ()
+    catalogues: tuple[str | None, ...] = ()
 
     @property
     def method(self) -> str:
-        methods = {sim.method for sim in self.simulations} | {p["method"]
-                                                               for p in self.pair_odds}
+        methods = ({sim.method for sim in self.simulations}
+                   | {p["method"] for p in (*self.pair_odds, *self.outlook_odds)}
+                   | {o.method for o in self.outlooks})
         return methods.pop() if len(methods) == 1 else "mixed"
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per scenario (the ``run`` fields plus ``simulation``), best S first."""
+        """One row per scenario, best S first: the ``run`` fields plus ``simulation``, and
+        every column of :data:`SCENARIO_COLUMNS` as a flat key."""
         by_key = {r.key: r for r in self.results}
         # one partnership's scenarios at a time: reference_of over all of them would be
         # quadratic in the number of scenarios
         groups = _groups(self.scenarios)
         rows = []
-        for scenario, result, sim in zip(self.scenarios, self.results, self.simulations,
-                                         strict=True):
+        for m, (scenario, result, sim) in enumerate(zip(self.scenarios, self.results,
+                                                        self.simulations, strict=True)):
             ref = reference_of(scenario, [self.scenarios[i] for i in
                                           groups[scenario.partnership]])
             row = result.to_dict()
-            row["simulation"] = sim.to_dict()
-            row["baseline"] = ref.id if ref is not None else None
-            row["delta_vs_baseline"] = (result.stability - by_key[ref.key].stability
-                                        if ref is not None else None)
+            row["simulation"] = summary = sim.to_dict()
+            rel = self.reliabilities[m] if self.reliabilities else reliability(scenario)
+            row |= {
+                "probability": scenario.probability,
+                "stability_p5": summary["p5"], "stability_p50": summary["p50"],
+                "stability_p95": summary["p95"],
+                **{f"p_{band}": p for band, p in summary["band_probabilities"].items()},
+                "baseline": ref.id if ref is not None else None,
+                "delta_vs_baseline": (result.stability - by_key[ref.key].stability
+                                      if ref is not None else None),
+                "reliability_grade": rel.grade, "reliability_score": rel.score,
+                "tree_id": (row.get("tree") or {}).get("id", "default"),
+                "catalogue": self.catalogues[m] if self.catalogues else None,
+                "method": sim.method}
             rows.append(row)
         return sorted(rows, key=lambda r: (-r["stability"], r["partnership"], r["scenario"]))
+
+    def bands(self) -> list[str]:
+        """Every band of the scenarios' trees, in order of first appearance."""
+        return _union(sim.to_dict()["band_probabilities"] for sim in self.simulations)
+
+    def columns(self) -> list[str]:
+        """The scenario rows' columns (:data:`SCENARIO_COLUMNS` with this comparison's
+        bands)."""
+        return expand_columns(SCENARIO_COLUMNS, self.bands())
+
+    def outlook_columns(self) -> list[str]:
+        return expand_columns(OUTLOOK_COLUMNS, _union(
+            o.to_dict()["simulation"]["band_probabilities"] for o in self.outlooks))
 
     def pairs(self) -> list[dict[str, Any]]:
         """P(S_a > S_b) for the compared pairs (:attr:`pair_scope`): from the exact law of
@@ -99,26 +163,63 @@ class Comparison:
         common-random-number draws."""
         return [dict(p) for p in self.pair_odds]
 
+    def outlook_rows(self) -> list[dict[str, Any]]:
+        """One row per partnership with an outlook, highest expected S first: the columns of
+        :data:`OUTLOOK_COLUMNS`."""
+        rows = []
+        for o in self.outlooks:
+            d = o.to_dict()
+            sim = d["simulation"]
+            keys = {s.key for s in o.scenarios}
+            catalogues = {c for s, c in zip(self.scenarios, self.catalogues, strict=True)
+                          if s.key in keys and c is not None} if self.catalogues else set()
+            rows.append({"partnership": o.partnership, "scenarios": len(o.scenarios),
+                         "expected_stability": d["expected_stability"],
+                         "stability_p5": sim["p5"], "stability_p50": sim["p50"],
+                         "stability_p95": sim["p95"],
+                         **{f"p_{band}": p for band, p in sim["band_probabilities"].items()},
+                         "catalogue": ", ".join(sorted(catalogues)) or None,
+                         "method": o.method})
+        return sorted(rows, key=lambda r: (-r["expected_stability"], r["partnership"]))
+
+    def outlook_pairs(self) -> list[dict[str, Any]]:
+        """P(outlook A beats outlook B) for every pair of partnerships with outlooks: each
+        partnership's scenario is chosen by its probabilities, independently of the other's,
+        so P = sum_k sum_l p_k q_l P(A_k > B_l) over the pairs' exact or counted odds."""
+        return [dict(p) for p in self.outlook_odds]
+
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.simulations[0].n if self.simulations else 0,
                 "seed": self.simulations[0].seed if self.simulations else None,
-                "method": self.method, "rows": self.rows(), "pair_scope": self.pair_scope,
-                "pairs": self.pairs()}
+                "method": self.method, "columns": self.columns(), "rows": self.rows(),
+                "pair_scope": self.pair_scope, "pairs": self.pairs(),
+                "outlook_columns": self.outlook_columns(),
+                "partnerships": self.outlook_rows(), "partnership_pairs": self.outlook_pairs(),
+                "without_outlook": [dict(w) for w in self.without_outlook]}
 
     def to_frame(self) -> Any:
-        """The ranking as a DataFrame: S with p5–p95, R, O, band, delta against baseline."""
+        """The scenario ranking as a DataFrame indexed by (partnership, scenario): the
+        columns of :meth:`columns`, then ``node_<id>`` for each tree node (its value on its
+        tree's scale, a pillar's sub-score)."""
         import pandas as pd
 
-        return pd.DataFrame([{
-            "scenario": f"{r['partnership']}/{r['scenario']}", "S": r["stability"],
-            "S_p5": r["simulation"]["p5"], "S_p95": r["simulation"]["p95"],
-            "R": r["risk_index"], "O": r["opportunity_index"], "band": r["band"],
-            **{f"P_{band}": p for band, p in r["simulation"]["band_probabilities"].items()},
-            "delta_vs_baseline": r["delta_vs_baseline"],
-            "tree": (r.get("tree") or {}).get("id", "default"),
-            # each tree node's value on its tree's scale (a pillar's sub-score)
-            **{f"node_{n['id']}": n["value"] for n in r.get("nodes", [])}}
-            for r in self.rows()]).set_index("scenario")
+        rows = self.rows()
+        nodes = _union([n["id"] for n in r.get("nodes", [])] for r in rows)
+        columns = self.columns()
+        return pd.DataFrame(
+            [{**{c: r.get(c) for c in columns},
+              **{f"node_{n}": v for n, v in ((n["id"], n["value"])
+                                             for n in r.get("nodes", []))}} for r in rows],
+            columns=[*columns, *(f"node_{n}" for n in nodes)]
+        ).set_index(["partnership", "scenario"])
+
+    def outlooks_frame(self) -> Any:
+        """The partnership ranking (:meth:`outlook_rows`) as a DataFrame indexed by
+        partnership."""
+        import pandas as pd
+
+        return pd.DataFrame(self.outlook_rows(), columns=self.outlook_columns()
+                            ).set_index("partnership")
 
     def pairs_frame(self) -> Any:
         """P(row beats column) as a square DataFrame."""
@@ -131,14 +232,30 @@ class Comparison:
             frame.loc[pair["b"], pair["a"]] = 1.0 - pair["p_a_beats_b"] - pair["p_tie"]
         return frame
 
+    def outlook_pairs_frame(self) -> Any:
+        """P(row's outlook beats column's) as a square DataFrame of partnerships."""
+        import pandas as pd
+
+        keys = [r["partnership"] for r in self.outlook_rows()]
+        frame = pd.DataFrame(np.nan, index=keys, columns=keys)
+        for pair in self.outlook_pairs():
+            frame.loc[pair["a"], pair["b"]] = pair["p_a_beats_b"]
+            frame.loc[pair["b"], pair["a"]] = 1.0 - pair["p_a_beats_b"] - pair["p_tie"]
+        return frame
+
     def _repr_html_(self) -> str:
-        return self.to_frame().to_html(float_format=lambda v: f"{v:.2f}", na_rep="–")
+        html = self.to_frame().to_html(float_format=lambda v: f"{v:.2f}", na_rep="–")
+        if self.outlooks:
+            html += "<p><b>Partnerships</b> (outlooks)</p>" + self.outlooks_frame().to_html(
+                float_format=lambda v: f"{v:.2f}", na_rep="–")
+        return html
 
 
 def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
             method: Method = "auto", pairs: Pairs = "default",
-            executor: Executor | None = None) -> Comparison:
+            executor: Executor | None = None,
+            catalogue: Mapping[str, Factor] | None = None) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
 
@@ -149,6 +266,12 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     run over all scenarios.
     ``executor``: draw the stream blocks on its workers (the same numbers
     to the last digit).
+
+    Each partnership whose scenarios carry probabilities summing to 1 also gets its outlook
+    (:func:`riskengine.outlook.outlook`), and every pair of such partnerships the odds that one
+    outlook beats the other (:meth:`Comparison.outlook_pairs`). ``catalogue``: the factors the
+    scenarios were loaded with, for each row's reliability coverage and catalogue path (a
+    scenario that names its own ``catalogue`` keeps it).
     """
     if pairs not in PAIR_SCOPES:
         raise PairsError(f"unknown pairs {pairs!r}: use default or all")
@@ -217,7 +340,85 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             p_beats, p_tie, how = *counted[i, j], "mc"
         odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
                      "p_tie": p_tie, "method": how})
-    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs])
+    known = {(i, j): (o["p_a_beats_b"], o["p_tie"], o["method"])
+             for (i, j), o in zip(wanted, odds, strict=True)}
+    outlooks, without, outlook_odds = _outlooks(scenarios, laws, known, n, seed, sampler,
+                                                method, executor)
+    paths = tuple(_catalogue_of(s, catalogue) for s in scenarios)
+    home = _catalogue_of(None, catalogue)
+    # coverage is measured against the catalogue given, so only for the scenarios scored
+    # with it (a scenario of another project keeps its other components)
+    rels = tuple(reliability(s, catalogue if p == home else None)
+                 for s, p in zip(scenarios, paths, strict=True))
+    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
+                      outlooks, outlook_odds, without, rels, paths)
+
+
+def _catalogue_of(scenario: Scenario | None, catalogue: Mapping[str, Factor] | None
+                  ) -> str | None:
+    """The display path of the factors a scenario was scored with: its own ``catalogue``
+    (set by a project's loader) or the catalogue given to :func:`compare`."""
+    own = getattr(scenario, "catalogue", None) if scenario is not None else None
+    if isinstance(own, str):
+        return own
+    root = getattr(catalogue, "root", None)
+    return display_path(root) if root is not None else None
+
+
+def _outlooks(scenarios: Sequence[Scenario], laws: Sequence[Any],
+              known: dict[tuple[int, int], tuple[float, float, str]], n: int, seed: int,
+              sampler: Sampler, method: Method, executor: Executor | None
+              ) -> tuple[tuple[Outlook, ...], tuple[dict[str, str], ...],
+                         tuple[dict[str, Any], ...]]:
+    """Each partnership's outlook, the partnerships without one (and why), and
+    P(outlook A beats outlook B) for every pair of partnerships with outlooks.
+
+    The scenario each partnership ends up in is chosen by its own probabilities, independently
+    of the other's, and given the two scenarios the scores are as common random numbers make
+    them (dependent through a shared party's quantities, else independent); so
+    P(A > B) = sum_k sum_l p_k q_l P(A_k > B_l), each term the pair's exact odds where both
+    laws are linear, else counted in one pass over the two partnerships' scenarios.
+    """
+    groups = _groups(scenarios)
+    outlooks: list[Outlook] = []
+    members: list[list[int]] = []
+    without: list[dict[str, str]] = []
+    for partnership, group in groups.items():
+        chosen = [scenarios[m] for m in group]
+        problems = outlook_problems(chosen)
+        if problems:
+            without.append({"partnership": partnership, "reason": problems[0].message})
+            continue
+        outlooks.append(outlook(chosen, n=n, seed=seed, sampler=sampler, method=method,
+                                executor=executor))
+        members.append(group)
+    odds: list[dict[str, Any]] = []
+    for (a, ga), (b, gb) in combinations(list(zip(outlooks, members, strict=True)), 2):
+        cross = [(min(k, j), max(k, j)) for k in ga for j in gb]
+        need = [p for p in cross if p not in known]
+        found: dict[tuple[int, int], tuple[float, float, str]] = {}
+        if method != "mc":
+            found |= {p: (*o, "exact") for p, o in _exact_pairs(scenarios, laws, need).items()}
+        rest = [p for p in need if p not in found]
+        if rest:
+            found |= {p: (*o, "mc") for p, o in _count_pairs(scenarios, rest, n, seed, sampler,
+                                                              executor).items()}
+        found |= {p: known[p] for p in cross if p in known}
+        beats, ties, hows = [], [], set()
+        for k in ga:
+            for j in gb:
+                p_beats, p_tie, how = found[min(k, j), max(k, j)]
+                if k > j:  # stored as P(B_j > A_k)
+                    p_beats = 1.0 - p_beats - p_tie
+                weight = (scenarios[k].probability or 0.0) * (scenarios[j].probability or 0.0)
+                beats.append(weight * p_beats)
+                ties.append(weight * p_tie)
+                hows.add(how)
+        odds.append({"a": a.partnership, "b": b.partnership,
+                     "p_a_beats_b": min(1.0, max(0.0, math.fsum(beats))),
+                     "p_tie": min(1.0, max(0.0, math.fsum(ties))),
+                     "method": hows.pop() if len(hows) == 1 else "mixed"})
+    return tuple(outlooks), tuple(without), tuple(odds)
 
 
 class PairsError(ValueError):

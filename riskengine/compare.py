@@ -333,15 +333,15 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                summary, how, draws[m], has_sides(s)))
     results = tuple(score(s) for s in scenarios)
     odds = []
+    known: dict[tuple[int, int], tuple[float, float, str]] = {}
     for i, j in wanted:
         if (i, j) in exact_pairs:
             p_beats, p_tie, how = *exact_pairs[i, j], "exact"
         else:
             p_beats, p_tie, how = *counted[i, j], "mc"
+        known[i, j] = (p_beats, p_tie, how)
         odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
                      "p_tie": p_tie, "method": how})
-    known = {(i, j): (o["p_a_beats_b"], o["p_tie"], o["method"])
-             for (i, j), o in zip(wanted, odds, strict=True)}
     outlooks, without, outlook_odds = _outlooks(scenarios, laws, known, n, seed, sampler,
                                                 method, executor)
     paths = tuple(_catalogue_of(s, catalogue) for s in scenarios)

@@ -832,6 +832,11 @@ class Simulation:
         """mean, std and p5/p50/p95 of S, R and O as a pandas DataFrame (rows)."""
         return self.frame()
 
+    def to_frame(self) -> Any:
+        """The summary as a DataFrame: one row each for S, R and O (as every result type's
+        ``to_frame``)."""
+        return self.frame()
+
     def frame(self) -> Any:
         import pandas as pd
 

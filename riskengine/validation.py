@@ -63,6 +63,13 @@ class Validation:
                           for s, r in self.graded],
         }
 
+    def to_frame(self) -> Any:
+        """The problems as a DataFrame, one row each (the columns of ``to_dict()["problems"]``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["problems"], columns=[
+            "path", "line", "col", "field", "code", "severity", "message", "hint"])
+
 
 def is_factor_file(path: Path) -> bool:
     return "factors" in absolute(path).parent.parts

@@ -282,7 +282,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                       f"is also defined in {seen[s.key].source}", "RE202")])
         seen[s.key] = s
     laws = choose_method(scenarios, method)
-    groups = list(_groups(scenarios).values())
+    group_map = _groups(scenarios)
+    groups = list(group_map.values())
+    # the partnerships that have an outlook: probabilities in every scenario, summing to 1
+    reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
+    with_outlook = {p: g for p, g in group_map.items() if not reasons[p]}
     if pairs == "all":
         wanted = list(combinations(range(len(scenarios)), 2))
         runs = [list(range(len(scenarios)))]
@@ -297,6 +301,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     summaries: dict[int, Any] = {}
     counted: dict[tuple[int, int], tuple[float, float]] = {}
     draws: dict[int, Any] = {}
+    mixtures: dict[str, Any] = {}
     # the first pass's draws are kept for the arrays while they fit in KEEP_BYTES; beyond
     # that a run is drawn again when its arrays are asked for, one run at a time
     budget = KEEP_BYTES
@@ -307,11 +312,19 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                   if run_of[i] == r and run_of[j] == r]
         members = [scenarios[m] for m in run]
         if any(laws[m] is None for m in run) or inside:
+            # a partnership's own run also finds its outlook's mixture percentiles (each
+            # draw of scenario k weighs p_k / n), saving the outlook a pass of its own
+            partnership = members[0].partnership
+            mix = ([s.probability or 0.0 for s in members] if pairs != "all"
+                   and partnership in with_outlook and any(laws[m] is None for m in run)
+                   else None)
             result, arrays_of = run_members(members, n, seed, sampler, True,
-                                            progress=progress, pairs=inside,
+                                            progress=progress, pairs=inside, mixture=mix,
                                             executor=executor)
             summaries.update((m, result.summaries[local[m]]) for m in run)
             counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
+            if mix is not None:
+                mixtures[partnership] = result.mixture
         else:
             arrays_of = None
             if progress is not None:
@@ -320,9 +333,27 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         if arrays_of is None or budget < 0:
             arrays_of = redraw.of(members)
         draws.update((m, _bind(arrays_of, local[m])) for m in run)
+    # P(outlook A beats outlook B) needs every pair of scenarios across A and B
+    chosen = set(wanted)
+    cross = [p for p in _cross_pairs(list(with_outlook.values())) if p not in chosen]
+    exact_cross = _exact_pairs(scenarios, laws, cross) if method != "mc" else {}
+    mc_cross = [p for p in cross if p not in exact_cross]
     across = [p for p in mc_pairs if p not in counted]
-    if across:  # baselines of different partnerships: one more pass, over them alone
-        counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
+    if len({m for p in (*across, *mc_cross) for m in p}) <= ONE_PASS:
+        # few scenarios: the baselines' pairs and the outlooks' in one more pass
+        if across or mc_cross:
+            counted.update(_count_pairs(scenarios, across + mc_cross, n, seed, sampler,
+                                        executor))
+    else:
+        if across:  # baselines of different partnerships: one more pass, over them alone
+            counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
+        # then one pass per pair of partnerships, so memory stays that of two partnerships
+        by_pair: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for i, j in mc_cross:
+            by_pair.setdefault((scenarios[i].partnership, scenarios[j].partnership),
+                               []).append((i, j))
+        for chunk in by_pair.values():
+            counted.update(_count_pairs(scenarios, chunk, n, seed, sampler, executor))
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
@@ -334,16 +365,27 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     results = tuple(score(s) for s in scenarios)
     odds = []
     known: dict[tuple[int, int], tuple[float, float, str]] = {}
-    for i, j in wanted:
-        if (i, j) in exact_pairs:
-            p_beats, p_tie, how = *exact_pairs[i, j], "exact"
+    for i, j in [*wanted, *cross]:
+        if (i, j) in exact_pairs or (i, j) in exact_cross:
+            p_beats, p_tie, how = *(exact_pairs.get((i, j)) or exact_cross[i, j]), "exact"
         else:
             p_beats, p_tie, how = *counted[i, j], "mc"
         known[i, j] = (p_beats, p_tie, how)
-        odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
-                     "p_tie": p_tie, "method": how})
-    outlooks, without, outlook_odds = _outlooks(scenarios, laws, known, n, seed, sampler,
-                                                method, executor)
+        if (i, j) in chosen:
+            odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
+                         "p_tie": p_tie, "method": how})
+    outlooks = []
+    for partnership, group in with_outlook.items():
+        members = [scenarios[m] for m in group]
+        if partnership in mixtures:
+            outlooks.append(Outlook(partnership, tuple(members),
+                                    tuple(results[m] for m in group),
+                                    tuple(sims[m] for m in group), mixtures[partnership], "mc"))
+        else:  # exact laws, or one run over all scenarios: the outlook's own computation
+            outlooks.append(outlook(members, n=n, seed=seed, sampler=sampler, method=method,
+                                    executor=executor))
+    without = tuple({"partnership": p, "reason": reasons[p][0].message}
+                    for p in group_map if reasons[p])
     paths = tuple(_catalogue_of(s, catalogue) for s in scenarios)
     home = _catalogue_of(None, catalogue)
     # coverage is measured against the catalogue given, so only for the scenarios scored
@@ -351,7 +393,13 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     rels = tuple(reliability(s, catalogue if p == home else None)
                  for s, p in zip(scenarios, paths, strict=True))
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
-                      outlooks, outlook_odds, without, rels, paths)
+                      tuple(outlooks), _outlook_odds(scenarios, list(with_outlook.values()),
+                                                     outlooks, known),
+                      without, rels, paths)
+
+
+#: Up to this many scenarios, the pairs across partnerships are counted in one pass.
+ONE_PASS = 48
 
 
 def _catalogue_of(scenario: Scenario | None, catalogue: Mapping[str, Factor] | None
@@ -365,49 +413,30 @@ def _catalogue_of(scenario: Scenario | None, catalogue: Mapping[str, Factor] | N
     return display_path(root) if root is not None else None
 
 
-def _outlooks(scenarios: Sequence[Scenario], laws: Sequence[Any],
-              known: dict[tuple[int, int], tuple[float, float, str]], n: int, seed: int,
-              sampler: Sampler, method: Method, executor: Executor | None
-              ) -> tuple[tuple[Outlook, ...], tuple[dict[str, str], ...],
-                         tuple[dict[str, Any], ...]]:
-    """Each partnership's outlook, the partnerships without one (and why), and
-    P(outlook A beats outlook B) for every pair of partnerships with outlooks.
+def _cross_pairs(groups: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Every pair of scenarios of two different groups, as (lower, higher) index."""
+    return [(min(k, j), max(k, j)) for ga, gb in combinations(groups, 2)
+            for k in ga for j in gb]
+
+
+def _outlook_odds(scenarios: Sequence[Scenario], groups: Sequence[Sequence[int]],
+                  outlooks: Sequence[Outlook],
+                  known: dict[tuple[int, int], tuple[float, float, str]]
+                  ) -> tuple[dict[str, Any], ...]:
+    """P(outlook A beats outlook B) for every pair of partnerships with outlooks.
 
     The scenario each partnership ends up in is chosen by its own probabilities, independently
     of the other's, and given the two scenarios the scores are as common random numbers make
     them (dependent through a shared party's quantities, else independent); so
     P(A > B) = sum_k sum_l p_k q_l P(A_k > B_l), each term the pair's exact odds where both
-    laws are linear, else counted in one pass over the two partnerships' scenarios.
+    laws are linear, else counted over common random numbers.
     """
-    groups = _groups(scenarios)
-    outlooks: list[Outlook] = []
-    members: list[list[int]] = []
-    without: list[dict[str, str]] = []
-    for partnership, group in groups.items():
-        chosen = [scenarios[m] for m in group]
-        problems = outlook_problems(chosen)
-        if problems:
-            without.append({"partnership": partnership, "reason": problems[0].message})
-            continue
-        outlooks.append(outlook(chosen, n=n, seed=seed, sampler=sampler, method=method,
-                                executor=executor))
-        members.append(group)
     odds: list[dict[str, Any]] = []
-    for (a, ga), (b, gb) in combinations(list(zip(outlooks, members, strict=True)), 2):
-        cross = [(min(k, j), max(k, j)) for k in ga for j in gb]
-        need = [p for p in cross if p not in known]
-        found: dict[tuple[int, int], tuple[float, float, str]] = {}
-        if method != "mc":
-            found |= {p: (*o, "exact") for p, o in _exact_pairs(scenarios, laws, need).items()}
-        rest = [p for p in need if p not in found]
-        if rest:
-            found |= {p: (*o, "mc") for p, o in _count_pairs(scenarios, rest, n, seed, sampler,
-                                                              executor).items()}
-        found |= {p: known[p] for p in cross if p in known}
+    for (a, ga), (b, gb) in combinations(list(zip(outlooks, groups, strict=True)), 2):
         beats, ties, hows = [], [], set()
         for k in ga:
             for j in gb:
-                p_beats, p_tie, how = found[min(k, j), max(k, j)]
+                p_beats, p_tie, how = known[min(k, j), max(k, j)]
                 if k > j:  # stored as P(B_j > A_k)
                     p_beats = 1.0 - p_beats - p_tie
                 weight = (scenarios[k].probability or 0.0) * (scenarios[j].probability or 0.0)
@@ -418,7 +447,7 @@ def _outlooks(scenarios: Sequence[Scenario], laws: Sequence[Any],
                      "p_a_beats_b": min(1.0, max(0.0, math.fsum(beats))),
                      "p_tie": min(1.0, max(0.0, math.fsum(ties))),
                      "method": hows.pop() if len(hows) == 1 else "mixed"})
-    return tuple(outlooks), tuple(without), tuple(odds)
+    return tuple(odds)
 
 
 class PairsError(ValueError):

@@ -177,3 +177,40 @@ def test_method_is_named_in_every_row(cli: Runner) -> None:
     text = cli("compare", "scenarios/japan-uk", "--simulate", "500", "--method", "mc",
                cwd=ROOT).stdout
     assert "method mc" in text and "method = mc" in text
+
+
+def test_outlook_rows_agree_with_the_outlook_command(shipped: list[Scenario]) -> None:
+    """A partnership's row comes from its own compare run (its mixture found while drawing);
+    the outlook command draws it alone: the same expected S, and percentiles within the
+    sampling error of two runs of 20,000 draws (0.5 points here, where the spread is ~10)."""
+    from riskengine.outlook import outlook
+
+    comparison = compare(shipped, n=20_000, seed=1, method="mc")
+    for row in comparison.outlook_rows():
+        alone = outlook([s for s in shipped if s.partnership == row["partnership"]],
+                        n=20_000, seed=1, method="mc").to_dict()
+        assert row["expected_stability"] == pytest.approx(alone["expected_stability"],
+                                                          abs=1e-9)
+        for q in ("stability_p5", "stability_p50", "stability_p95"):
+            assert row[q] == pytest.approx(alone["simulation"][q.removeprefix("stability_")],
+                                           abs=0.5)
+
+
+def test_outlook_odds_per_partnership_pair_pass(shipped: list[Scenario],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many scenarios: the pairs across two partnerships are counted one pair of partnerships
+    at a time. The odds agree with the one-pass count within Monte Carlo error."""
+    import importlib
+
+    # the module, not the package's compare function of the same name
+    module = importlib.import_module("riskengine.compare")
+
+    one = {(p["a"], p["b"]): p["p_a_beats_b"]
+           for p in compare(shipped, n=20_000, seed=2, method="mc").outlook_pairs()}
+    monkeypatch.setattr(module, "ONE_PASS", 0)
+    split = {(p["a"], p["b"]): p["p_a_beats_b"]
+             for p in compare(shipped, n=20_000, seed=2, method="mc").outlook_pairs()}
+    assert one.keys() == split.keys()
+    for key, p in one.items():
+        # two estimates of one probability from 20,000 draws each: 4 SE of the difference
+        assert split[key] == pytest.approx(p, abs=4 * math.sqrt(2 * 0.25 / 20_000))

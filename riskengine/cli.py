@@ -202,12 +202,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_output(args)
     if args.format == "xlsx" and not args.output:
         raise UsageError("--format xlsx writes a file: give -o FILE.xlsx")
-    scenarios, catalogue = load_with_catalogue(args, args.paths)
+    loaded = load_projects(args, args.paths)
+    scenarios = loaded.scenarios
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
             _pool(args) as pool:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
                              progress=advance, method=args.method, pairs=args.pairs,
-                             executor=pool, catalogue=catalogue)
+                             executor=pool, catalogue=loaded.catalogue_of)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 

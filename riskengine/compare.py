@@ -10,7 +10,7 @@ and partnerships that share no party are compared as the independent quantities 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import combinations
@@ -255,7 +255,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
             method: Method = "auto", pairs: Pairs = "default",
             executor: Executor | None = None,
-            catalogue: Mapping[str, Factor] | None = None) -> Comparison:
+            catalogue: CatalogueOf | Mapping[str, Factor] | None = None) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
 
@@ -270,8 +270,10 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     Each partnership whose scenarios carry probabilities summing to 1 also gets its outlook
     (:func:`riskengine.outlook.outlook`), and every pair of such partnerships the odds that one
     outlook beats the other (:meth:`Comparison.outlook_pairs`). ``catalogue``: the factors the
-    scenarios were loaded with, for each row's reliability coverage and catalogue path (a
-    scenario that names its own ``catalogue`` keeps it).
+    scenarios were loaded with, for each row's reliability coverage: one catalogue, or a
+    function giving each scenario's (``Loaded.catalogue_of`` when they come from several
+    projects). Each row's ``catalogue`` column is the scenario's own ``catalogue`` (set by the
+    loader), else the given catalogue's folder.
     """
     if pairs not in PAIR_SCOPES:
         raise PairsError(f"unknown pairs {pairs!r}: use default or all")
@@ -386,12 +388,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                     executor=executor))
     without = tuple({"partnership": p, "reason": reasons[p][0].message}
                     for p in group_map if reasons[p])
-    paths = tuple(_catalogue_of(s, catalogue) for s in scenarios)
-    home = _catalogue_of(None, catalogue)
-    # coverage is measured against the catalogue given, so only for the scenarios scored
-    # with it (a scenario of another project keeps its other components)
-    rels = tuple(reliability(s, catalogue if p == home else None)
-                 for s, p in zip(scenarios, paths, strict=True))
+    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
+    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
                       tuple(outlooks), _outlook_odds(scenarios, list(with_outlook.values()),
                                                      outlooks, known),
@@ -402,15 +400,32 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 ONE_PASS = 48
 
 
-def _catalogue_of(scenario: Scenario | None, catalogue: Mapping[str, Factor] | None
-                  ) -> str | None:
-    """The display path of the factors a scenario was scored with: its own ``catalogue``
-    (set by a project's loader) or the catalogue given to :func:`compare`."""
-    own = getattr(scenario, "catalogue", None) if scenario is not None else None
-    if isinstance(own, str):
-        return own
+CatalogueOf = Callable[[Scenario], Mapping[str, Factor]]
+
+
+def _catalogue_for(scenario: Scenario, catalogue: CatalogueOf | Mapping[str, Factor] | None
+                   ) -> Mapping[str, Factor] | None:
+    if catalogue is None or isinstance(catalogue, Mapping):
+        return catalogue
+    return catalogue(scenario)
+
+
+def _root_of(catalogue: Mapping[str, Factor] | None) -> str | None:
     root = getattr(catalogue, "root", None)
     return display_path(root) if root is not None else None
+
+
+def _coverage_catalogue(scenario: Scenario,
+                        catalogue: CatalogueOf | Mapping[str, Factor] | None
+                        ) -> Mapping[str, Factor] | None:
+    """The catalogue a scenario's reliability coverage is measured against: its own. One
+    catalogue given for all is used only for the scenarios scored with it (a scenario of
+    another project keeps its other components)."""
+    chosen = _catalogue_for(scenario, catalogue)
+    if isinstance(catalogue, Mapping) and scenario.catalogue is not None \
+            and _root_of(chosen) not in (None, scenario.catalogue):
+        return None
+    return chosen
 
 
 def _cross_pairs(groups: Sequence[Sequence[int]]) -> list[tuple[int, int]]:

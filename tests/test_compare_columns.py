@@ -214,3 +214,23 @@ def test_outlook_odds_per_partnership_pair_pass(shipped: list[Scenario],
     for key, p in one.items():
         # two estimates of one probability from 20,000 draws each: 4 SE of the difference
         assert split[key] == pytest.approx(p, abs=4 * math.sqrt(2 * 0.25 / 20_000))
+
+
+def test_rows_of_two_projects_name_their_own_catalogue(cli: Runner) -> None:
+    """Scenarios of the shipped project and of examples/korea-poland (its own catalogue): each
+    row names the catalogue it was scored with, and its reliability counts the coverage of
+    that catalogue (the same grade as validate gives in its own project)."""
+    from riskengine.loading import load_project_scenarios
+    from riskengine.reliability import reliability
+
+    out = json.loads(cli("compare", "scenarios/", "examples/korea-poland/scenarios",
+                         "--simulate", "500", "--format", "json", cwd=ROOT).stdout)
+    catalogues = {r["partnership"]: r["catalogue"] for r in out["rows"]}
+    assert catalogues["korea-poland"] == "examples/korea-poland/factors"
+    assert catalogues["japan-turkey"] == "factors"
+    assert {r["partnership"] for r in out["partnerships"]} >= {"korea-poland", "japan-turkey"}
+    loaded = load_project_scenarios([ROOT / "examples/korea-poland/scenarios"])
+    own = {s.id: reliability(s, loaded.catalogue_of(s)).score for s in loaded.scenarios}
+    for row in out["rows"]:
+        if row["partnership"] == "korea-poland":
+            assert row["reliability_score"] == pytest.approx(own[row["scenario"]])

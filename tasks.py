@@ -49,6 +49,11 @@ def demo() -> None:
     run(BIN / "riskengine", "validate", "factors", "scenarios")
     run(BIN / "riskengine", "run", "scenarios/japan-turkey/baseline.yaml")
     run(BIN / "python", "examples/api_demo.py")
+    run(BIN / "riskengine", "report", "scenarios", "-o", "report.html")
+    run(BIN / "riskengine", "export", "scenarios", "-o", "estimates.xlsx")
+    print(f"\nthe report:    {ROOT / 'report.html'}\n"
+          f"the estimates: {ROOT / 'estimates.xlsx'} (edit, then `riskengine import "
+          "estimates.xlsx`)")
 
 
 def test() -> None:

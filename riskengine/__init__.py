@@ -58,6 +58,10 @@ _EXPORTS = {
     "Diff": "riskengine.diff",
     "sweep": "riskengine.parallel",
     "build_report": "riskengine.report",
+    "export_estimates": "riskengine.sheets",
+    "import_estimates": "riskengine.sheets",
+    "Workbook": "riskengine.sheets",
+    "ImportResult": "riskengine.sheets",
     "InputError": "riskengine.problems",
     "Problem": "riskengine.problems",
 }

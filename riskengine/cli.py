@@ -311,6 +311,42 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from riskengine.sheets import SheetUsageError, export_estimates, sheet_kind
+
+    _check_output(args)
+    try:
+        sheet_kind(args.output)
+        _existing(args.paths)
+        if args.factors is not None and not Path(args.factors).is_dir():
+            raise UsageError(f"--factors {args.factors}: no such folder")
+        book = export_estimates(args.paths, args.output, args.factors)
+    except SheetUsageError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        rows = ", ".join(f"{len(rows)} {name}" for name, rows in book.tables.items())
+        print(f"wrote {args.output} ({rows})", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from riskengine.sheets import SheetUsageError, import_estimates
+
+    _existing([args.sheet])
+    try:
+        result = import_estimates(args.sheet, args.into, check=args.check)
+    except (SheetUsageError, OutputError) as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        from riskengine.problems import display_path
+
+        for path in result.written:
+            print(f"{'would write' if args.check else 'wrote'} {display_path(path)}",
+                  file=sys.stderr)
+        print(result.summary(), file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from riskengine import findings
     from riskengine.validation import validate
@@ -475,6 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("validate", "check factor and scenario files (for CI)", _args_validate, cmd_validate),
         ("diff", "how a change to factor or scenario files moves the scores", _args_diff,
          cmd_diff),
+        ("export", "write scenarios' estimates and evidence to a spreadsheet (xlsx or CSV)",
+         _args_export, cmd_export),
+        ("import", "turn an edited spreadsheet from export back into scenario files",
+         _args_import, cmd_import),
         ("schema", "print the JSON Schema of factor, scenario or tree files", _args_schema,
          cmd_schema),
         ("init", "start a project: config, catalogue, one partnership with a baseline",
@@ -697,6 +737,24 @@ def _args_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                    help="markdown is ready to post as a pull-request comment")
     _add_output(p)
+
+
+def _args_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH", help="scenario files or folders")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="FILE.xlsx (a sheet per table) or FILE.csv (one table, a `table` "
+                        "column), written atomically")
+    _add_common(p)
+
+
+def _args_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sheet", metavar="FILE", help="an xlsx or CSV file written by export")
+    p.add_argument("--into", default=".", metavar="DIR",
+                   help="the project to write into (default: the one at or above .); the "
+                        "sheet's file paths are relative to its root")
+    p.add_argument("--check", action="store_true",
+                   help="validate and list what would be written; write nothing")
+    p.add_argument("-q", "--quiet", action="store_true", help="no summary")
 
 
 def _args_init(p: argparse.ArgumentParser) -> None:

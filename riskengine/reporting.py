@@ -66,14 +66,21 @@ def md_code(text: object) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+# A cell starting with one of these is run as a formula by a spreadsheet (OWASP CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(text: str) -> str:
+    """``text`` with a leading quote when a spreadsheet would run it as a formula: the one rule
+    for every CSV and xlsx writer (``riskengine export`` undoes it on import)."""
+    return "'" + text if text[:1] in FORMULA_STARTS else text
+
+
 def cell(text: object) -> str:
-    """User text in a CSV or spreadsheet cell. A leading ``= + - @`` (or tab, CR) makes a
-    spreadsheet run it as a formula; a leading quote keeps it text (OWASP CSV injection).
-    Control characters are shown as escapes, as in every text output (CSV is printed to
-    terminals too). Only for text: numbers are written as numbers and a negative one stays
-    one."""
-    text = str(text)
-    return printable("'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text)
+    """User text in a CSV or spreadsheet cell: :func:`formula_safe`, and control characters
+    shown as escapes, as in every text output (CSV is printed to terminals too). Only for text:
+    numbers are written as numbers and a negative one stays one."""
+    return printable(formula_safe(str(text)))
 
 
 def band_tone(band: str, names: Sequence[str], higher_is: str = "better") -> str | None:

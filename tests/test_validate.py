@@ -176,7 +176,8 @@ CASES: list[tuple[str, dict[str, str], str]] = [
 
 
 def test_every_code_has_a_case() -> None:
-    assert {code for code, _, _ in CASES} == set(CODES)
+    # RE9xx (spreadsheet import) have their table in tests/test_sheets.py
+    assert {code for code, _, _ in CASES} == {c for c in CODES if not c.startswith("RE9")}
 
 
 @pytest.mark.parametrize(("code", "files", "expected"), CASES,
@@ -210,7 +211,7 @@ def test_select_ignore_and_strict(project: Path, monkeypatch: pytest.MonkeyPatch
     strict = validate(["scenarios"], strict=True)
     assert strict.errors and all(p.severity == "error" for p in strict.problems)
     with pytest.raises(ValueError, match="unknown rule code"):
-        validate(["scenarios"], select=["RE9"])
+        validate(["scenarios"], select=["RE99"])
 
 
 def test_cli_strict_select_and_unknown_code(project: Path, cli: Runner) -> None:

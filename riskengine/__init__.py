@@ -2,11 +2,17 @@
 
 The public API, as a notebook or the CLI uses it::
 
-    import riskengine as re
-    catalogue = re.load_catalogue("factors/")
-    scenario = re.load_scenario("scenarios/japan-turkey/baseline.yaml", catalogue)
-    result = re.score(scenario)
+    import riskengine as rk
+    catalogue = rk.load_catalogue("factors/")
+    scenario = rk.load_scenario("scenarios/japan-turkey/baseline.yaml", catalogue)
+    result = rk.score(scenario)
     result.to_frame()
+    comparison = rk.compare(rk.load_scenarios("scenarios/", catalogue), catalogue=catalogue)
+    comparison.to_frame()           # scenarios; comparison.outlooks_frame(): partnerships
+
+Every result type (:class:`Result`, :class:`Simulation`, :class:`Outlook`,
+:class:`Sensitivity`, :class:`Comparison`, :class:`Validation`, :class:`Diff`) has
+``to_dict()`` (the JSON contract) and ``to_frame()`` (a pandas DataFrame).
 
 Names are imported on first use, so ``import riskengine`` stays cheap for the CLI.
 """
@@ -39,8 +45,17 @@ _EXPORTS = {
     "simulate_many": "riskengine.simulation",
     "Simulation": "riskengine.simulation",
     "outlook": "riskengine.outlook",
+    "Outlook": "riskengine.outlook",
     "sensitivity": "riskengine.sensitivity",
+    "Sensitivity": "riskengine.sensitivity",
     "compare": "riskengine.compare",
+    "Comparison": "riskengine.compare",
+    "validate": "riskengine.validation",
+    "Validation": "riskengine.validation",
+    # riskengine.diff is also a submodule: "module:attribute" names the function it exports
+    "diff": "riskengine.diff:diff_paths",
+    "diff_git": "riskengine.diff",
+    "Diff": "riskengine.diff",
     "sweep": "riskengine.parallel",
     "build_report": "riskengine.report",
     "export_estimates": "riskengine.sheets",
@@ -54,11 +69,20 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
+def _where(name: str) -> tuple[str, str] | None:
+    """The module and attribute an exported name comes from."""
+    spec = _EXPORTS.get(name)
+    if spec is None:
+        return None
+    module, _, attribute = spec.partition(":")
+    return module, attribute or name
+
+
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    where = _where(name)
+    if where is None:
         raise AttributeError(f"module 'riskengine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(where[0]), where[1])
     globals()[name] = value
     return value
 
@@ -68,14 +92,15 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """``riskengine.outlook`` is a function of the API and also a submodule. Importing the
-    submodule (as compare and report do) makes Python set the package attribute to the module,
-    which would shadow the function; this keeps the function the answer."""
+    """``riskengine.outlook`` (and ``diff``) is a function of the API and also a submodule.
+    Importing the submodule (as compare and report do) makes Python set the package attribute
+    to the module, which would shadow the function; this keeps the function the answer."""
 
     def __getattribute__(self, name: str) -> Any:
         value = super().__getattribute__(name)
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == value.__name__:
-            function = getattr(value, name)
+        where = _where(name) if isinstance(value, types.ModuleType) else None
+        if where is not None and where[0] == value.__name__:
+            function = getattr(value, where[1])
             super().__setattr__(name, function)
             return function
         return value

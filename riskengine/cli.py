@@ -203,12 +203,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_output(args)
     if args.format == "xlsx" and not args.output:
         raise UsageError("--format xlsx writes a file: give -o FILE.xlsx")
-    scenarios = load_inputs(args, args.paths)
+    loaded = load_projects(args, args.paths)
+    scenarios = loaded.scenarios
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
             _pool(args) as pool:
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
                              progress=advance, method=args.method, pairs=args.pairs,
-                             executor=pool)
+                             executor=pool, catalogue=loaded.catalogue_of)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 
@@ -249,7 +250,9 @@ def _pool(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def excel_bytes(comparison: Any) -> bytes:
-    """The comparison as a workbook: a ranking sheet and a pairwise-probability sheet."""
+    """The comparison as a workbook: the scenario ranking (the same columns as CSV and
+    :meth:`Comparison.to_frame`), the pairwise probabilities, and, when any partnership has
+    an outlook, the partnership ranking and its pairwise probabilities."""
     import io
 
     try:
@@ -270,8 +273,17 @@ def excel_bytes(comparison: Any) -> bytes:
 
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        text_safe(comparison.to_frame()).to_excel(writer, sheet_name="ranking")
+        # reset_index: the index columns are written as plain headers, so the sheet's header
+        # row is the columns of every other format
+        text_safe(comparison.to_frame().reset_index()).to_excel(
+            writer, sheet_name="ranking", index=False)
         text_safe(comparison.pairs_frame()).to_excel(writer, sheet_name="P(row beats column)")
+        if comparison.outlooks:
+            text_safe(comparison.outlooks_frame().reset_index()).to_excel(
+                writer, sheet_name="partnerships", index=False)
+            if len(comparison.outlooks) > 1:
+                text_safe(comparison.outlook_pairs_frame()).to_excel(
+                    writer, sheet_name="P(partnership beats)")
     return buffer.getvalue()
 
 

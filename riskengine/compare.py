@@ -1,13 +1,16 @@
 """Scenarios and partnerships side by side, with uncertainty, deltas and pairwise odds.
 
-All scenarios are simulated with common random numbers (:func:`simulate_many`): a factor gets
-the same uniform draws in every scenario that estimates it, so "probability that A scores above
-B" measures the difference between their estimates, not sampling noise.
+All scenarios are simulated with common random numbers (:func:`simulate_many`): an uncertain
+quantity (:func:`~riskengine.simulation.draw_key`: a factor of one party, or of one
+partnership) gets the same uniform draws in every scenario that estimates it, so "probability
+that A scores above B" measures the difference between their estimates, not sampling noise,
+and partnerships that share no party are compared as the independent quantities they are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from itertools import combinations
@@ -15,8 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from riskengine.models import Scenario
-from riskengine.problems import InputError, Problem
+from riskengine.loading import outlook_problems
+from riskengine.models import Factor, Scenario
+from riskengine.outlook import Outlook, outlook
+from riskengine.problems import InputError, Problem, display_path
+from riskengine.reliability import Reliability, reliability
 from riskengine.scoring import Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     KEEP_BYTES,
@@ -31,6 +37,7 @@ from riskengine.simulation import (
     _stream,
     block_ranges,
     choose_method,
+    draw_key,
     exact_summary,
     linear_form,
     run_members,
@@ -57,38 +64,98 @@ def reference_of(scenario: Scenario, scenarios: Sequence[Scenario]) -> Scenario 
     return current if current is not scenario or not scenario.extends else None
 
 
+#: The columns of a scenario row, in order, with the same names in text, JSON (each row's
+#: flat keys), CSV, Markdown, xlsx and :meth:`Comparison.to_frame`; ``p_<band>`` (the
+#: probability of each band, one column per band of the trees compared) follows ``band``.
+#: CSV, xlsx and the DataFrame add ``node_<id>`` (each tree node's value) after them.
+SCENARIO_COLUMNS = ("partnership", "scenario", "probability", "stability", "stability_p5",
+                    "stability_p50", "stability_p95", "risk_index", "opportunity_index", "band",
+                    "p_<band>", "baseline", "delta_vs_baseline", "reliability_grade",
+                    "reliability_score", "tree_id", "catalogue", "method")
+#: The columns of a partnership row (:meth:`Comparison.outlook_rows`): its outlook.
+OUTLOOK_COLUMNS = ("partnership", "scenarios", "expected_stability", "stability_p5",
+                   "stability_p50", "stability_p95", "p_<band>", "catalogue", "method")
+
+
+def expand_columns(template: Sequence[str], bands: Sequence[str]) -> list[str]:
+    """``template`` with ``p_<band>`` replaced by one ``p_<name>`` column per band."""
+    return [c for name in template
+            for c in ([f"p_{b}" for b in bands] if name == "p_<band>" else [name])]
+
+
+def _union(names: Any) -> list[str]:
+    return list(dict.fromkeys(name for group in names for name in group))
+
+
 @dataclass(frozen=True)
 class Comparison:
+    """What :func:`compare` found: scenario rows, pairwise odds, and each partnership's
+    outlook with the odds that one partnership's outlook beats another's.
+
+    ``outlooks`` holds the partnerships whose scenarios carry probabilities summing to 1;
+    ``without_outlook`` names the others and why (no outlook row for them).
+    """
+
     scenarios: tuple[Scenario, ...]
     results: tuple[Result, ...]
     simulations: tuple[Simulation, ...]
     pair_odds: tuple[dict[str, Any], ...] = ()
     pair_scope: str = PAIR_SCOPES["all"]
+    outlooks: tuple[Outlook, ...] = ()
+    outlook_odds: tuple[dict[str, Any], ...] = ()
+    without_outlook: tuple[dict[str, str], ...] = ()
+    reliabilities: tuple[Reliability, ...] = ()
+    catalogues: tuple[str | None, ...] = ()
 
     @property
     def method(self) -> str:
-        methods = {sim.method for sim in self.simulations} | {p["method"]
-                                                               for p in self.pair_odds}
+        methods = ({sim.method for sim in self.simulations}
+                   | {p["method"] for p in (*self.pair_odds, *self.outlook_odds)}
+                   | {o.method for o in self.outlooks})
         return methods.pop() if len(methods) == 1 else "mixed"
 
     def rows(self) -> list[dict[str, Any]]:
-        """One row per scenario (the ``run`` fields plus ``simulation``), best S first."""
+        """One row per scenario, best S first: the ``run`` fields plus ``simulation``, and
+        every column of :data:`SCENARIO_COLUMNS` as a flat key."""
         by_key = {r.key: r for r in self.results}
         # one partnership's scenarios at a time: reference_of over all of them would be
         # quadratic in the number of scenarios
         groups = _groups(self.scenarios)
         rows = []
-        for scenario, result, sim in zip(self.scenarios, self.results, self.simulations,
-                                         strict=True):
+        for m, (scenario, result, sim) in enumerate(zip(self.scenarios, self.results,
+                                                        self.simulations, strict=True)):
             ref = reference_of(scenario, [self.scenarios[i] for i in
                                           groups[scenario.partnership]])
             row = result.to_dict()
-            row["simulation"] = sim.to_dict()
-            row["baseline"] = ref.id if ref is not None else None
-            row["delta_vs_baseline"] = (result.stability - by_key[ref.key].stability
-                                        if ref is not None else None)
+            row["simulation"] = summary = sim.to_dict()
+            rel = self.reliabilities[m] if self.reliabilities else reliability(scenario)
+            row |= {
+                "probability": scenario.probability,
+                "stability_p5": summary["p5"], "stability_p50": summary["p50"],
+                "stability_p95": summary["p95"],
+                **{f"p_{band}": p for band, p in summary["band_probabilities"].items()},
+                "baseline": ref.id if ref is not None else None,
+                "delta_vs_baseline": (result.stability - by_key[ref.key].stability
+                                      if ref is not None else None),
+                "reliability_grade": rel.grade, "reliability_score": rel.score,
+                "tree_id": (row.get("tree") or {}).get("id", "default"),
+                "catalogue": self.catalogues[m] if self.catalogues else None,
+                "method": sim.method}
             rows.append(row)
         return sorted(rows, key=lambda r: (-r["stability"], r["partnership"], r["scenario"]))
+
+    def bands(self) -> list[str]:
+        """Every band of the scenarios' trees, in order of first appearance."""
+        return _union(sim.to_dict()["band_probabilities"] for sim in self.simulations)
+
+    def columns(self) -> list[str]:
+        """The scenario rows' columns (:data:`SCENARIO_COLUMNS` with this comparison's
+        bands)."""
+        return expand_columns(SCENARIO_COLUMNS, self.bands())
+
+    def outlook_columns(self) -> list[str]:
+        return expand_columns(OUTLOOK_COLUMNS, _union(
+            o.to_dict()["simulation"]["band_probabilities"] for o in self.outlooks))
 
     def pairs(self) -> list[dict[str, Any]]:
         """P(S_a > S_b) for the compared pairs (:attr:`pair_scope`): from the exact law of
@@ -96,26 +163,63 @@ class Comparison:
         common-random-number draws."""
         return [dict(p) for p in self.pair_odds]
 
+    def outlook_rows(self) -> list[dict[str, Any]]:
+        """One row per partnership with an outlook, highest expected S first: the columns of
+        :data:`OUTLOOK_COLUMNS`."""
+        rows = []
+        for o in self.outlooks:
+            d = o.to_dict()
+            sim = d["simulation"]
+            keys = {s.key for s in o.scenarios}
+            catalogues = {c for s, c in zip(self.scenarios, self.catalogues, strict=True)
+                          if s.key in keys and c is not None} if self.catalogues else set()
+            rows.append({"partnership": o.partnership, "scenarios": len(o.scenarios),
+                         "expected_stability": d["expected_stability"],
+                         "stability_p5": sim["p5"], "stability_p50": sim["p50"],
+                         "stability_p95": sim["p95"],
+                         **{f"p_{band}": p for band, p in sim["band_probabilities"].items()},
+                         "catalogue": ", ".join(sorted(catalogues)) or None,
+                         "method": o.method})
+        return sorted(rows, key=lambda r: (-r["expected_stability"], r["partnership"]))
+
+    def outlook_pairs(self) -> list[dict[str, Any]]:
+        """P(outlook A beats outlook B) for every pair of partnerships with outlooks: each
+        partnership's scenario is chosen by its probabilities, independently of the other's,
+        so P = sum_k sum_l p_k q_l P(A_k > B_l) over the pairs' exact or counted odds."""
+        return [dict(p) for p in self.outlook_odds]
+
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.simulations[0].n if self.simulations else 0,
                 "seed": self.simulations[0].seed if self.simulations else None,
-                "method": self.method, "rows": self.rows(), "pair_scope": self.pair_scope,
-                "pairs": self.pairs()}
+                "method": self.method, "columns": self.columns(), "rows": self.rows(),
+                "pair_scope": self.pair_scope, "pairs": self.pairs(),
+                "outlook_columns": self.outlook_columns(),
+                "partnerships": self.outlook_rows(), "partnership_pairs": self.outlook_pairs(),
+                "without_outlook": [dict(w) for w in self.without_outlook]}
 
     def to_frame(self) -> Any:
-        """The ranking as a DataFrame: S with p5–p95, R, O, band, delta against baseline."""
+        """The scenario ranking as a DataFrame indexed by (partnership, scenario): the
+        columns of :meth:`columns`, then ``node_<id>`` for each tree node (its value on its
+        tree's scale, a pillar's sub-score)."""
         import pandas as pd
 
-        return pd.DataFrame([{
-            "scenario": f"{r['partnership']}/{r['scenario']}", "S": r["stability"],
-            "S_p5": r["simulation"]["p5"], "S_p95": r["simulation"]["p95"],
-            "R": r["risk_index"], "O": r["opportunity_index"], "band": r["band"],
-            **{f"P_{band}": p for band, p in r["simulation"]["band_probabilities"].items()},
-            "delta_vs_baseline": r["delta_vs_baseline"],
-            "tree": (r.get("tree") or {}).get("id", "default"),
-            # each tree node's value on its tree's scale (a pillar's sub-score)
-            **{f"node_{n['id']}": n["value"] for n in r.get("nodes", [])}}
-            for r in self.rows()]).set_index("scenario")
+        rows = self.rows()
+        nodes = _union([n["id"] for n in r.get("nodes", [])] for r in rows)
+        columns = self.columns()
+        return pd.DataFrame(
+            [{**{c: r.get(c) for c in columns},
+              **{f"node_{n}": v for n, v in ((n["id"], n["value"])
+                                             for n in r.get("nodes", []))}} for r in rows],
+            columns=[*columns, *(f"node_{n}" for n in nodes)]
+        ).set_index(["partnership", "scenario"])
+
+    def outlooks_frame(self) -> Any:
+        """The partnership ranking (:meth:`outlook_rows`) as a DataFrame indexed by
+        partnership."""
+        import pandas as pd
+
+        return pd.DataFrame(self.outlook_rows(), columns=self.outlook_columns()
+                            ).set_index("partnership")
 
     def pairs_frame(self) -> Any:
         """P(row beats column) as a square DataFrame."""
@@ -128,14 +232,30 @@ class Comparison:
             frame.loc[pair["b"], pair["a"]] = 1.0 - pair["p_a_beats_b"] - pair["p_tie"]
         return frame
 
+    def outlook_pairs_frame(self) -> Any:
+        """P(row's outlook beats column's) as a square DataFrame of partnerships."""
+        import pandas as pd
+
+        keys = [r["partnership"] for r in self.outlook_rows()]
+        frame = pd.DataFrame(np.nan, index=keys, columns=keys)
+        for pair in self.outlook_pairs():
+            frame.loc[pair["a"], pair["b"]] = pair["p_a_beats_b"]
+            frame.loc[pair["b"], pair["a"]] = 1.0 - pair["p_a_beats_b"] - pair["p_tie"]
+        return frame
+
     def _repr_html_(self) -> str:
-        return self.to_frame().to_html(float_format=lambda v: f"{v:.2f}", na_rep="–")
+        html = self.to_frame().to_html(float_format=lambda v: f"{v:.2f}", na_rep="–")
+        if self.outlooks:
+            html += "<p><b>Partnerships</b> (outlooks)</p>" + self.outlooks_frame().to_html(
+                float_format=lambda v: f"{v:.2f}", na_rep="–")
+        return html
 
 
 def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
             method: Method = "auto", pairs: Pairs = "default",
-            executor: Executor | None = None) -> Comparison:
+            executor: Executor | None = None,
+            catalogue: CatalogueOf | Mapping[str, Factor] | None = None) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
 
@@ -146,6 +266,14 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     run over all scenarios.
     ``executor``: draw the stream blocks on its workers (the same numbers
     to the last digit).
+
+    Each partnership whose scenarios carry probabilities summing to 1 also gets its outlook
+    (:func:`riskengine.outlook.outlook`), and every pair of such partnerships the odds that one
+    outlook beats the other (:meth:`Comparison.outlook_pairs`). ``catalogue``: the factors the
+    scenarios were loaded with, for each row's reliability coverage: one catalogue, or a
+    function giving each scenario's (``Loaded.catalogue_of`` when they come from several
+    projects). Each row's ``catalogue`` column is the scenario's own ``catalogue`` (set by the
+    loader), else the given catalogue's folder.
     """
     if pairs not in PAIR_SCOPES:
         raise PairsError(f"unknown pairs {pairs!r}: use default or all")
@@ -156,7 +284,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                       f"is also defined in {seen[s.key].source}", "RE202")])
         seen[s.key] = s
     laws = choose_method(scenarios, method)
-    groups = list(_groups(scenarios).values())
+    group_map = _groups(scenarios)
+    groups = list(group_map.values())
+    # the partnerships that have an outlook: probabilities in every scenario, summing to 1
+    reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
+    with_outlook = {p: g for p, g in group_map.items() if not reasons[p]}
     if pairs == "all":
         wanted = list(combinations(range(len(scenarios)), 2))
         runs = [list(range(len(scenarios)))]
@@ -171,6 +303,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     summaries: dict[int, Any] = {}
     counted: dict[tuple[int, int], tuple[float, float]] = {}
     draws: dict[int, Any] = {}
+    mixtures: dict[str, Any] = {}
     # the first pass's draws are kept for the arrays while they fit in KEEP_BYTES; beyond
     # that a run is drawn again when its arrays are asked for, one run at a time
     budget = KEEP_BYTES
@@ -181,11 +314,19 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                   if run_of[i] == r and run_of[j] == r]
         members = [scenarios[m] for m in run]
         if any(laws[m] is None for m in run) or inside:
+            # a partnership's own run also finds its outlook's mixture percentiles (each
+            # draw of scenario k weighs p_k / n), saving the outlook a pass of its own
+            partnership = members[0].partnership
+            mix = ([s.probability or 0.0 for s in members] if pairs != "all"
+                   and partnership in with_outlook and any(laws[m] is None for m in run)
+                   else None)
             result, arrays_of = run_members(members, n, seed, sampler, True,
-                                            progress=progress, pairs=inside,
+                                            progress=progress, pairs=inside, mixture=mix,
                                             executor=executor)
             summaries.update((m, result.summaries[local[m]]) for m in run)
             counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
+            if mix is not None:
+                mixtures[partnership] = result.mixture
         else:
             arrays_of = None
             if progress is not None:
@@ -194,9 +335,27 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         if arrays_of is None or budget < 0:
             arrays_of = redraw.of(members)
         draws.update((m, _bind(arrays_of, local[m])) for m in run)
+    # P(outlook A beats outlook B) needs every pair of scenarios across A and B
+    chosen = set(wanted)
+    cross = [p for p in _cross_pairs(list(with_outlook.values())) if p not in chosen]
+    exact_cross = _exact_pairs(scenarios, laws, cross) if method != "mc" else {}
+    mc_cross = [p for p in cross if p not in exact_cross]
     across = [p for p in mc_pairs if p not in counted]
-    if across:  # baselines of different partnerships: one more pass, over them alone
-        counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
+    if len({m for p in (*across, *mc_cross) for m in p}) <= ONE_PASS:
+        # few scenarios: the baselines' pairs and the outlooks' in one more pass
+        if across or mc_cross:
+            counted.update(_count_pairs(scenarios, across + mc_cross, n, seed, sampler,
+                                        executor))
+    else:
+        if across:  # baselines of different partnerships: one more pass, over them alone
+            counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
+        # then one pass per pair of partnerships, so memory stays that of two partnerships
+        by_pair: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for i, j in mc_cross:
+            by_pair.setdefault((scenarios[i].partnership, scenarios[j].partnership),
+                               []).append((i, j))
+        for chunk in by_pair.values():
+            counted.update(_count_pairs(scenarios, chunk, n, seed, sampler, executor))
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
@@ -207,14 +366,103 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                summary, how, draws[m], has_sides(s)))
     results = tuple(score(s) for s in scenarios)
     odds = []
-    for i, j in wanted:
-        if (i, j) in exact_pairs:
-            p_beats, p_tie, how = *exact_pairs[i, j], "exact"
+    known: dict[tuple[int, int], tuple[float, float, str]] = {}
+    for i, j in [*wanted, *cross]:
+        if (i, j) in exact_pairs or (i, j) in exact_cross:
+            p_beats, p_tie, how = *(exact_pairs.get((i, j)) or exact_cross[i, j]), "exact"
         else:
             p_beats, p_tie, how = *counted[i, j], "mc"
-        odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
-                     "p_tie": p_tie, "method": how})
-    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs])
+        known[i, j] = (p_beats, p_tie, how)
+        if (i, j) in chosen:
+            odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
+                         "p_tie": p_tie, "method": how})
+    outlooks = []
+    for partnership, group in with_outlook.items():
+        members = [scenarios[m] for m in group]
+        if partnership in mixtures:
+            outlooks.append(Outlook(partnership, tuple(members),
+                                    tuple(results[m] for m in group),
+                                    tuple(sims[m] for m in group), mixtures[partnership], "mc"))
+        else:  # exact laws, or one run over all scenarios: the outlook's own computation
+            outlooks.append(outlook(members, n=n, seed=seed, sampler=sampler, method=method,
+                                    executor=executor))
+    without = tuple({"partnership": p, "reason": reasons[p][0].message}
+                    for p in group_map if reasons[p])
+    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
+    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
+    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
+                      tuple(outlooks), _outlook_odds(scenarios, list(with_outlook.values()),
+                                                     outlooks, known),
+                      without, rels, paths)
+
+
+#: Up to this many scenarios, the pairs across partnerships are counted in one pass.
+ONE_PASS = 48
+
+
+CatalogueOf = Callable[[Scenario], Mapping[str, Factor]]
+
+
+def _catalogue_for(scenario: Scenario, catalogue: CatalogueOf | Mapping[str, Factor] | None
+                   ) -> Mapping[str, Factor] | None:
+    if catalogue is None or isinstance(catalogue, Mapping):
+        return catalogue
+    return catalogue(scenario)
+
+
+def _root_of(catalogue: Mapping[str, Factor] | None) -> str | None:
+    root = getattr(catalogue, "root", None)
+    return display_path(root) if root is not None else None
+
+
+def _coverage_catalogue(scenario: Scenario,
+                        catalogue: CatalogueOf | Mapping[str, Factor] | None
+                        ) -> Mapping[str, Factor] | None:
+    """The catalogue a scenario's reliability coverage is measured against: its own. One
+    catalogue given for all is used only for the scenarios scored with it (a scenario of
+    another project keeps its other components)."""
+    chosen = _catalogue_for(scenario, catalogue)
+    if isinstance(catalogue, Mapping) and scenario.catalogue is not None \
+            and _root_of(chosen) not in (None, scenario.catalogue):
+        return None
+    return chosen
+
+
+def _cross_pairs(groups: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Every pair of scenarios of two different groups, as (lower, higher) index."""
+    return [(min(k, j), max(k, j)) for ga, gb in combinations(groups, 2)
+            for k in ga for j in gb]
+
+
+def _outlook_odds(scenarios: Sequence[Scenario], groups: Sequence[Sequence[int]],
+                  outlooks: Sequence[Outlook],
+                  known: dict[tuple[int, int], tuple[float, float, str]]
+                  ) -> tuple[dict[str, Any], ...]:
+    """P(outlook A beats outlook B) for every pair of partnerships with outlooks.
+
+    The scenario each partnership ends up in is chosen by its own probabilities, independently
+    of the other's, and given the two scenarios the scores are as common random numbers make
+    them (dependent through a shared party's quantities, else independent); so
+    P(A > B) = sum_k sum_l p_k q_l P(A_k > B_l), each term the pair's exact odds where both
+    laws are linear, else counted over common random numbers.
+    """
+    odds: list[dict[str, Any]] = []
+    for (a, ga), (b, gb) in combinations(list(zip(outlooks, groups, strict=True)), 2):
+        beats, ties, hows = [], [], set()
+        for k in ga:
+            for j in gb:
+                p_beats, p_tie, how = known[min(k, j), max(k, j)]
+                if k > j:  # stored as P(B_j > A_k)
+                    p_beats = 1.0 - p_beats - p_tie
+                weight = (scenarios[k].probability or 0.0) * (scenarios[j].probability or 0.0)
+                beats.append(weight * p_beats)
+                ties.append(weight * p_tie)
+                hows.add(how)
+        odds.append({"a": a.partnership, "b": b.partnership,
+                     "p_a_beats_b": min(1.0, max(0.0, math.fsum(beats))),
+                     "p_tie": min(1.0, max(0.0, math.fsum(ties))),
+                     "method": hows.pop() if len(hows) == 1 else "mixed"})
+    return tuple(odds)
 
 
 class PairsError(ValueError):
@@ -262,14 +510,14 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
                                                           tuple[float, float]]:
     """The exact odds of the pairs where both scenarios have exact laws."""
     forms: dict[int, Any] = {}
-    ids = [frozenset(e.factor.id for e in s.estimates) for s in scenarios]
+    ids = [frozenset(draw_key(s, e.factor) for e in s.estimates) for s in scenarios]
     out = {}
     for i, j in wanted:
         if laws[i] is None or laws[j] is None:
             continue
         if not ids[i] & ids[j]:
-            # no factor in common: independent under common random numbers too, so the odds
-            # follow from the two laws of S already computed (no new convolution)
+            # no uncertain quantity in common: independent under common random numbers too, so
+            # the odds follow from the two laws of S already computed (no new convolution)
             out[i, j] = independent_odds(laws[i][0], laws[j][0])
             continue
         for m in (i, j):
@@ -336,9 +584,11 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
                     ) -> tuple[float, float] | None:
     """P(S_a > S_b) and P(S_a == S_b) from the exact law of S_a - S_b, or None.
 
-    Under common random numbers a factor shared by both scenarios is one input only if both
-    estimate it the same way; then S_a - S_b is linear in independent inputs. Otherwise (the
-    same uniform drives two different estimates) it is not, and the caller counts draws.
+    Under common random numbers a quantity shared by both scenarios (the same
+    :func:`~riskengine.simulation.draw_key`: one party's factor, or a factor of one
+    partnership) is one input only if both estimate it the same way; then S_a - S_b is linear
+    in independent inputs. Otherwise (the same uniform drives two different estimates) it is
+    not, and the caller counts draws. Quantities of one scenario only are independent inputs.
     """
     from riskengine import exact
 
@@ -347,8 +597,8 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
     form_b, m_b = pre_b if pre_b is not None else (linear_form(b), Marginals.of(b))
     if form_a is None or form_b is None:
         return None
-    index_a = {e.factor.id: i for i, e in enumerate(a.estimates)}
-    index_b = {e.factor.id: i for i, e in enumerate(b.estimates)}
+    index_a = {draw_key(a, e.factor): i for i, e in enumerate(a.estimates)}
+    index_b = {draw_key(b, e.factor): i for i, e in enumerate(b.estimates)}
     for fid in index_a.keys() & index_b.keys():
         i, j = index_a[fid], index_b[fid]
         if (m_a.kind[i], m_a.low[i], m_a.mode[i], m_a.high[i]) != (

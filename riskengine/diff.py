@@ -333,6 +333,23 @@ class Diff:
                           "tripped": [t.to_dict() for t in self.tripped]},
                 "skipped": list(self.skipped)}
 
+    def to_frame(self) -> Any:
+        """The scenarios that moved as a DataFrame indexed by scenario: S before and after,
+        its change, and whether the band changed."""
+        import pandas as pd
+
+        def s(r: Result | None) -> float | None:
+            return None if r is None else r.stability
+
+        return pd.DataFrame([{"scenario": c.key, "stability_before": s(c.before),
+                              "stability_after": s(c.after), "delta_stability": c.delta,
+                              "band_before": c.before.band if c.before else None,
+                              "band_after": c.after.band if c.after else None,
+                              "band_changed": c.band_changed} for c in self.moved],
+                            columns=["scenario", "stability_before", "stability_after",
+                                     "delta_stability", "band_before", "band_after",
+                                     "band_changed"]).set_index("scenario")
+
 
 # ---------------------------------------------------------------------------------------------
 # reading one side

@@ -48,6 +48,10 @@ def weighted_percentiles(values: FloatArray, weights: FloatArray,
 
 @dataclass(frozen=True)
 class Outlook:
+    """One partnership's outlook (:func:`outlook`): its scenarios mixed by their
+    probabilities. ``to_dict()`` gives the expected S, the mixture's percentiles and band odds
+    (``simulation``) and each scenario's share; ``to_frame()`` the scenarios as a DataFrame."""
+
     partnership: str
     scenarios: tuple[Scenario, ...]
     results: tuple[Result, ...]
@@ -95,6 +99,8 @@ class Outlook:
         }
 
     def to_frame(self) -> Any:
+        """The scenarios as a DataFrame indexed by scenario: probability, S, band, share of
+        the expected S, p5 and p95."""
         import pandas as pd
 
         return pd.DataFrame(self.to_dict()["scenarios"]).set_index("scenario")

@@ -409,29 +409,49 @@ def print_sensitivity(result: Record, console: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 # compare
 
-COMPARE_HEADER = ["Scenario", "S", "S p5–p95", "R", "O", "Band", "P(band)", "Δ vs baseline"]
+# One set of column names for every format: the scenario rows carry result["columns"] and
+# the partnership rows result["outlook_columns"] (riskengine.compare.SCENARIO_COLUMNS and
+# OUTLOOK_COLUMNS); text and Markdown show exactly those headers, CSV and xlsx write them.
+
+_TEXT_COLUMNS = ("partnership", "scenario", "band", "baseline", "reliability_grade", "tree_id",
+                 "catalogue", "method")
 
 
-def _compare_rows(result: Record) -> list[list[str]]:
-    rows = []
-    for r in result["rows"]:
-        sim = r["simulation"]
-        delta = r["delta_vs_baseline"]
-        rows.append([f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
-                     f"{fmt(sim['p5'])}–{fmt(sim['p95'])}", fmt(r["risk_index"], 3),
-                     fmt(r["opportunity_index"], 3), r["band"],
-                     # the probability of the band the point score is in
-                     f"{sim['band_probabilities'].get(r['band'], 0.0):.0%}",
-                     "–" if delta is None else f"{delta:+.1f}"])
-    return rows
+def column_text(name: str, value: Any) -> str:
+    """A cell of a text or Markdown table: probabilities as percentages, scores to one
+    decimal, indices to three."""
+    if value is None:
+        return "–"
+    if name in _TEXT_COLUMNS or isinstance(value, str):
+        return str(value)
+    if name == "probability" or name.startswith("p_"):
+        return f"{value:.0%}"
+    if name == "delta_vs_baseline":
+        return f"{value:+.1f}"
+    if name in ("risk_index", "opportunity_index"):
+        return fmt(value, 3)
+    if name == "reliability_score":
+        return fmt(value, 2)
+    if name == "scenarios":
+        return str(value)
+    return fmt(value)
 
 
-def _pair_lines(result: Record, limit: int | None = None, closest_first: bool = False) -> list[str]:
+def _table_rows(rows: Sequence[Record], columns: Sequence[str]) -> list[list[str]]:
+    return [[column_text(c, r.get(c)) for c in columns] for r in rows]
+
+
+def _align(columns: Sequence[str]) -> str:
+    return "".join("l" if c in _TEXT_COLUMNS else "r" for c in columns)
+
+
+def _pair_lines(pairs: Sequence[Record], limit: int | None = None,
+                closest_first: bool = False) -> list[str]:
     # A long list of 100 % pairs says little; the terminal shows the closest calls first.
     sign = 1 if closest_first else -1
-    pairs = sorted(result["pairs"], key=lambda p: sign * abs(p["p_a_beats_b"] - 0.5))
+    ordered = sorted(pairs, key=lambda p: sign * abs(p["p_a_beats_b"] - 0.5))
     lines = []
-    for p in pairs[:limit]:
+    for p in ordered[:limit]:
         a, b, prob = p["a"], p["b"], p["p_a_beats_b"]
         if prob < 0.5:
             a, b, prob = b, a, 1.0 - prob - p["p_tie"]
@@ -439,11 +459,29 @@ def _pair_lines(result: Record, limit: int | None = None, closest_first: bool = 
     return lines
 
 
+def _without_lines(result: Record) -> list[str]:
+    return [f"{w['partnership']}: no outlook ({w['reason']})"
+            for w in result.get("without_outlook", [])]
+
+
 def compare_markdown(result: Record) -> str:
+    columns = result["columns"]
     lines = [f"### Comparison ({_compare_method(result)})", ""]
-    lines += _md_table(COMPARE_HEADER, _compare_rows(result), "lrrrrlrr")
-    lines += ["", "Pairwise probability that one scores above the other:", ""]
-    lines += [f"- {md(line)}" for line in _pair_lines(result)]
+    lines += _md_table([md(c) for c in columns], _table_rows(result["rows"], columns),
+                       _align(columns))
+    if result.get("partnerships"):
+        ocols = result["outlook_columns"]
+        lines += ["", "#### Partnerships by expected stability (outlooks)", ""]
+        lines += _md_table([md(c) for c in ocols],
+                           _table_rows(result["partnerships"], ocols), _align(ocols))
+        if result.get("partnership_pairs"):
+            lines += ["", "Probability that one partnership's outlook scores above the "
+                      "other's:", ""]
+            lines += [f"- {md(line)}" for line in _pair_lines(result["partnership_pairs"])]
+    if result.get("without_outlook"):
+        lines += [""] + [f"- {md(line)}" for line in _without_lines(result)]
+    lines += ["", "Pairwise probability that one scenario scores above the other:", ""]
+    lines += [f"- {md(line)}" for line in _pair_lines(result["pairs"])]
     return "\n".join(lines) + "\n"
 
 
@@ -452,10 +490,10 @@ def _compare_method(result: Record) -> str:
              f"seed {result['seed']}")
     method = result.get("method", "mc")
     if method == "exact":
-        return "exact laws (FFT convolution)"
+        return "method exact: exact laws (FFT convolution)"
     if method == "mixed":
-        return f"exact laws where linear, else Monte Carlo: {draws}"
-    return f"Monte Carlo: {draws}"
+        return f"method mixed: exact laws where linear, else Monte Carlo: {draws}"
+    return f"method mc: Monte Carlo: {draws}"
 
 
 def _union(rows: Sequence[Record], names: Any) -> list[str]:
@@ -465,46 +503,103 @@ def _union(rows: Sequence[Record], names: Any) -> list[str]:
 
 
 def compare_csv(result: Record) -> str:
-    """One row per scenario; a ``p_<band>`` column for every band and a ``node_<id>`` column
-    (the node's value on its tree's scale) for every tree node of the rows compared."""
+    """One row per scenario: the columns of ``result["columns"]`` (a ``p_<band>`` column for
+    every band), then a ``node_<id>`` column (the node's value on its tree's scale) for every
+    tree node of the rows compared."""
     rows = result["rows"]
-    bands = _union(rows, lambda r: r["simulation"]["band_probabilities"])
+    columns = result["columns"]
     nodes = _union(rows, lambda r: (n["id"] for n in r.get("nodes", [])))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["partnership", "scenario", "stability", "stability_p5", "stability_p95",
-                     "risk_index", "opportunity_index", "band",
-                     *(f"p_{cell(b)}" for b in bands), "baseline", "delta_vs_baseline", "tree",
-                     *(f"node_{cell(n)}" for n in nodes)])
+    writer.writerow([*columns, *(f"node_{cell(n)}" for n in nodes)])
     for r in rows:
-        sim = r["simulation"]
-        probs = sim["band_probabilities"]
         values = {n["id"]: n["value"] for n in r.get("nodes", [])}
-        writer.writerow([cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
-                         repr(sim["p5"]), repr(sim["p95"]), _num(r["risk_index"]),
-                         _num(r["opportunity_index"]), cell(r["band"]),
-                         *(_num(probs.get(b)) for b in bands),
-                         cell(r["baseline"] or ""),
-                         "" if r["delta_vs_baseline"] is None else repr(r["delta_vs_baseline"]),
-                         cell((r.get("tree") or {}).get("id", "default")),
+        writer.writerow([*(_csv_value(r.get(c)) for c in columns),
                          *(_num(values.get(n)) for n in nodes)])
     return out.getvalue()
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return cell(value)
+    return repr(value)
+
+
+# The terminal shows the rows' columns under the same names as every other format: in as many
+# tables as the screen's width needs (each repeating the row's names), never abbreviated; a
+# column with one value in every row is said once above them.
+_KEYS = ("partnership", "scenario")
+_HOISTED = ("tree_id", "catalogue", "method", "baseline")
+
+
+def _constants(rows: Sequence[Record], columns: Sequence[str]) -> dict[str, Any]:
+    if len(rows) < 2:
+        return {}
+    return {c: rows[0].get(c) for c in columns if c in _HOISTED
+            and len({repr(r.get(c)) for r in rows}) == 1}
+
+
+def _split(columns: Sequence[str], cells: list[list[str]], width: int) -> list[list[int]]:
+    """Column indices per table: the key columns in each, the others added in order while the
+    table fits ``width`` (each column as wide as its name or longest cell, plus 3 of rule)."""
+    def need(i: int) -> int:
+        return max([len(columns[i]), *(len(row[i]) for row in cells)]) + 3
+
+    keys = [i for i, c in enumerate(columns) if c in _KEYS]
+    tables: list[list[int]] = []
+    current: list[int] = []
+    used = sum(need(i) for i in keys)
+    for i, c in enumerate(columns):
+        if c in _KEYS:
+            continue
+        if current and used + need(i) > width:
+            tables.append(keys + current)
+            current, used = [], sum(need(k) for k in keys)
+        current.append(i)
+        used += need(i)
+    if current or not tables:
+        tables.append(keys + current)
+    return [sorted(t) for t in tables]
 
 
 def print_compare(result: Record, console: Any, pairs: int = 10) -> None:
     from rich.table import Table
 
-    table = Table(title=f"[bold]Comparison[/] — {_compare_method(result)}", title_justify="left",
-                  show_edge=False)
-    for name in COMPARE_HEADER:
-        table.add_column(name, justify="left" if name in ("Scenario", "Band") else "right")
-    for row in _compare_rows(result):
-        row = [rich_text(c) for c in row]
-        row[5] = f"[{band_style(row[5])}]{row[5]}[/]"
-        table.add_row(*row)
-    console.print(table)
+    def show(title: str, columns: Sequence[str], rows: Sequence[Record]) -> None:
+        constants = _constants(rows, columns)
+        shown = [c for c in columns if c not in constants]
+        if constants:
+            title += "\n" + "; ".join(f"{c} = {rich_text(column_text(c, v))}"
+                                      for c, v in constants.items())
+        cells = _table_rows(rows, shown)
+        for n, part in enumerate(_split(shown, cells, console.width)):
+            table = Table(title=title if n == 0 else None, title_justify="left",
+                          show_edge=False)
+            for i in part:
+                table.add_column(shown[i], no_wrap=True, min_width=len(shown[i]),
+                                 justify="left" if shown[i] in _TEXT_COLUMNS else "right")
+            for row in cells:
+                texts = [rich_text(row[i]) for i in part]
+                if "band" in shown and shown.index("band") in part:
+                    j = part.index(shown.index("band"))
+                    texts[j] = f"[{band_style(row[shown.index('band')])}]{texts[j]}[/]"
+                table.add_row(*texts)
+            console.print(table)
+
+    show(f"[bold]Comparison[/] — {_compare_method(result)}", result["columns"],
+         result["rows"])
+    if result.get("partnerships"):
+        console.print()
+        show("[bold]Partnerships by expected stability[/] (outlooks)",
+             result["outlook_columns"], result["partnerships"])
+        for line in _pair_lines(result.get("partnership_pairs", [])):
+            console.print(f"  {rich_text(line)}")
+    for line in _without_lines(result):
+        console.print(f"  {rich_text(line)}")
     console.print(f"\nClosest calls (of {len(result['pairs'])} pairs; all in --format json):")
-    for line in _pair_lines(result, pairs, closest_first=True):
+    for line in _pair_lines(result["pairs"], pairs, closest_first=True):
         console.print(f"  {rich_text(line)}")
 
 

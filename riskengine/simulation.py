@@ -11,7 +11,8 @@ Two ways to turn randomness into estimates:
   generators, the fastest path;
 * inverse CDFs of uniform numbers, for scrambled Sobol points (``sampler="sobol"``), for stated
   rank correlations (a Gaussian copula) and for common random numbers across scenarios
-  (:func:`simulate_many`), where factor ``f`` gets the same uniforms in every scenario.
+  (:func:`simulate_many`), where an uncertain quantity (:func:`draw_key`) gets the same
+  uniforms in every scenario that estimates it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from riskengine.models import Scenario
+from riskengine.models import Factor, Scenario
 from riskengine.problems import InputError, Problem
 from riskengine.scoring import (
     BandRule,
@@ -438,24 +439,43 @@ class _Member:
         return out
 
 
+def draw_key(scenario: Scenario, factor: Factor) -> tuple[str, str]:
+    """The uncertain quantity a factor's estimate describes, which keys its common random
+    numbers (MODEL.md, "Shared draws").
+
+    A factor ``about`` party ``a`` or ``b`` describes that party: the key is (factor id, the
+    party's name from the scenario's ``parties``), so Turkey's Russia balancing is one quantity
+    in Japan–Turkey and Indonesia–Turkey and another than the UK's in Japan–UK. A factor about
+    the pair (or saying nothing) describes the partnership: (factor id, partnership). Without
+    ``parties`` a party factor is known only within its partnership. Party names are compared
+    case- and space-insensitively ("Turkey" and "turkey " are one party; "Türkiye" is not).
+    """
+    if factor.about in ("a", "b") and scenario.parties is not None:
+        name = scenario.parties[0 if factor.about == "a" else 1]
+        return factor.id, "party:" + " ".join(name.split()).casefold()
+    return factor.id, "partnership:" + scenario.partnership
+
+
 def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
              ) -> tuple[list[_Member], list[int]]:
     """The members of a run and the widths of their uniform sources.
 
-    ``shared``: one source for all (common random numbers, one column per factor id);
-    otherwise each scenario has its own source, or direct draws when it has no correlations
-    and the sampler is random.
+    ``shared``: one source for all (common random numbers, one column per uncertain quantity,
+    :func:`draw_key`: scenarios estimating the same quantity get the same uniforms, different
+    quantities independent ones); otherwise each scenario has its own source, or direct draws
+    when it has no correlations and the sampler is random.
     """
     members: list[_Member] = []
     dims: list[int] = []
     if shared:
-        ids = sorted({e.factor.id for s in scenarios for e in s.estimates})
-        column = {fid: i for i, fid in enumerate(ids)}
-        dims.append(len(ids))
+        keys = sorted({draw_key(s, e.factor) for s in scenarios for e in s.estimates})
+        column = {key: i for i, key in enumerate(keys)}
+        dims.append(len(keys))
     for s in scenarios:
         arrays, marginals, copula = ModelArrays.of(s), Marginals.of(s), Copula.of(s)
         if shared:
-            cols = np.array([column[e.factor.id] for e in s.estimates], dtype=np.intp)
+            cols = np.array([column[draw_key(s, e.factor)] for e in s.estimates],
+                            dtype=np.intp)
             members.append(_Member(s, arrays, marginals, copula, 0, cols))
         elif sampler == "random" and copula is None:
             members.append(_Member(s, arrays, marginals, None, None, None))
@@ -812,6 +832,11 @@ class Simulation:
         """mean, std and p5/p50/p95 of S, R and O as a pandas DataFrame (rows)."""
         return self.frame()
 
+    def to_frame(self) -> Any:
+        """The summary as a DataFrame: one row each for S, R and O (as every result type's
+        ``to_frame``)."""
+        return self.frame()
+
     def frame(self) -> Any:
         import pandas as pd
 
@@ -1139,7 +1164,8 @@ def simulate_many(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
                   ) -> list[Simulation]:
     """Simulate several scenarios with common random numbers (Monte Carlo).
 
-    Every factor id gets one column of uniforms, shared by all scenarios that estimate it, so
+    Every uncertain quantity (:func:`draw_key`: a factor of one party, or of one partnership)
+    gets one column of uniforms, shared by all scenarios that estimate it, so
     differences between scenarios come from their estimates, not from sampling noise: the right
     basis for "probability that A scores above B". Use :func:`run_members` for the pair
     counts of ``pairs``, computed while drawing.

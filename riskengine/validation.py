@@ -73,6 +73,13 @@ class Validation:
             "statistics": self.statistics,
         }
 
+    def to_frame(self) -> Any:
+        """The problems as a DataFrame, one row each (the columns of ``to_dict()["problems"]``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.to_dict()["problems"], columns=[
+            "path", "line", "col", "field", "code", "severity", "message", "hint"])
+
 
 def is_factor_file(path: Path, project: Project | None = None) -> bool:
     """A factor definition: in the project's catalogue folder, or, for files of no marked

@@ -150,8 +150,9 @@ def test_compare_xlsx(cli: Runner, tmp_path: Path) -> None:
                "--simulate", "500", cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     sheets = pd.read_excel(out, sheet_name=None, index_col=0)
-    assert set(sheets) == {"ranking", "P(row beats column)"}
-    assert len(sheets["ranking"]) == 5
+    # one partnership: its outlook row, and no partnership pairs to compare
+    assert set(sheets) == {"ranking", "P(row beats column)", "partnerships"}
+    assert len(sheets["ranking"]) == 5 and len(sheets["partnerships"]) == 1
     assert cli("compare", "scenarios/", "--format", "xlsx", cwd=ROOT).returncode == 2
 
 

@@ -280,23 +280,18 @@ def excel_bytes(comparison: Any) -> bytes:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from riskengine.charts import MissingExtra
     from riskengine.fileio import write_atomic
+    from riskengine.loading import load_trees
+    from riskengine.report import build_report
 
     _check_output(args)
-    try:
-        from riskengine.loading import load_trees
-        from riskengine.report import build_report
-
-        scenarios, catalogue = load_with_catalogue(args, args.paths)
-        # the project's other trees are shown beside the scenarios' own
-        alternatives = list(load_trees(catalogue).trees.values())
-        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
-            text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                                sobol_n=args.sobol_n, catalogue=catalogue, progress=advance,
-                                alternatives=alternatives)
-    except MissingExtra as exc:
-        raise UsageError(str(exc)) from None
+    scenarios, catalogue = load_with_catalogue(args, args.paths)
+    # the project's other trees are shown beside the scenarios' own
+    alternatives = list(load_trees(catalogue).trees.values())
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+        text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
+                            sobol_n=args.sobol_n, catalogue=catalogue, progress=advance,
+                            alternatives=alternatives)
     write_atomic(args.output, text)
     if not args.quiet:
         print(f"wrote {args.output} ({len(text.encode()):,} bytes)", file=sys.stderr)

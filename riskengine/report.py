@@ -1,16 +1,17 @@
 """The client report: one self-contained HTML file with inline CSS and inline SVG charts.
 
 Nothing in the file reaches the network, and the same inputs and seed give the same bytes (no
-timestamps; charts drawn deterministically). Sections: headline per partnership, the
-risk–opportunity quadrant, score distributions, outlooks, tornado and Sobol bars, contribution
-waterfalls from each baseline to its variants, the evidence table and the methodology in brief.
+timestamps; the charts are plain SVG written by :mod:`riskengine.charts`). Each scenario is
+simulated once (by :func:`riskengine.compare.compare`) and every section reads that simulation.
+Sections: headline per partnership, the risk–opportunity quadrant, score distributions,
+outlooks, tornado and Sobol bars, contribution waterfalls from each baseline to its variants,
+the evidence table and the methodology in brief.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from riskengine import __version__, charts
 from riskengine.compare import Comparison, compare, reference_of
@@ -21,7 +22,7 @@ from riskengine.reliability import reliability
 from riskengine.reporting import printable
 from riskengine.scoring import Result, band_specs, scenario_bands, score
 from riskengine.sensitivity import sensitivity
-from riskengine.simulation import Progress
+from riskengine.simulation import Progress, Simulation
 from riskengine.tree import TreeError
 from riskengine.trees import needs_population
 from riskengine.treeview import tree_svg
@@ -107,7 +108,8 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     ``alternatives`` are other trees of the project, each shown scoring the same scenarios
     beside the scenarios' own.
     """
-    charts.require_matplotlib()
+    # One simulation per scenario for the whole report: compare's, which every section and
+    # chart below reads (the outlooks mix these same draws or exact laws).
     comparison = compare(scenarios, n=n, seed=seed, progress=progress)
     groups = _by_partnership(scenarios)
     results = {r.key: r for r in comparison.results}
@@ -118,7 +120,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         ("headline", "Headline", _headline(groups, baselines, results, sims, catalogue)),
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
-        ("outlook", "Outlook", _outlooks(groups, n, seed)),
+        ("outlook", "Outlook", _outlooks(groups, results, sims, n, seed)),
         ("trees", "The model tree", _trees(scenarios, baselines, results, alternatives)),
         ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
         ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
@@ -140,7 +142,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 
 
 def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
-              results: dict[str, Result], sims: dict[str, Any],
+              results: dict[str, Result], sims: dict[str, Simulation],
               catalogue: Mapping[str, Factor] | None) -> str:
     cards = []
     for partnership in groups:
@@ -226,14 +228,16 @@ def _distributions(comparison: Comparison) -> str:
               "in every scenario, so the odds reflect the estimates, not sampling noise.</p>")
 
 
-def _outlooks(groups: dict[str, list[Scenario]], n: int, seed: int) -> str:
+def _outlooks(groups: dict[str, list[Scenario]], results: dict[str, Result],
+              sims: dict[str, Simulation], n: int, seed: int) -> str:
     parts, labels, probabilities = [], [], []
     for partnership, group in groups.items():
         if outlook_problems(group):
             parts.append(f"<p class=\"note\">{esc(partnership)}: no outlook (the scenarios' "
                          "probabilities are missing or do not sum to 1).</p>")
             continue
-        result = outlook(group, n=n, seed=seed).to_dict()
+        result = outlook(group, n=n, seed=seed, simulations=[sims[s.key] for s in group],
+                         results=[results[s.key] for s in group]).to_dict()
         sim = result["simulation"]
         labels.append(partnership)
         probabilities.append(sim["band_probabilities"])

@@ -241,11 +241,11 @@ def quadrant(labels: Sequence[str], risk: Sequence[float], opportunity: Sequence
     return _svg(top + size + 44, title, desc, body)
 
 
-def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: BandRule,
+def distributions(labels: Sequence[str], quantiles: Sequence[Sequence[float]], bands: BandRule,
                   title: str, scale: tuple[float, float] = (0.0, 100.0),
                   score_name: str = "stability S", higher_is: str = "better") -> str:
-    """Box plots of the simulated score of each scenario: box p25–p75, a line at the median,
-    whiskers p5–p95; the bands shaded behind."""
+    """Box plots of the score of each scenario from its p5, p25, p50, p75 and p95 (in that
+    order): box p25–p75, a line at the median, whiskers p5–p95; the bands shaded behind."""
     row, top = 26.0, 24.0
     height = top + row * len(labels)
     x = Scale(scale[0], scale[1], LABEL, WIDTH - RIGHT)
@@ -253,8 +253,8 @@ def distributions(labels: Sequence[str], samples: Sequence[np.ndarray], bands: B
     body = [*_band_shading(x, bands, scale, top, height, higher_is),
             *_x_axis(x, ticks, top, height, f"{score_name} (box: p25–p75, whiskers: p5–p95)")]
     desc = []
-    for i, (name, values) in enumerate(zip(labels, samples, strict=True)):
-        p5, p25, p50, p75, p95 = (float(v) for v in np.percentile(values, [5, 25, 50, 75, 95]))
+    for i, (name, values) in enumerate(zip(labels, quantiles, strict=True)):
+        p5, p25, p50, p75, p95 = (float(v) for v in values)
         mid = top + row * i + row / 2
         body.append(_text(LABEL - 8, mid + 4, _label(name), "end", 11.5))
         body.append(f"<g><title>{esc(name)}: p5 {p5:.1f}, p25 {p25:.1f}, median {p50:.1f}, "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
 
@@ -64,6 +64,8 @@ class Comparison:
     simulations: tuple[Simulation, ...]
     pair_odds: tuple[dict[str, Any], ...] = ()
     pair_scope: str = PAIR_SCOPES["all"]
+    # each scenario's exact laws of S, R and O (None: Monte Carlo), for callers that reuse them
+    laws: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def method(self) -> str:
@@ -214,7 +216,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             p_beats, p_tie, how = *counted[i, j], "mc"
         odds.append({"a": results[i].key, "b": results[j].key, "p_a_beats_b": p_beats,
                      "p_tie": p_tie, "method": how})
-    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs])
+    return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
+                      tuple(laws))
 
 
 class PairsError(ValueError):

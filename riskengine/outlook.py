@@ -109,14 +109,17 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
             method: Method = "auto", executor: Executor | None = None,
             simulations: Sequence[Simulation] | None = None,
-            results: Sequence[Result] | None = None) -> Outlook:
+            results: Sequence[Result] | None = None,
+            laws: Sequence[Any] | None = None) -> Outlook:
     """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9).
     ``executor``: draw the stream blocks on its workers (the same numbers).
 
     ``simulations`` (and ``results``): the scenarios' own, already computed in the same order
     (by :func:`riskengine.compare.compare`, say): they are mixed as they are and nothing is
     drawn again. The mixture is exact when every one of them is; otherwise it mixes their
-    draws, so its percentiles differ from a fresh outlook's by sampling noise only.
+    draws, so its percentiles differ from a fresh outlook's by sampling noise only. ``laws``:
+    the scenarios' exact laws as :func:`riskengine.simulation.choose_method` gives them
+    (``Comparison.laws``), so they are not computed again.
     """
     from riskengine import exact
 
@@ -129,7 +132,10 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         return Outlook(scenarios[0].partnership, tuple(scenarios),
                        tuple(results) if results is not None
                        else tuple(score(s) for s in scenarios), tuple(simulations))
-    laws = choose_method(scenarios, "exact" if simulations is not None else method)
+    if laws is not None and len(laws) != len(scenarios):
+        raise ValueError("outlook: one entry of laws per scenario")
+    if laws is None:
+        laws = choose_method(scenarios, "exact" if simulations is not None else method)
     probs = np.array([s.probability or 0.0 for s in scenarios])
     bands = scenario_bands(scenarios[0])
     results = tuple(results) if results is not None else tuple(score(s) for s in scenarios)

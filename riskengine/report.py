@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from riskengine import __version__, charts
 from riskengine.compare import Comparison, compare, reference_of
 from riskengine.loading import outlook_problems
@@ -120,7 +122,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         ("headline", "Headline", _headline(groups, baselines, results, sims, catalogue)),
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
-        ("outlook", "Outlook", _outlooks(groups, results, sims, n, seed)),
+        ("outlook", "Outlook", _outlooks(groups, comparison, n, seed)),
         ("trees", "The model tree", _trees(scenarios, baselines, results, alternatives)),
         ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
         ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
@@ -216,7 +218,7 @@ def _distributions(comparison: Comparison) -> str:
         name = f"{tree.name} ({tree.scale.unit})" if tree else "stability S"
         svg += figure(charts.distributions(
             [f"{comparison.scenarios[i].partnership}/{comparison.scenarios[i].id}"
-             for i in members], [comparison.simulations[i].stability for i in members],
+             for i in members], [_box(comparison, i) for i in members],
             scenario_bands(first), f"Simulated {name} of every scenario", scale=scale,
             score_name=name, higher_is=tree.higher_is if tree else "better"),
             "Shading marks the bands (green the best, red the worst).")
@@ -228,16 +230,33 @@ def _distributions(comparison: Comparison) -> str:
               "in every scenario, so the odds reflect the estimates, not sampling noise.</p>")
 
 
-def _outlooks(groups: dict[str, list[Scenario]], results: dict[str, Result],
-              sims: dict[str, Simulation], n: int, seed: int) -> str:
+BOX = (5.0, 25.0, 50.0, 75.0, 95.0)
+
+
+def _box(comparison: Comparison, m: int) -> list[float]:
+    """The p5, p25, p50, p75 and p95 of scenario ``m``'s score: from its exact law when it has
+    one (as its headline range is; no draws needed), else from its simulated draws."""
+    laws = comparison.laws[m] if comparison.laws else None
+    if laws is not None:
+        return [float(v) for v in laws[0].quantile(np.array(BOX) / 100.0)]
+    return [float(v) for v in np.percentile(comparison.simulations[m].stability, BOX)]
+
+
+def _outlooks(groups: dict[str, list[Scenario]], comparison: Comparison, n: int,
+              seed: int) -> str:
+    index = {s.key: m for m, s in enumerate(comparison.scenarios)}
     parts, labels, probabilities = [], [], []
     for partnership, group in groups.items():
         if outlook_problems(group):
             parts.append(f"<p class=\"note\">{esc(partnership)}: no outlook (the scenarios' "
                          "probabilities are missing or do not sum to 1).</p>")
             continue
-        result = outlook(group, n=n, seed=seed, simulations=[sims[s.key] for s in group],
-                         results=[results[s.key] for s in group]).to_dict()
+        members = [index[s.key] for s in group]
+        result = outlook(group, n=n, seed=seed,
+                         simulations=[comparison.simulations[m] for m in members],
+                         results=[comparison.results[m] for m in members],
+                         laws=[comparison.laws[m] for m in members] if comparison.laws
+                         else None).to_dict()
         sim = result["simulation"]
         labels.append(partnership)
         probabilities.append(sim["band_probabilities"])

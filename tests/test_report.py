@@ -133,8 +133,15 @@ def test_outlook_of_given_simulations(project: Path) -> None:
     exact = load_scenarios(project / "scenarios/demo")
     given = compare(exact, n=2000)
     assert {sim.method for sim in given.simulations} == {"exact"}
+    fresh_exact = outlook(exact, n=2000).to_dict()
     assert outlook(exact, n=2000, simulations=given.simulations,
-                   results=given.results).to_dict() == outlook(exact, n=2000).to_dict()
+                   results=given.results).to_dict() == fresh_exact
+    # compare's laws reused: the same numbers, and no law computed again
+    assert len(given.laws) == len(exact) and all(law is not None for law in given.laws)
+    assert outlook(exact, n=2000, simulations=given.simulations, results=given.results,
+                   laws=given.laws).to_dict() == fresh_exact
+    with pytest.raises(ValueError, match="one entry of laws per scenario"):
+        outlook(exact, simulations=given.simulations, laws=given.laws[:1])
     drawn = load_scenarios(ROOT / "scenarios/japan-uk")
     given = compare(drawn, n=4000, seed=3)
     mixed = outlook(drawn, n=4000, seed=3, simulations=given.simulations).to_dict()
@@ -173,7 +180,8 @@ def _every_chart(labels: list[str]) -> list[str]:
     return [
         charts.quadrant(labels, list(ramp), list(ramp[::-1]), list(ramp * 100),
                         ["stable", "fragile", "unstable", "other", "stable"][:k], labels[0]),
-        charts.distributions(labels, [rng.normal(50, 10, 200) for _ in labels],
+        charts.distributions(labels, [np.percentile(rng.normal(50, 10, 200), [5, 25, 50, 75, 95])
+                                      for _ in labels],
                              charts_bands(), labels[1]),
         charts.band_bars(labels, [{"stable": 0.5, "fragile": 0.3, labels[0]: 0.2}] * k,
                          labels[2]),
@@ -363,3 +371,17 @@ def test_notebook_reprs_are_html() -> None:
                 outlook(scenarios, n=500), sensitivity(scenarios[0], n=256),
                 compare(scenarios, n=500)):
         assert "<table" in obj._repr_html_()
+
+
+def test_report_boxes_of_exact_laws_match_the_headline(project: Path) -> None:
+    """Where a scenario's law is exact, its box is read from the law (no draws): its whiskers
+    are the headline's p5–p95."""
+    from riskengine import report as report_module
+    from riskengine.loading import load_scenarios
+
+    text = report_module.build_report(load_scenarios(project / "scenarios/demo"), n=300,
+                                      sobol_n=64)
+    headline = re.search(r"p5–p95: ([\d.]+)–([\d.]+)", text)
+    box = re.search(r"demo/base: p5 ([\d.]+), p25 [\d.]+, median [\d.]+, p75 [\d.]+, "
+                    r"p95 ([\d.]+)", text)
+    assert headline and box and headline.groups() == box.groups()

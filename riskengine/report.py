@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -110,13 +112,20 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     ``alternatives`` are other trees of the project, each shown scoring the same scenarios
     beside the scenarios' own.
     """
-    # One simulation per scenario for the whole report: compare's, which every section and
-    # chart below reads (the outlooks mix these same draws or exact laws).
-    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
     groups = _by_partnership(scenarios)
+    baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
+    # The baselines' sensitivities need nothing from compare: they run on a second thread
+    # while compare simulates (numpy releases the GIL in its array loops). Each is seeded on
+    # its own, so the numbers do not depend on which finishes first.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        drivers = pool.submit(lambda: [sensitivity(b, n=sobol_n, seed=seed).to_dict()
+                                       for b in baselines.values()])
+        # One simulation per scenario for the whole report: compare's, which every section
+        # and chart below reads (the outlooks mix these same draws or exact laws).
+        comparison = compare(scenarios, n=n, seed=seed, progress=progress)
+        sensitivities = dict(zip(baselines, drivers.result(), strict=True))
     results = {r.key: r for r in comparison.results}
     sims = {s.key: s for s in comparison.simulations}
-    baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
 
     sections: list[Section] = [
         ("headline", "Headline", _headline(groups, baselines, results, sims, catalogue)),
@@ -124,7 +133,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         ("distributions", "Score distributions", _distributions(comparison)),
         ("outlook", "Outlook", _outlooks(groups, comparison, n, seed)),
         ("trees", "The model tree", _trees(scenarios, baselines, results, alternatives)),
-        ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
+        ("drivers", "What drives the score", _drivers(baselines, sensitivities)),
         ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
                                                                     results)),
         ("evidence", "Evidence", _evidence(scenarios)),
@@ -318,10 +327,10 @@ def _trees(scenarios: Sequence[Scenario], baselines: dict[str, Scenario],
     return "".join(parts)
 
 
-def _drivers(baselines: dict[str, Scenario], sobol_n: int, seed: int) -> str:
+def _drivers(baselines: dict[str, Scenario], sensitivities: dict[str, dict[str, Any]]) -> str:
     parts = []
     for partnership, base in baselines.items():
-        result = sensitivity(base, n=sobol_n, seed=seed).to_dict()
+        result = sensitivities[partnership]
         top = result["tornado"][:10]
         tornado_svg = charts.tornado([t["id"] for t in top], [t["low_score"] for t in top],
                                      [t["high_score"] for t in top], result["stability"],

@@ -37,8 +37,8 @@ CHARS = 34  # labels longer than this are clipped (the full text is in their too
 
 
 def esc(text: object) -> str:
-    """User text in SVG text or an attribute: one line, control characters shown as escapes,
-    markup and quotes escaped."""
+    """User text in HTML or SVG, as text or an attribute value: one line, control characters
+    (which neither may hold) shown as escapes, markup and quotes escaped."""
     return html.escape(printable(str(text)), quote=True)
 
 
@@ -48,12 +48,16 @@ def _isolated(text: str) -> str:
     return f"\u2068{esc(text)}\u2069"
 
 
+def clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[:max(width - 1, 1)] + "…"
+
+
 def _label(text: str, width: int = CHARS) -> str:
     """A clipped, isolated label plus a tooltip with the whole text (the content of a
     ``<text>`` element)."""
-    shown = printable(text)
-    clipped = shown if len(shown) <= width else shown[:max(width - 1, 1)] + "…"
-    return f"<title>{esc(text)}</title>\u2068{html.escape(clipped, quote=True)}\u2069"
+    return (f"<title>{esc(text)}</title>\u2068"
+            f"{html.escape(clip(printable(text), width), quote=True)}\u2069")
 
 
 def _n(value: float) -> str:

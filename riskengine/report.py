@@ -10,7 +10,6 @@ the evidence table and the methodology in brief.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from riskengine import __version__, charts
+from riskengine.charts import esc  # text and attribute values, in HTML as in SVG
 from riskengine.compare import Comparison, compare, reference_of
 from riskengine.loading import outlook_problems
 from riskengine.models import Factor, Scenario, TreeFile
 from riskengine.outlook import outlook
 from riskengine.reliability import reliability
-from riskengine.reporting import printable
 from riskengine.scoring import Result, band_specs, scenario_bands, score
 from riskengine.sensitivity import sensitivity
 from riskengine.simulation import Progress, Simulation
@@ -66,12 +65,6 @@ nav ol { columns: 2; }
 """
 
 Section = tuple[str, str, str]  # anchor, title, html body
-
-
-def esc(value: object) -> str:
-    """Text or an attribute value in the HTML: quotes escaped too, and control characters
-    (which HTML may not hold) shown as escapes."""
-    return html.escape(printable(str(value)), quote=True)
 
 
 def figure(svg: str, caption: str) -> str:

@@ -89,6 +89,25 @@ def timed(run: Callable[[], None], repeat: int) -> list[float]:
     return times
 
 
+@contextmanager
+def compare_clock(spent: list[float]) -> Iterator[None]:
+    """Adds the seconds each report spends in ``compare()`` (the simulations) to ``spent``."""
+    real = report_module.compare
+
+    def clocked(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            spent.append(time.perf_counter() - start)
+
+    report_module.compare = clocked
+    try:
+        yield
+    finally:
+        report_module.compare = real
+
+
 def report_run(paths: Sequence[str], out: Path) -> Callable[[], None]:
     def run() -> None:
         code = main(["report", *paths, "-o", str(out), "-q"])
@@ -124,12 +143,17 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
         report_run([str(ROOT / "scenarios/japan-uk")], out)()
         for name, paths in cases:
             run = report_run(paths, out)
-            new = timed(run, args.repeat)
+            spent: list[float] = []
+            with compare_clock(spent):
+                new = timed(run, args.repeat)
             size = out.stat().st_size
             line = (f"report {name:16s} {figures(new)}  ({size:,} bytes; target "
                     f"<= {TARGETS[name]:g} s: {'met' if min(new) <= TARGETS[name] else 'MISSED'}"
                     " on the min)")
             print(line, flush=True)
+            print(f"  of which compare() (every simulation, exact law and pair): {figures(spent)}"
+                  "; the rest (loading, sensitivities not overlapped, sections, charts): "
+                  f"{figures([t - c for t, c in zip(new, spent, strict=True)])}", flush=True)
             if not args.no_baseline:
                 drawn = charts if name == "shipped" or args.old_charts_30 else None
                 with old_path(drawn):

@@ -10,8 +10,8 @@ the evidence table and the methodology in brief.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -109,14 +109,26 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
     # The baselines' sensitivities need nothing from compare: they run on a second thread
     # while compare simulates (numpy releases the GIL in its array loops). Each is seeded on
-    # its own, so the numbers do not depend on which finishes first.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        drivers = pool.submit(lambda: [sensitivity(b, n=sobol_n, seed=seed).to_dict()
-                                       for b in baselines.values()])
-        # One simulation per scenario for the whole report: compare's, which every section
-        # and chart below reads (the outlooks mix these same draws or exact laws).
-        comparison = compare(scenarios, n=n, seed=seed, progress=progress)
-        sensitivities = dict(zip(baselines, drivers.result(), strict=True))
+    # its own, so the numbers do not depend on which finishes first. A daemon thread: Ctrl-C
+    # during compare ends the command without waiting for it.
+    found: dict[str, Any] = {}
+
+    def drivers() -> None:
+        try:
+            found["value"] = [sensitivity(b, n=sobol_n, seed=seed).to_dict()
+                              for b in baselines.values()]
+        except BaseException as exc:  # handed to the caller's thread below
+            found["error"] = exc
+
+    worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
+    worker.start()
+    # One simulation per scenario for the whole report: compare's, which every section and
+    # chart below reads (the outlooks mix these same draws or exact laws).
+    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
+    worker.join()
+    if "error" in found:
+        raise found["error"]
+    sensitivities = dict(zip(baselines, found["value"], strict=True))
     results = {r.key: r for r in comparison.results}
     sims = {s.key: s for s in comparison.simulations}
 

@@ -394,3 +394,19 @@ def test_report_boxes_of_exact_laws_match_the_headline(project: Path) -> None:
     box = re.search(r"demo/base: p5 ([\d.]+), p25 [\d.]+, median [\d.]+, p75 [\d.]+, "
                     r"p95 ([\d.]+)", text)
     assert headline and box and headline.groups() == box.groups()
+
+
+def test_report_raises_what_the_sensitivity_thread_raised(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sensitivities run beside compare on another thread: their error reaches the
+    caller as it is."""
+    from riskengine import report as report_module
+    from riskengine.loading import load_scenarios
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("sensitivity failed")
+
+    monkeypatch.setattr(report_module, "sensitivity", broken)
+    with pytest.raises(ValueError, match="sensitivity failed"):
+        report_module.build_report(load_scenarios(ROOT / "scenarios/japan-uk"), n=200,
+                                   sobol_n=64)

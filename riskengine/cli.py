@@ -52,34 +52,27 @@ def _existing(paths: Sequence[str]) -> list[Path]:
     return [Path(p) for p in paths]
 
 
-def _catalogue(args: argparse.Namespace, near: Path | None) -> Any:
-    from riskengine.loading import find_factors_dir, load_catalogue
-
-    if args.factors is not None and not Path(args.factors).is_dir():
-        raise UsageError(f"--factors {args.factors}: no such folder")
-    return load_catalogue(args.factors or find_factors_dir(near))
-
-
 def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
-    """Scenarios named on the command line (files or folders), checked against the catalogue."""
-    return load_with_catalogue(args, paths)[0]
+    """Scenarios named on the command line (files or folders), each checked against its own
+    project's catalogue (or ``--factors``)."""
+    return load_projects(args, paths).scenarios
 
 
-def load_with_catalogue(args: argparse.Namespace, paths: Sequence[str]) -> tuple[list[Any], Any]:
-    from riskengine.loading import DEFAULT_TREE, load_scenarios, load_trees, scenario_paths
-    from riskengine.problems import display_path
+def load_projects(args: argparse.Namespace, paths: Sequence[str]) -> Any:
+    """The scenarios at ``paths`` with the catalogue and trees each was read with
+    (:class:`riskengine.loading.Loaded`)."""
+    from riskengine.loading import UnknownTree, load_project_scenarios, scenario_paths
 
     files = scenario_paths(_existing(paths))
     if not files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
-    catalogue = _catalogue(args, files[0])
-    trees = load_trees(catalogue)
+    if args.factors is not None and not Path(args.factors).is_dir():
+        raise UsageError(f"--factors {args.factors}: no such folder")
     tree = getattr(args, "tree", None)
-    if tree is not None and tree != DEFAULT_TREE and tree not in trees:
-        known = ", ".join(sorted(trees.trees)) or "none"
-        raise UsageError(f"--tree {tree}: no such tree in {display_path(trees.root or 'models')}"
-                         f" (trees: {known}, or 'default')")
-    return load_scenarios(files, catalogue, trees, tree=tree), catalogue
+    try:
+        return load_project_scenarios(files, args.factors, tree)
+    except UnknownTree as exc:
+        raise UsageError(f"--tree {tree}: {exc}") from None
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -145,8 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from riskengine.scoring import score
 
     _check_output(args)
-    scenarios, catalogue = load_with_catalogue(args, args.scenarios)
-    records = [score(s).to_dict() | {"reliability": reliability(s, catalogue).to_dict()}
+    loaded = load_projects(args, args.scenarios)
+    scenarios = loaded.scenarios
+    records = [score(s).to_dict()
+               | {"reliability": reliability(s, loaded.catalogue_of(s)).to_dict()}
                for s in scenarios]
     if args.simulate:
         from riskengine.simulation import simulate
@@ -281,17 +276,18 @@ def excel_bytes(comparison: Any) -> bytes:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from riskengine.fileio import write_atomic
-    from riskengine.loading import load_trees
     from riskengine.report import build_report
 
     _check_output(args)
-    scenarios, catalogue = load_with_catalogue(args, args.paths)
-    # the project's other trees are shown beside the scenarios' own
-    alternatives = list(load_trees(catalogue).trees.values())
+    loaded = load_projects(args, args.paths)
+    scenarios = loaded.scenarios
+    # the projects' other trees are shown beside the scenarios' own
+    alternatives = list({id(t): t for group in loaded.groups
+                         for t in group.trees.trees.values()}.values())
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
         text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                            sobol_n=args.sobol_n, catalogue=catalogue, progress=advance,
-                            alternatives=alternatives)
+                            sobol_n=args.sobol_n, catalogues=loaded.catalogues,
+                            progress=advance, alternatives=alternatives)
     write_atomic(args.output, text)
     if not args.quiet:
         print(f"wrote {args.output} ({len(text.encode()):,} bytes)", file=sys.stderr)
@@ -303,10 +299,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from riskengine.validation import validate
 
     _check_output(args)
-    paths = args.paths or [p for p in ("factors", "scenarios") if Path(p).exists()]
+    paths = args.paths or _project_paths()
     if not paths:
-        raise UsageError("nothing to validate: give paths, or run where factors/ and "
-                         "scenarios/ are")
+        raise UsageError("nothing to validate: give paths, or run inside a project "
+                         "(riskengine.toml, or factors/ and scenarios/)")
     _existing(paths)
     if args.factors is not None and not Path(args.factors).is_dir():
         raise UsageError(f"--factors {args.factors}: no such folder")
@@ -327,6 +323,49 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{result.files} file(s) checked: {len(result.errors)} error(s), "
                   f"{len(result.warnings)} warning(s)", file=sys.stderr)
     return EXIT_PROBLEMS if result.errors else EXIT_OK
+
+
+def _project_paths() -> list[str]:
+    """The folders of the project around the working folder (its config's, or the layout's)."""
+    from riskengine.problems import display_path
+    from riskengine.project import check_project
+
+    project, _ = check_project(Path.cwd())  # validate reports a broken config itself
+    folders = [project.factors_dir, project.models_dir, project.scenarios_dir]
+    return [display_path(f) for f in folders if f.is_dir()]
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from riskengine.problems import display_path
+    from riskengine.scaffold import ScaffoldError, init_project
+
+    try:
+        created = init_project(args.folder, partnership=args.partnership,
+                               parties=tuple(args.parties), catalogue=args.catalogue)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        root = display_path(created.root)
+        print(f"created {root}/ ({len(created.files)} files). Next:\n"
+              f"  cd {root}\n  riskengine validate\n"
+              f"  riskengine run scenarios/{args.partnership}/\n"
+              f"  riskengine new scenario NAME --extends baseline", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from riskengine.problems import display_path
+    from riskengine.scaffold import ScaffoldError, new_scenario
+
+    try:
+        created = new_scenario(args.name, partnership=args.partnership,
+                               extends=None if args.extends == "" else args.extends,
+                               title=args.title, start=args.project)
+    except ScaffoldError as exc:
+        raise UsageError(str(exc)) from None
+    if not args.quiet:
+        print(f"created {display_path(created.files[0])}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _plain_findings(result: Any) -> str:
@@ -421,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
          cmd_diff),
         ("schema", "print the JSON Schema of factor, scenario or tree files", _args_schema,
          cmd_schema),
+        ("init", "start a project: config, catalogue, one partnership with a baseline",
+         _args_init, cmd_init),
+        ("new", "add a file to the project (new scenario NAME)", _args_new, cmd_new),
     ]
     for name, help_text, add_args, handler in commands:
         command = sub.add_parser(name, help=help_text, description=help_text[0].upper()
@@ -638,6 +680,32 @@ def _args_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text",
                    help="markdown is ready to post as a pull-request comment")
     _add_output(p)
+
+
+def _args_init(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", nargs="?", default=".", metavar="DIR",
+                   help="a new or empty folder (default: the working folder)")
+    p.add_argument("--partnership", default="my-partnership", metavar="SLUG",
+                   help="the first partnership's folder name (default my-partnership)")
+    p.add_argument("--parties", nargs=2, default=["Party A", "Party B"], metavar="NAME",
+                   help="the two parties, the acquiring one first")
+    p.add_argument("--catalogue", choices=("shipped", "minimal"), default="shipped",
+                   help="start from riskengine's shipped factors and trees (default) or two "
+                        "placeholder factors")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+
+
+def _args_new(p: argparse.ArgumentParser) -> None:
+    p.add_argument("kind", choices=("scenario",), help="what to add")
+    p.add_argument("name", metavar="NAME", help="the scenario's id and file name")
+    p.add_argument("--partnership", metavar="SLUG",
+                   help="its partnership's folder (default: the project's only one)")
+    p.add_argument("--extends", default="baseline", metavar="ID",
+                   help="the scenario it varies (default baseline; '' for a standalone file)")
+    p.add_argument("--title", help="its title (default: from NAME)")
+    p.add_argument("--project", default=".", metavar="DIR",
+                   help="a folder inside the project (default: the working folder)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
 
 
 def _args_schema(p: argparse.ArgumentParser) -> None:

@@ -34,6 +34,7 @@ from riskengine.models import (
     kind_problems,
 )
 from riskengine.problems import InputError, Problem, display_path
+from riskengine.project import Project, find_project
 from riskengine.trees import (
     TreeSet,
     attach_populations,
@@ -77,14 +78,8 @@ class Catalogue(Mapping[str, Factor]):
 
 
 def find_factors_dir(start: str | Path | None = None) -> Path:
-    """The nearest ``factors/`` folder from ``start`` upward, else ``./factors``."""
-    if start is not None:
-        here = Path(start).resolve()
-        here = here if here.is_dir() else here.parent
-        for folder in (here, *here.parents):
-            if (folder / "factors").is_dir():
-                return folder / "factors"
-    return Path("factors")
+    """The catalogue folder of the project ``start`` belongs to (:func:`find_project`)."""
+    return find_project(start).factors_dir
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,10 +149,11 @@ class ScenarioReader:
     """Reads scenario files once each and resolves their inheritance within their folder."""
 
     def __init__(self, catalogue: Catalogue, trees: TreeSet | None = None,
-                 tree: str | None = None) -> None:
+                 tree: str | None = None, project: Project | None = None) -> None:
         self.catalogue = catalogue
         self.trees = trees if trees is not None else TreeSet()
         self.tree = tree  # score every scenario with this tree ("default": MODEL.md's)
+        self.project = project  # its config gives defaults for what a scenario leaves unsaid
         self.parsed: dict[Path, _Parsed | None] = {}
         self.problems: dict[Path, list[Problem]] = {}
         self.resolved: dict[Path, tuple[Scenario | None, list[Problem]]] = {}
@@ -242,7 +238,7 @@ class ScenarioReader:
         if not chain:
             self.resolved[key] = (None, own + problems)
         else:
-            scenario, found = _fold(chain, self.catalogue, self.trees, self.tree)
+            scenario, found = _fold(chain, self.catalogue, self.trees, self.tree, self.project)
             errors = [p for p in own + found if p.severity == "error"]
             self.resolved[key] = ((scenario if not errors else None), own + found)
         return self.resolved[key]
@@ -263,11 +259,13 @@ class ScenarioReader:
 
 
 def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = None,
-          tree_override: str | None = None) -> tuple[Scenario | None, list[Problem]]:
+          tree_override: str | None = None, project: Project | None = None
+          ) -> tuple[Scenario | None, list[Problem]]:
     problems: list[Problem] = []
     tree_doc = chain[-1].doc
     leaf = chain[-1]
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = (project.config.model.model_dump(exclude_none=True)
+                                if project is not None else {})
     header: dict[str, Any] = {}
     entries: dict[str, _Merged] = {}
     correlations_doc = leaf.doc
@@ -301,6 +299,8 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
 
     if tree_override is not None:
         header["tree"] = None if tree_override == DEFAULT_TREE else tree_override
+    elif header.get("tree") is None and project is not None and project.config.tree:
+        header["tree"] = None if project.config.tree == DEFAULT_TREE else project.config.tree
     tree = None
     if header.get("tree") is not None:
         tree = (trees or TreeSet()).get(header["tree"])
@@ -342,6 +342,8 @@ def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = No
         correlations=tuple(header.get("correlations") or ()),
         source=leaf.doc.shown,
         tree=tree,
+        project=project.shown if project is not None else None,
+        catalogue=display_path(catalogue.root) if catalogue.root is not None else None,
     )
     if tree is not None:
         found = scenario_tree_problems(scenario, tree_doc, ("tree",))
@@ -466,10 +468,8 @@ def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
 def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Scenario:
     """Load one scenario file, applying ``extends``; raise :class:`InputError` on any problem.
 
-    Without a catalogue, the nearest ``factors/`` folder above the file is used.
+    Without a catalogue, the catalogue of the file's project is used.
     """
-    if catalogue is None:
-        catalogue = load_catalogue(find_factors_dir(path))
     return load_scenarios([path], catalogue)[0]
 
 
@@ -486,16 +486,10 @@ def load_trees(catalogue: Catalogue, models: str | Path | None = None) -> TreeSe
     return trees
 
 
-def load_scenarios(paths: Iterable[str | Path] | str | Path,
-                   catalogue: Catalogue | None = None, trees: TreeSet | None = None,
-                   tree: str | None = None) -> list[Scenario]:
-    """Load scenario files and folders of them; raise one :class:`InputError` with all problems.
-
-    ``tree`` scores every scenario with that tree of the project instead of its own
-    (``"default"``: MODEL.md's formula).
-    """
+def _files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
     if isinstance(paths, str | Path):
         paths = [paths]
+    paths = list(paths)
     files = scenario_paths(paths)
     if not files:
         raise InputError([Problem(", ".join(display_path(p) for p in paths), None, None, "",
@@ -504,8 +498,25 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
                for f in files if not f.exists()]
     if missing:
         raise InputError(missing)
+    return files
+
+
+def load_scenarios(paths: Iterable[str | Path] | str | Path,
+                   catalogue: Catalogue | None = None, trees: TreeSet | None = None,
+                   tree: str | None = None, project: Project | None = None) -> list[Scenario]:
+    """Load scenario files and folders of them; raise one :class:`InputError` with all problems.
+
+    Every scenario is read with ``catalogue`` and ``trees`` (default: those of the first file's
+    project) and ``project``'s defaults. ``tree`` scores every scenario with that tree of the
+    project instead of its own (``"default"``: MODEL.md's formula). To read scenarios of
+    several projects, each with its own catalogue, use :func:`load_project_scenarios`.
+    """
+    files = _files(paths)
     if catalogue is None:
-        catalogue = load_catalogue(find_factors_dir(files[0]))
+        project = project or find_project(files[0])
+        catalogue = load_catalogue(project.factors_dir)
+        if trees is None:
+            trees = load_trees(catalogue, project.models_dir)
     if trees is None:
         trees = load_trees(catalogue)
     if tree is not None and tree != DEFAULT_TREE and tree not in trees:
@@ -513,7 +524,7 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         raise InputError([Problem(where, None, None, "tree", f"unknown tree {tree!r}: no "
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
-    reader = ScenarioReader(catalogue, trees, tree)
+    reader = ScenarioReader(catalogue, trees, tree, project)
     resolved: list[tuple[Path, Scenario]] = []
     problems: list[Problem] = []
     for file in files:
@@ -529,6 +540,93 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         raise InputError(problems)
     return scenarios
 
+
+@dataclass(frozen=True)
+class ProjectScenarios:
+    """The scenarios of one project, with the catalogue and trees they were scored with."""
+
+    project: Project
+    catalogue: Catalogue
+    trees: TreeSet
+    scenarios: list[Scenario]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Scenarios from one or several projects, each read with its own project's catalogue."""
+
+    scenarios: list[Scenario]  # in the order the paths named them
+    groups: list[ProjectScenarios]
+
+    @functools.cached_property
+    def catalogues(self) -> dict[str, Catalogue]:
+        """Each scenario's catalogue, by ``scenario.key``."""
+        return {s.key: group.catalogue for group in self.groups for s in group.scenarios}
+
+    def catalogue_of(self, scenario: Scenario) -> Catalogue:
+        return self.catalogues[scenario.key]
+
+
+class UnknownTree(ValueError):
+    """``tree`` names no tree of a project (a usage error, not a problem in a file)."""
+
+
+def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
+                           factors: str | Path | None = None,
+                           tree: str | None = None) -> Loaded:
+    """Load scenario files and folders from any number of projects, each scenario with the
+    catalogue, trees and defaults of the project it lies in (``factors``: one catalogue for
+    all instead). Raise one :class:`InputError` with every problem of every project, or
+    :class:`UnknownTree` when ``tree`` is no tree of a project."""
+    files = _files(paths)
+    groups: dict[Path, list[Path]] = {}
+    roots: dict[Path, Path] = {}  # a file's folder -> its project's root, walked up once
+    projects: dict[Path, Project] = {}
+    problems: list[Problem] = []
+    for file in files:
+        folder = absolute(file).parent
+        if folder not in roots:
+            project = find_project(file) if factors is None else find_project(files[0])
+            roots[folder] = project.root
+            projects.setdefault(project.root, project)
+        groups.setdefault(roots[folder], []).append(file)
+    loaded: list[ProjectScenarios] = []
+    for root, group in groups.items():
+        project = projects[root]
+        try:
+            catalogue = load_catalogue(factors if factors is not None else project.factors_dir)
+            trees = load_trees(catalogue, None if factors is not None else project.models_dir)
+            if tree is not None and tree != DEFAULT_TREE and tree not in trees:
+                where = display_path(trees.root or project.models_dir)
+                known = ", ".join(sorted(trees.trees)) or "none"
+                raise UnknownTree(f"no such tree in {where} (trees: {known}, or 'default')")
+            default = project.config.tree
+            if tree is None and default and default != DEFAULT_TREE and default not in trees:
+                raise InputError([Problem(
+                    display_path(project.config_path or project.root), None, None, "tree",
+                    f"unknown tree {default!r}: no {default}.yaml in "
+                    f"{display_path(project.models_dir)}{suggest(default, trees.trees)}",
+                    "RE706")])
+            scenarios = load_scenarios(group, catalogue, trees, tree, project)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        loaded.append(ProjectScenarios(project, catalogue, trees, scenarios))
+    home: dict[str, Scenario] = {}
+    for group_scenarios in loaded:
+        for scenario in group_scenarios.scenarios:
+            first = home.setdefault(scenario.key, scenario)
+            if first is not scenario:
+                problems.append(Problem(scenario.source or scenario.id, None, None, "id",
+                                        f"scenario {scenario.key} is also defined in "
+                                        f"{first.source} (project {first.project}); compare "
+                                        "scenarios of one key once", "RE202"))
+    if problems:
+        raise InputError(problems)
+    by_source = {absolute(s.source or ""): s for g in loaded for s in g.scenarios}
+    ordered = [by_source[absolute(display_path(f))] for f in files
+               if absolute(display_path(f)) in by_source]
+    return Loaded(ordered, loaded)
 
 
 def _some(names: Iterable[str], shown: int = 5) -> str:

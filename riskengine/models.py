@@ -254,6 +254,9 @@ class Scenario(StrictModel):
     source: str | None = None  # the file it was read from, for messages and reports
     tree: TreeFile | None = None  # None: the default tree of MODEL.md
     population: Population | None = None  # for leaves normalised over a population
+    # where it was scored from, as shown to the user: the project root and its factors folder
+    project: str | None = None
+    catalogue: str | None = None
 
     @model_validator(mode="after")
     def _scorable(self) -> Scenario:

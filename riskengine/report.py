@@ -98,10 +98,12 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                  sobol_n: int = 2048, title: str = "Partnership stability report",
                  catalogue: Mapping[str, Factor] | None = None,
                  progress: Progress | None = None,
-                 alternatives: Sequence[TreeFile] = ()) -> str:
+                 alternatives: Sequence[TreeFile] = (),
+                 catalogues: Mapping[str, Mapping[str, Factor]] | None = None) -> str:
     """The report's HTML text for ``scenarios`` (files of one or several partnerships).
 
-    ``catalogue`` lets each headline's reliability grade include catalogue coverage;
+    ``catalogue`` lets each headline's reliability grade include catalogue coverage
+    (``catalogues``: each scenario's own, by key, for scenarios of several projects);
     ``alternatives`` are other trees of the project, each shown scoring the same scenarios
     beside the scenarios' own.
     """
@@ -133,7 +135,8 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     sims = {s.key: s for s in comparison.simulations}
 
     sections: list[Section] = [
-        ("headline", "Headline", _headline(groups, baselines, results, sims, catalogue)),
+        ("headline", "Headline", _headline(groups, baselines, results, sims,
+                                                    catalogues or {}, catalogue)),
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
         ("outlook", "Outlook", _outlooks(groups, comparison, n, seed)),
@@ -159,13 +162,14 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 
 def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
               results: dict[str, Result], sims: dict[str, Simulation],
+              catalogues: Mapping[str, Mapping[str, Factor]],
               catalogue: Mapping[str, Factor] | None) -> str:
     cards = []
     for partnership in groups:
         base = baselines[partnership]
         result, sim = results[base.key], sims[base.key].to_dict()
         parties = " – ".join(base.parties) if base.parties else partnership
-        rel = reliability(base, catalogue)
+        rel = reliability(base, catalogues.get(base.key, catalogue))
         grade = f"<div>reliability: <b>{rel.grade}</b> ({rel.score:.2f})</div>"
         cards.append(
             f'<div class="card"><div><b>{esc(parties)}</b></div>'

@@ -336,6 +336,8 @@ class Result:
     tree: TreeInfo | None = None
     nodes: tuple[NodeScore, ...] = ()
     missing: tuple[str, ...] = ()  # factors of the tree the scenario does not estimate
+    catalogue: str | None = None  # the factors folder it was scored with, as shown
+    project: str | None = None
 
     @property
     def key(self) -> str:
@@ -358,6 +360,8 @@ class Result:
             "risk_index": self.risk_index,
             "opportunity_index": self.opportunity_index,
             "band": self.band,
+            "catalogue": self.catalogue,
+            "project": self.project,
             "model": {
                 "aggregation": self.aggregation,
                 "risk_share": self.risk_share,
@@ -436,6 +440,7 @@ def score(scenario: Scenario) -> Result:
     missing = tuple(m for n in tree.nodes for m in n.missing)
     return Result(
         scenario=scenario.id, partnership=scenario.partnership, title=scenario.title,
+        catalogue=scenario.catalogue, project=scenario.project,
         stability=float(stability),
         risk_index=None if np.isnan(r) else float(r),
         opportunity_index=None if np.isnan(o) else float(o),

@@ -25,12 +25,12 @@ from riskengine.loading import (
     ScenarioReader,
     absolute,
     check_catalogue,
-    find_factors_dir,
     outlook_problems,
     yaml_files,
 )
 from riskengine.models import Scenario
-from riskengine.problems import Problem, matching_codes
+from riskengine.problems import Problem, display_path, matching_codes
+from riskengine.project import CONFIG_NAME, PYPROJECT, Project, check_project, read_config
 from riskengine.reliability import Reliability, reliability
 from riskengine.trees import check_tree_files, is_tree_file, models_dir_for
 
@@ -64,8 +64,55 @@ class Validation:
         }
 
 
-def is_factor_file(path: Path) -> bool:
+def is_factor_file(path: Path, project: Project | None = None) -> bool:
+    """A factor definition: in the project's catalogue folder, or, for files of no marked
+    project, below a folder named ``factors``."""
+    if project is not None and project.marked:
+        return project.factors_dir in absolute(path).parents
     return "factors" in absolute(path).parent.parts
+
+
+def _is_tree_file(path: Path, project: Project) -> bool:
+    if project.marked:
+        return absolute(path).parent == project.models_dir
+    return is_tree_file(path)
+
+
+@dataclass
+class _Group:
+    """The files of one project being validated."""
+
+    project: Project
+    factor_files: list[Path] = dataclasses.field(default_factory=list)
+    tree_files: list[Path] = dataclasses.field(default_factory=list)
+    scenario_files: list[Path] = dataclasses.field(default_factory=list)
+
+
+def _groups(files: list[Path], factors_dir: str | Path | None
+            ) -> tuple[list[_Group], list[Problem]]:
+    """Files by project (one group for all with ``factors_dir``), and the configs' problems."""
+    problems: list[Problem] = []
+    groups: dict[Path, _Group] = {}
+    by_folder: dict[Path, Project] = {}
+    for file in files:
+        folder = absolute(file).parent
+        if folder not in by_folder:
+            project, found = check_project(file)
+            if found and project.root not in groups:
+                problems.extend(found)
+            by_folder[folder] = project
+        project = by_folder[folder]
+        if factors_dir is not None:
+            project = by_folder.setdefault(Path("<factors>"), project)
+        group = groups.setdefault(project.root if factors_dir is None else Path("<factors>"),
+                                  _Group(project))
+        if is_factor_file(file, group.project):
+            group.factor_files.append(file)
+        elif _is_tree_file(file, group.project):
+            group.tree_files.append(file)
+        else:
+            group.scenario_files.append(file)
+    return list(groups.values()), problems
 
 
 def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None, *,
@@ -73,25 +120,64 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
              ignore: list[str] | None = None, strict: bool = False) -> Validation:
     """Check the files at ``paths`` (files or folders): every error and warning, sorted.
 
-    The catalogue folders read (those holding the factor files given, or ``factors_dir``, or the
-    nearest one above the scenarios) are checked whole: a broken factor anywhere in the catalogue
-    affects every scenario that is checked against it. ``select``/``ignore`` take codes or
-    prefixes (``RE6``, ``ALL``); an unknown one raises ``ValueError``.
+    Files are checked project by project (:mod:`riskengine.project`), each scenario against its
+    own project's catalogue, or all against ``factors_dir`` when given. A project's catalogue
+    and trees are checked whole: a broken factor anywhere in them affects every scenario
+    checked against it. ``select``/``ignore`` take codes or prefixes (``RE6``, ``ALL``); an
+    unknown one raises ``ValueError``. ``max_evidence_age``, ``select`` and ``ignore`` left at
+    None take the project's ``[validate]`` settings.
     """
-    chosen = matching_codes(select or ["ALL"]) - (matching_codes(ignore) if ignore else set())
     files = [f for p in paths for f in yaml_files(p)]
-    factor_files = [f for f in files if is_factor_file(f)]
-    tree_files = [f for f in files if not is_factor_file(f) and is_tree_file(f)]
-    scenario_files = [f for f in files if not is_factor_file(f) and not is_tree_file(f)]
-    roots = sorted({factors_root(f) for f in factor_files})
+    configs = [f for f in files if f.suffix == ".toml"]
+    files = [f for f in files if f.suffix != ".toml"]
+    groups, problems = _groups(files, factors_dir)
+    problems += _config_problems(configs, {g.project.config_path for g in groups})
+    kept: list[Problem] = []
+    graded: list[tuple[Scenario, Reliability]] = []
+    for group in groups:
+        settings = group.project.config.validate_
+        chosen = matching_codes(select or settings.select or ["ALL"])
+        ignored = ignore if ignore is not None else settings.ignore
+        chosen -= matching_codes(ignored) if ignored else set()
+        age = max_evidence_age if max_evidence_age is not None else settings.max_evidence_age
+        found, grades = _validate_group(group, factors_dir, age)
+        graded += grades
+        kept += [p for p in set(found) if p.code in chosen]
+    kept += problems
+    if strict:
+        kept = [dataclasses.replace(p, severity="error") for p in kept]
+    return Validation(sorted(set(kept)), len(files) + len(configs), graded)
+
+
+def _config_problems(configs: list[Path], read: set[Path | None]) -> list[Problem]:
+    """Config files named on the command line, unless a group's discovery read them."""
+    problems: list[Problem] = []
+    for path in configs:
+        if absolute(path) in {absolute(p) for p in read if p is not None}:
+            continue
+        if path.name not in (CONFIG_NAME, PYPROJECT):
+            problems.append(Problem(display_path(path), None, None, "", f"not a riskengine "
+                                    f"file: configs are {CONFIG_NAME} or {PYPROJECT}", "RE001"))
+            continue
+        problems += read_config(path)[1]
+    return problems
+
+
+def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_age: int | None
+                    ) -> tuple[list[Problem], list[tuple[Scenario, Reliability]]]:
+    project = group.project
+    factor_files, tree_files, scenario_files = (group.factor_files, group.tree_files,
+                                                group.scenario_files)
+    roots = sorted({project.factors_dir if project.marked else factors_root(f)
+                    for f in factor_files})
     if factors_dir is not None:
         chosen_root = absolute(factors_dir)
         roots = [chosen_root, *(r for r in roots if r != chosen_root)]
     elif not roots and scenario_files:
-        roots = [absolute(find_factors_dir(scenario_files[0]))]
+        roots = [project.factors_dir]
 
     problems: list[Problem] = []
-    catalogue = Catalogue({})
+    catalogue = Catalogue({}, root=roots[0] if roots else None)
     for root in roots:
         part, found = check_catalogue(root)
         problems.extend(found)
@@ -105,15 +191,16 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     # A project's trees are checked whole, like its catalogue: a broken tree affects every
     # scenario that names it.
     tree_paths = {absolute(p): p for p in tree_files}  # a file given and found is one file
-    for root in roots:
-        folder = models_dir_for(root)
+    folders = [project.models_dir] if project.marked and factors_dir is None else [
+        models_dir_for(root) for root in roots]
+    for folder in folders:
         if folder.is_dir():
             for path in yaml_files(folder):
                 tree_paths.setdefault(absolute(path), path)
     trees, found = check_tree_files(tree_paths.values(), catalogue if roots else None)
     problems.extend(found)
 
-    reader = ScenarioReader(catalogue, trees)
+    reader = ScenarioReader(catalogue, trees, project=project)
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
     resolved: list[tuple[Path, Scenario]] = []
@@ -144,11 +231,7 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         named = {factor_id for parsed in reader.parsed.values() if parsed is not None
                  for factor_id in parsed.file.factors}
         problems.extend(unused_factor_warnings(catalogue, named))
-
-    kept = [p for p in set(problems) if p.code in chosen]
-    if strict:
-        kept = [dataclasses.replace(p, severity="error") for p in kept]
-    return Validation(sorted(kept), len(files), graded)
+    return problems, graded
 
 
 def validate_paths(paths: Iterable[str | Path], factors_dir: str | Path | None = None,

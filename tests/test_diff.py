@@ -53,7 +53,7 @@ def test_diff_markdown_is_a_pull_request_comment(shipped_copy: Path, cli: Runner
     assert text.startswith("### riskengine: score changes (")
     assert "8 scenario(s) changed, 0 band change(s), 3 unchanged; 1 factor definition change(s)"\
         in text
-    assert "| japan-turkey/baseline | 46.9 → 47.2 | +0.27 | fragile |" in text
+    assert "| japan-turkey/baseline | 44.2 → 44.5 | +0.27 | fragile |" in text
     assert "<details><summary>What changed</summary>" in text
 
 

@@ -149,6 +149,13 @@ CASES: list[tuple[str, dict[str, str], str]] = [
         "    - {factor: o_b}\n", ""))},
      "scenarios/demo/base.yaml:11:3: factors.o_b: factor 'o_b' is not in tree 't', so it "
      "does not count [RE709]"),
+    ("RE801", {"riskengine.toml": "tree = \"pillars\"\n[validate]\nmax-evidence-age = -1\n"},
+     "riskengine.toml:3:1: validate.max-evidence-age: Input should be greater than or equal "
+     "to 0 [RE801]"),
+    ("RE802", {"riskengine.toml": "# the catalogue\nfactors = \"../elsewhere\"\n"},
+     "riskengine.toml:2:1: factors: '../elsewhere' lies outside the project folder . [RE802]"),
+    ("RE803", {"riskengine.toml": "[validate]\nignore = [\n"},
+     "riskengine.toml:3:1: not valid TOML: Invalid value [RE803]"),
     ("RE601", {}, "scenarios/demo/up.yaml:6:3: factors.r_a: the estimate of 'r_a' cites no "
      "evidence [RE601]"),
     ("RE602", {}, "scenarios/demo/base.yaml:16:59: factors.r_b.evidence[0].date: evidence "

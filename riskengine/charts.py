@@ -74,13 +74,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(count, 1)
     power = 10.0 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw - 1e-12)
-    first = math.ceil(lo / step - 1e-9) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-9:
-        ticks.append(round(value, 12) + 0.0)
-        value += step
-    return ticks
+    # multiples of the step, each computed from its index (no running sum to drift)
+    first, last = math.ceil(lo / step - 1e-9), math.floor(hi / step + 1e-9)
+    return [k * step + 0.0 for k in range(first, last + 1)]
 
 
 def _tick_text(value: float, ticks: Sequence[float]) -> str:

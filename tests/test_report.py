@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
+import math
 import os
 import re
 import shutil
@@ -16,6 +18,8 @@ from xml.etree import ElementTree
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskengine import charts
 
@@ -238,14 +242,28 @@ def test_charts_are_deterministic_and_show_their_numbers() -> None:
 
 
 @pytest.mark.parametrize(("lo", "hi", "expected"), [
-    (0, 1, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]), (0, 100, [0, 20, 40, 60, 80, 100]),
-    (47.3, 56.1, [48, 50, 52, 54, 56]), (-0.013, 0.21, [0.0, 0.05, 0.1, 0.15, 0.2])])
-def test_nice_ticks(lo: float, hi: float, expected: list[float]) -> None:
+    (0, 1, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]),
+    (0, 100, ["0", "20", "40", "60", "80", "100"]),
+    (47.3, 56.1, ["48", "50", "52", "54", "56"]),
+    (-0.013, 0.21, ["0.00", "0.05", "0.10", "0.15", "0.20"]),
+    (0, 0.25, ["0.00", "0.05", "0.10", "0.15", "0.20", "0.25"]),
+    (1e6, 3.5e6, ["1000000", "1500000", "2000000", "2500000", "3000000", "3500000"])])
+def test_nice_ticks(lo: float, hi: float, expected: list[str]) -> None:
     ticks = charts.nice_ticks(lo, hi)
-    assert ticks == pytest.approx(expected)
-    assert [charts._tick_text(t, ticks) for t in ticks[:2]] == [
-        f"{t:g}" if float(t).is_integer() and ticks[1] - ticks[0] >= 1 else
-        charts._tick_text(t, ticks) for t in ticks[:2]]
+    assert [charts._tick_text(t, ticks) for t in ticks] == expected
+
+
+@given(st.floats(-1e6, 1e6), st.floats(1e-4, 1e6))
+def test_nice_ticks_cover_the_range_in_round_steps(lo: float, share: float) -> None:
+    hi = lo + share * max(1.0, abs(lo))  # a chart's range: not a rounding error of lo
+    ticks = charts.nice_ticks(lo, hi)
+    assert 2 <= len(ticks) <= 11
+    step = ticks[1] - ticks[0]
+    assert all(b > a for a, b in itertools.pairwise(ticks))
+    assert ticks[0] >= lo - 1e-9 * step and ticks[-1] <= hi + 1e-9 * step
+    assert ticks[0] - step < lo and ticks[-1] + step > hi - 1e-9 * step  # none missing
+    mantissa = step / 10 ** math.floor(math.log10(step))
+    assert min(abs(mantissa - m) for m in (1, 2, 2.5, 5, 10)) < 1e-6
 
 
 _PIXELS = """async ([image, boxes]) => {

@@ -288,24 +288,19 @@ def excel_bytes(comparison: Any) -> bytes:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from riskengine.charts import MissingExtra
     from riskengine.fileio import write_atomic
+    from riskengine.report import build_report
 
     _check_output(args)
-    try:
-        from riskengine.report import build_report
-
-        loaded = load_projects(args, args.paths)
-        scenarios = loaded.scenarios
-        # the projects' other trees are shown beside the scenarios' own
-        alternatives = list({id(t): t for group in loaded.groups
-                             for t in group.trees.trees.values()}.values())
-        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
-            text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
-                                sobol_n=args.sobol_n, catalogues=loaded.catalogues,
-                                progress=advance, alternatives=alternatives)
-    except MissingExtra as exc:
-        raise UsageError(str(exc)) from None
+    loaded = load_projects(args, args.paths)
+    scenarios = loaded.scenarios
+    # the projects' other trees are shown beside the scenarios' own
+    alternatives = list({id(t): t for group in loaded.groups
+                         for t in group.trees.trees.values()}.values())
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+        text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
+                            sobol_n=args.sobol_n, catalogues=loaded.catalogues,
+                            progress=advance, alternatives=alternatives)
     write_atomic(args.output, text)
     if not args.quiet:
         print(f"wrote {args.output} ({len(text.encode()):,} bytes)", file=sys.stderr)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Any, Literal
 
@@ -106,6 +106,8 @@ class Comparison:
     without_outlook: tuple[dict[str, str], ...] = ()
     reliabilities: tuple[Reliability, ...] = ()
     catalogues: tuple[str | None, ...] = ()
+    # each scenario's exact laws of S, R and O (None: Monte Carlo), for callers that reuse them
+    laws: tuple[Any, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def method(self) -> str:
@@ -383,7 +385,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             outlooks.append(Outlook(partnership, tuple(members),
                                     tuple(results[m] for m in group),
                                     tuple(sims[m] for m in group), mixtures[partnership], "mc"))
-        else:  # exact laws, or one run over all scenarios: the outlook's own computation
+        elif all(laws[m] is not None for m in group):  # the exact laws already computed
+            outlooks.append(outlook(members, n=n, seed=seed, sampler=sampler, method=method,
+                                    executor=executor, laws=[laws[m] for m in group],
+                                    results=[results[m] for m in group]))
+        else:  # one run over all scenarios: the outlook's own computation
             outlooks.append(outlook(members, n=n, seed=seed, sampler=sampler, method=method,
                                     executor=executor))
     without = tuple({"partnership": p, "reason": reasons[p][0].message}
@@ -393,7 +399,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
                       tuple(outlooks), _outlook_odds(scenarios, list(with_outlook.values()),
                                                      outlooks, known),
-                      without, rels, paths)
+                      without, rels, paths, tuple(laws))
 
 
 #: Up to this many scenarios, the pairs across partnerships are counted in one pass.

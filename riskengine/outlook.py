@@ -113,18 +113,38 @@ class Outlook:
 
 def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
-            method: Method = "auto", executor: Executor | None = None) -> Outlook:
+            method: Method = "auto", executor: Executor | None = None,
+            simulations: Sequence[Simulation] | None = None,
+            results: Sequence[Result] | None = None,
+            laws: Sequence[Any] | None = None) -> Outlook:
     """Mix one partnership's scenarios; their probabilities must sum to 1 (within 1e-9).
-    ``executor``: draw the stream blocks on its workers (the same numbers)."""
+    ``executor``: draw the stream blocks on its workers (the same numbers).
+
+    ``simulations`` (and ``results``): the scenarios' own, already computed in the same order
+    (by :func:`riskengine.compare.compare`, say): they are mixed as they are and nothing is
+    drawn again. The mixture is exact when every one of them is; otherwise it mixes their
+    draws, so its percentiles differ from a fresh outlook's by sampling noise only. ``laws``:
+    the scenarios' exact laws as :func:`riskengine.simulation.choose_method` gives them
+    (``Comparison.laws``), so they are not computed again.
+    """
     from riskengine import exact
 
     problems = outlook_problems(scenarios)
     if problems:
         raise InputError(problems)
-    laws = choose_method(scenarios, method)
+    if simulations is not None and len(simulations) != len(scenarios):
+        raise ValueError("outlook: one simulation per scenario")
+    if simulations is not None and any(sim.method != "exact" for sim in simulations):
+        return Outlook(scenarios[0].partnership, tuple(scenarios),
+                       tuple(results) if results is not None
+                       else tuple(score(s) for s in scenarios), tuple(simulations))
+    if laws is not None and len(laws) != len(scenarios):
+        raise ValueError("outlook: one entry of laws per scenario")
+    if laws is None:
+        laws = choose_method(scenarios, "exact" if simulations is not None else method)
     probs = np.array([s.probability or 0.0 for s in scenarios])
     bands = scenario_bands(scenarios[0])
-    results = tuple(score(s) for s in scenarios)
+    results = tuple(results) if results is not None else tuple(score(s) for s in scenarios)
     if all(law is not None for law in laws):
         stability_laws = [law[0] for law in laws if law is not None]
         p5, p50, p95 = (float(v) for v in exact.mixture_quantile(
@@ -137,12 +157,12 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         def rerun(m: int) -> FloatArray:
             return run_members(scenarios, n, seed, sampler, False)[1](m)
 
-        sims = tuple(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
-                                exact_summary(law, scenario_bands(s)), "exact",
-                                _bind(rerun, m), has_sides(s))
-                     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True))
-                     if law is not None)
-        if progress is not None:
+        sims = tuple(simulations) if simulations is not None else tuple(
+            Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
+                       exact_summary(law, scenario_bands(s)), "exact", _bind(rerun, m),
+                       has_sides(s))
+            for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)) if law is not None)
+        if progress is not None and simulations is None:
             progress(n * len(scenarios))
         return Outlook(scenarios[0].partnership, tuple(scenarios), results, sims, summary,
                        "exact")

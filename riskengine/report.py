@@ -1,27 +1,31 @@
 """The client report: one self-contained HTML file with inline CSS and inline SVG charts.
 
 Nothing in the file reaches the network, and the same inputs and seed give the same bytes (no
-timestamps; charts drawn deterministically). Sections: headline per partnership, the
-risk–opportunity quadrant, score distributions, outlooks, tornado and Sobol bars, contribution
-waterfalls from each baseline to its variants, the evidence table and the methodology in brief.
+timestamps; the charts are plain SVG written by :mod:`riskengine.charts`). Each scenario is
+simulated once (by :func:`riskengine.compare.compare`) and every section reads that simulation.
+Sections: headline per partnership, the risk–opportunity quadrant, score distributions,
+outlooks, tornado and Sobol bars, contribution waterfalls from each baseline to its variants,
+the evidence table and the methodology in brief.
 """
 
 from __future__ import annotations
 
-import html
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from riskengine import __version__, charts
+from riskengine.charts import esc  # text and attribute values, in HTML as in SVG
 from riskengine.compare import Comparison, compare, reference_of
 from riskengine.loading import outlook_problems
 from riskengine.models import Factor, Scenario, TreeFile
 from riskengine.outlook import outlook
 from riskengine.reliability import reliability
-from riskengine.reporting import printable
 from riskengine.scoring import Result, band_specs, scenario_bands, score
 from riskengine.sensitivity import sensitivity
-from riskengine.simulation import Progress
+from riskengine.simulation import Progress, Simulation
 from riskengine.tree import TreeError
 from riskengine.trees import needs_population
 from riskengine.treeview import tree_svg
@@ -61,12 +65,6 @@ nav ol { columns: 2; }
 """
 
 Section = tuple[str, str, str]  # anchor, title, html body
-
-
-def esc(value: object) -> str:
-    """Text or an attribute value in the HTML: quotes escaped too, and control characters
-    (which HTML may not hold) shown as escapes."""
-    return html.escape(printable(str(value)), quote=True)
 
 
 def figure(svg: str, caption: str) -> str:
@@ -109,21 +107,41 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     ``alternatives`` are other trees of the project, each shown scoring the same scenarios
     beside the scenarios' own.
     """
-    charts.require_matplotlib()
-    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
     groups = _by_partnership(scenarios)
+    baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
+    # The baselines' sensitivities need nothing from compare: they run on a second thread
+    # while compare simulates (numpy releases the GIL in its array loops). Each is seeded on
+    # its own, so the numbers do not depend on which finishes first. A daemon thread: Ctrl-C
+    # during compare ends the command without waiting for it.
+    found: dict[str, Any] = {}
+
+    def drivers() -> None:
+        try:
+            found["value"] = [sensitivity(b, n=sobol_n, seed=seed).to_dict()
+                              for b in baselines.values()]
+        except BaseException as exc:  # handed to the caller's thread below
+            found["error"] = exc
+
+    worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
+    worker.start()
+    # One simulation per scenario for the whole report: compare's, which every section and
+    # chart below reads (the outlooks mix these same draws or exact laws).
+    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
+    worker.join()
+    if "error" in found:
+        raise found["error"]
+    sensitivities = dict(zip(baselines, found["value"], strict=True))
     results = {r.key: r for r in comparison.results}
     sims = {s.key: s for s in comparison.simulations}
-    baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
 
     sections: list[Section] = [
         ("headline", "Headline", _headline(groups, baselines, results, sims,
                                                     catalogues or {}, catalogue)),
         ("quadrant", "Risk and opportunity", _quadrant(comparison)),
         ("distributions", "Score distributions", _distributions(comparison)),
-        ("outlook", "Outlook", _outlooks(groups, n, seed)),
+        ("outlook", "Outlook", _outlooks(groups, comparison, n, seed)),
         ("trees", "The model tree", _trees(scenarios, baselines, results, alternatives)),
-        ("drivers", "What drives the score", _drivers(baselines, sobol_n, seed)),
+        ("drivers", "What drives the score", _drivers(baselines, sensitivities)),
         ("waterfalls", "From baseline to each variant", _waterfalls(groups, baselines,
                                                                     results)),
         ("evidence", "Evidence", _evidence(scenarios)),
@@ -143,7 +161,7 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 
 
 def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
-              results: dict[str, Result], sims: dict[str, Any],
+              results: dict[str, Result], sims: dict[str, Simulation],
               catalogues: Mapping[str, Mapping[str, Factor]],
               catalogue: Mapping[str, Factor] | None) -> str:
     cards = []
@@ -218,7 +236,7 @@ def _distributions(comparison: Comparison) -> str:
         name = f"{tree.name} ({tree.scale.unit})" if tree else "stability S"
         svg += figure(charts.distributions(
             [f"{comparison.scenarios[i].partnership}/{comparison.scenarios[i].id}"
-             for i in members], [comparison.simulations[i].stability for i in members],
+             for i in members], [_box(comparison, i) for i in members],
             scenario_bands(first), f"Simulated {name} of every scenario", scale=scale,
             score_name=name, higher_is=tree.higher_is if tree else "better"),
             "Shading marks the bands (green the best, red the worst).")
@@ -230,14 +248,33 @@ def _distributions(comparison: Comparison) -> str:
               "in every scenario, so the odds reflect the estimates, not sampling noise.</p>")
 
 
-def _outlooks(groups: dict[str, list[Scenario]], n: int, seed: int) -> str:
+BOX = (5.0, 25.0, 50.0, 75.0, 95.0)
+
+
+def _box(comparison: Comparison, m: int) -> list[float]:
+    """The p5, p25, p50, p75 and p95 of scenario ``m``'s score: from its exact law when it has
+    one (as its headline range is; no draws needed), else from its simulated draws."""
+    laws = comparison.laws[m] if comparison.laws else None
+    if laws is not None:
+        return [float(v) for v in laws[0].quantile(np.array(BOX) / 100.0)]
+    return [float(v) for v in np.percentile(comparison.simulations[m].stability, BOX)]
+
+
+def _outlooks(groups: dict[str, list[Scenario]], comparison: Comparison, n: int,
+              seed: int) -> str:
+    index = {s.key: m for m, s in enumerate(comparison.scenarios)}
     parts, labels, probabilities = [], [], []
     for partnership, group in groups.items():
         if outlook_problems(group):
             parts.append(f"<p class=\"note\">{esc(partnership)}: no outlook (the scenarios' "
                          "probabilities are missing or do not sum to 1).</p>")
             continue
-        result = outlook(group, n=n, seed=seed).to_dict()
+        members = [index[s.key] for s in group]
+        result = outlook(group, n=n, seed=seed,
+                         simulations=[comparison.simulations[m] for m in members],
+                         results=[comparison.results[m] for m in members],
+                         laws=[comparison.laws[m] for m in members] if comparison.laws
+                         else None).to_dict()
         sim = result["simulation"]
         labels.append(partnership)
         probabilities.append(sim["band_probabilities"])
@@ -299,10 +336,10 @@ def _trees(scenarios: Sequence[Scenario], baselines: dict[str, Scenario],
     return "".join(parts)
 
 
-def _drivers(baselines: dict[str, Scenario], sobol_n: int, seed: int) -> str:
+def _drivers(baselines: dict[str, Scenario], sensitivities: dict[str, dict[str, Any]]) -> str:
     parts = []
     for partnership, base in baselines.items():
-        result = sensitivity(base, n=sobol_n, seed=seed).to_dict()
+        result = sensitivities[partnership]
         top = result["tornado"][:10]
         tornado_svg = charts.tornado([t["id"] for t in top], [t["low_score"] for t in top],
                                      [t["high_score"] for t in top], result["stability"],

@@ -9,11 +9,11 @@ the same bytes, and every piece of user text is escaped.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from typing import Any
 
-from riskengine.reporting import printable
+from riskengine.charts import clip as _clip
+from riskengine.charts import esc as _esc
 
 ROW = 22
 INDENT = 18
@@ -23,11 +23,6 @@ WIDTH = LABEL_WIDTH + BAR_WIDTH + 340
 
 RULES = {"arithmetic": "mean", "geometric": "geometric mean",
          "geometric_complements": "geometric of complements", "max": "max", "min": "min"}
-
-
-def _esc(text: object) -> str:
-    """User text in SVG: control characters shown as escapes, markup escaped."""
-    return html.escape(printable(str(text)), quote=True)
 
 
 def _rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -111,7 +106,3 @@ def tree_svg(record: Mapping[str, Any], title: str = "") -> str:
                      '</text>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:max(width - 1, 1)] + "…"

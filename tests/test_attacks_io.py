@@ -9,6 +9,7 @@ import html
 import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -174,7 +175,6 @@ def test_unwritable_output_is_one_clean_line(project: Path, cli: Runner, target:
 
 
 def test_report_and_xlsx_outputs_keep_mode_and_links(project: Path, cli: Runner) -> None:
-    pytest.importorskip("matplotlib")
     pytest.importorskip("openpyxl")
     real = project / "book.xlsx"
     real.write_bytes(b"")
@@ -194,7 +194,7 @@ def test_report_and_xlsx_outputs_keep_mode_and_links(project: Path, cli: Runner)
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. user text in the HTML report and in matplotlib's text
+# 3. user text in the HTML report and its charts
 
 EVIL_NAME = 'x" onload="alert(1) $\\alpha$ <b> \x1b[2J'
 SHOWN_NAME = EVIL_NAME.replace("\x1b", "\\x1b")  # HTML cannot hold ESC: shown as an escape
@@ -241,7 +241,6 @@ class _Attributes(HTMLParser):
 
 
 def test_report_escapes_names_in_attributes_and_charts(project: Path, cli: Runner) -> None:
-    pytest.importorskip("matplotlib")
     # the folder-name route is closed: a partnership must be a slug
     _rename_partnership(project, EVIL_NAME)
     proc = cli("report", "scenarios", "--simulate", "200", "-q", "-o",
@@ -263,11 +262,14 @@ def test_report_escapes_names_in_attributes_and_charts(project: Path, cli: Runne
     assert "\x1b" not in text
     assert "$ <b>" not in text  # the name's tag is text everywhere
     assert html.escape(SHOWN_NAME, quote=True) in text  # shown, escaped
-    # matplotlib never reads user text as mathtext (a label that reaches a chart)
-    import matplotlib
-
-    charts.require_matplotlib()
-    assert matplotlib.rcParams["text.parse_math"] is False
+    # a label that reaches a chart is drawn as the text it is ("$\\alpha$" is no maths)
+    label = charts.tornado([EVIL_NAME], [40.0], [60.0], 50.0, EVIL_NAME)
+    chart = _Attributes()
+    chart.feed(label)
+    assert "onload" not in chart.names and "\x1b" not in label
+    assert html.escape(SHOWN_NAME, quote=True) in label  # whole in the title and tooltip
+    drawn = html.unescape(re.sub(r"<title>.*?</title>|<[^>]+>", "", label))
+    assert SHOWN_NAME[:30] in drawn  # drawn as text (clipped to the label column)
 
 
 # ---------------------------------------------------------------------------------------------

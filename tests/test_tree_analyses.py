@@ -239,7 +239,6 @@ def test_every_command_and_format_on_custom_trees(capsys: pytest.CaptureFixture[
 
 def test_report_on_inform_and_with_the_pillar_tree_beside_the_default(
         tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
     out = tmp_path / "inform.html"
     assert main(["report", *INFORM_FEW, "--simulate", "300", "--sobol-n", "64", "-q", "-o",
                  str(out)]) == 0

@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-EXTRAS = {"demo": "", "test": "test,plots,xlsx", "bench": "test,bench"}
+EXTRAS = {"demo": "", "test": "test", "bench": "test,bench"}
 
 
 def run(*args: str | Path) -> None:

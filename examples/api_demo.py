@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 
-import riskengine as re
+import riskengine as rk
 
 ROOT = Path(__file__).resolve().parents[1]
 
-catalogue = re.load_catalogue(ROOT / "factors")
-scenarios = re.load_scenarios(ROOT / "scenarios/japan-turkey", catalogue)
-results = [re.score(s) for s in scenarios]
+catalogue = rk.load_catalogue(ROOT / "factors")
+scenarios = rk.load_scenarios(ROOT / "scenarios/japan-turkey", catalogue)
+results = [rk.score(s) for s in scenarios]
 
 baseline = next(r for r in results if r.scenario == "baseline")
 print(f"Baseline: S = {baseline.stability:.1f} ({baseline.band})")
@@ -32,11 +32,11 @@ print(summary.round(2))
 print()
 
 # Uncertainty: 100,000 draws of the baseline, and the outlook of all five scenarios.
-simulation = re.simulate(baseline_scenario := scenarios[[s.id for s in scenarios].index(
+simulation = rk.simulate(baseline_scenario := scenarios[[s.id for s in scenarios].index(
     "baseline")], n=100_000, seed=7)
 print(simulation.summary().round(3))
-mixture = re.outlook(scenarios, n=20_000, seed=7).to_dict()
+mixture = rk.outlook(scenarios, n=20_000, seed=7).to_dict()
 print(f"Outlook: expected S = {mixture['expected_stability']:.1f}, "
       f"p5–p95 {mixture['simulation']['p5']:.1f}–{mixture['simulation']['p95']:.1f}")
-drivers = re.sensitivity(baseline_scenario).to_frame()
+drivers = rk.sensitivity(baseline_scenario).to_frame()
 print("Largest driver of the baseline's spread:", drivers["total"].idxmax())

@@ -74,20 +74,27 @@ class Catalogue(Mapping[str, Factor]):
         return math.fsum(f.weight for f in self.factors.values())
 
 
+LOADING_GC_THRESHOLD = (50_000, 20, 10)
+
+
 @contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: loading makes hundreds of thousands of small
-    containers that live on (parsed nodes, models), and the collector's passes over them found
-    nothing to free while taking about a third of the loading time. Whatever cycles loading
-    leaves are collected after it, when the collector is back on. Nested uses are free."""
-    if not gc.isenabled():
+def gc_relaxed() -> Iterator[None]:
+    """Fewer cyclic garbage collections inside: loading makes hundreds of thousands of small
+    containers that live on (parsed nodes, models), and the collector's passes over them at
+    the default threshold (one every 700 allocations) took about a quarter of the loading
+    time while finding little to free. A larger first threshold keeps most of that saving
+    and, unlike switching the collector off, still frees the cycles loading leaves behind
+    (measured on 5,000 files: CPU 18.3 -> 14.9 s, peak RSS unchanged; off: 13.5 s but
+    +90 MB). Nested uses are free; the caller's thresholds come back on exit."""
+    before = gc.get_threshold()
+    if before[0] >= LOADING_GC_THRESHOLD[0]:
         yield
         return
-    gc.disable()
+    gc.set_threshold(*LOADING_GC_THRESHOLD)
     try:
         yield
     finally:
-        gc.enable()
+        gc.set_threshold(*before)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +118,7 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 
 def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     """Read every factor file below ``path``; return what is valid and every problem."""
-    with gc_paused():
+    with gc_relaxed():
         return _check_catalogue(path)
 
 
@@ -283,7 +290,7 @@ class ScenarioReader:
 
     def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
-        with gc_paused():
+        with gc_relaxed():
             return self._resolve(path)
 
     def _resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
@@ -598,7 +605,7 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
     ``tree`` scores every scenario with that tree of the project instead of its own
     (``"default"``: MODEL.md's formula).
     """
-    with gc_paused():
+    with gc_relaxed():
         return _load_scenarios(paths, catalogue, trees, tree)
 
 

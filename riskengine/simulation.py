@@ -579,14 +579,17 @@ def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed
                    blocks: range) -> Iterator[list[FloatArray]]:
     sources = [_UniformSource(d, seed, sampler) for d in dims]
     shared = _SharedColumns.of(members)
-    if shared.width:  # the table of distinct columns stays within CHUNK_BYTES too
-        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // (8 * shared.width)))
+    if shared.width:  # a piece's uniforms and its table of distinct columns, together
+        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // (8 * (shared.width + sum(dims)))))
     for block in blocks:
         start = block * STREAM_BLOCK
         rows = min(STREAM_BLOCK, n - start)
         for source in sources:
             source.start_block(block)
-        direct = [[block_rng(seed, block, code) for code in (1, 2, 3)] for _ in members]
+        # only members that draw directly need their generators (a run of many members
+        # sharing uniforms would otherwise seed three unused ones each per block)
+        direct = [[block_rng(seed, block, code) for code in (1, 2, 3)]
+                  if member.source is None else [] for member in members]
         outs = [np.empty((3, rows)) for _ in members]
         for lo in range(0, rows, chunk_rows):
             piece = min(chunk_rows, rows - lo)

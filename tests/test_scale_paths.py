@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from riskengine.loading import (
+    LOADING_GC_THRESHOLD,
     ScenarioReader,
     _fold,
-    gc_paused,
+    gc_relaxed,
     load_catalogue,
     load_scenarios,
     scenario_paths,
@@ -108,24 +109,23 @@ def test_scenario_paths_keep_order_without_repeats(tmp_path: Path) -> None:
     assert got == [folder / "s002.yaml", folder / "s000.yaml", folder / "s001.yaml"]
 
 
-def test_gc_paused_restores_the_collector() -> None:
-    assert gc.isenabled()
-    with gc_paused():
-        assert not gc.isenabled()
-        with gc_paused():  # nested: the outer one turns it back on
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(RuntimeError), gc_paused():
+def test_gc_relaxed_restores_the_thresholds() -> None:
+    before = gc.get_threshold()
+    with gc_relaxed():
+        assert gc.get_threshold() == LOADING_GC_THRESHOLD
+        with gc_relaxed():  # nested: the outer one restores
+            assert gc.get_threshold() == LOADING_GC_THRESHOLD
+        assert gc.get_threshold() == LOADING_GC_THRESHOLD
+    assert gc.get_threshold() == before
+    with pytest.raises(RuntimeError), gc_relaxed():
         raise RuntimeError
-    assert gc.isenabled()
-    gc.disable()
+    assert gc.get_threshold() == before
+    gc.set_threshold(100_000, 5, 5)
     try:
-        with gc_paused():
-            pass
-        assert not gc.isenabled()  # a caller's choice is left alone
+        with gc_relaxed():
+            assert gc.get_threshold() == (100_000, 5, 5)  # a caller's larger choice stays
     finally:
-        gc.enable()
+        gc.set_threshold(*before)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Scale: comparing many scenarios, the report, and loading many files.
+"""Scale: comparing many scenarios, and loading many files.
 
 Each figure is printed beside a baseline measured in the same run:
 
@@ -6,10 +6,15 @@ Each figure is printed beside a baseline measured in the same run:
   (``pairs="all"``, the old behaviour), each in its own subprocess so its peak RSS is its own;
   every pair of 1,000 scenarios is far too slow to wait for, so the baseline runs on fewer
   scenarios and the ratio is per pair;
-* report: ``build_report`` of the shipped scenarios and of 30 generated partnerships;
-* loading: ``load_scenarios`` of 5,000 generated scenario files, and a chain of ``extends``.
+* compare against the former path (each member's columns through their own inverse CDFs,
+  no sharing of the columns several scenarios estimate the same way): same JSON digest;
+* loading: ``load_scenarios`` and ``validate`` of 5,000 generated scenario files, and a chain
+  of 1,000 ``extends``, against the former loader (each chain folded whole, quadratic path
+  deduplication, default GC thresholds): same digest.
 
-    .venv/bin/python benchmarks/bench_scale.py [--only compare|report|load]
+Every figure is wall time, CPU time and peak RSS of its own subprocess, with the load average.
+
+    .venv/bin/python benchmarks/bench_scale.py [--only compare|load] [--scenarios N]
 """
 
 from __future__ import annotations
@@ -27,18 +32,56 @@ sys.path.insert(0, str(HERE))
 from generate import generate  # noqa: E402
 
 COMPARE_CHILD = """
-import gc, json, resource, sys, time
+import gc, hashlib, json, resource, sys, time
 from riskengine.compare import compare
 from riskengine.loading import load_scenarios
-root, method, pairs = sys.argv[1], sys.argv[2], sys.argv[3]
+root, method, pairs, old = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "old"
+if old:  # the former path: every member's columns through their inverse CDFs, no sharing
+    import riskengine.simulation as sim
+    sim._SharedColumns.of = classmethod(lambda cls, members: cls(
+        (), (None,) * len(members), (None,) * len(members)))
 scenarios = load_scenarios(root)
 gc.collect()
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 comparison = compare(scenarios, n=20_000, seed=0, method=method, pairs=pairs)
 text = json.dumps(comparison.to_dict())
 seconds = time.perf_counter() - start
 print(json.dumps({"scenarios": len(scenarios), "seconds": seconds,
+                  "cpu": time.process_time() - cpu, "digest": hashlib.sha256(
+                      text.encode()).hexdigest()[:12],
                   "pairs": len(comparison.pair_odds), "json_mb": len(text) / 1e6,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+LOAD_CHILD = """
+import contextlib, hashlib, json, resource, sys, time
+from pathlib import Path
+import riskengine.loading as loading
+root, what, old = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "old"
+if old:  # the former loader: every chain folded whole, list membership, default GC
+    loading.ScenarioReader.folded = lambda self, path: None
+    loading.gc_relaxed = contextlib.nullcontext
+    def scenario_paths(paths):
+        out = []
+        for path in paths:
+            for file in loading.yaml_files(path):
+                if file not in out:
+                    out.append(file)
+        return out
+    loading.scenario_paths = scenario_paths
+catalogue = loading.load_catalogue(root / "factors")
+start, cpu = time.perf_counter(), time.process_time()
+if what == "validate":
+    from riskengine.validation import validate
+    found = validate([root / "factors", root / "scenarios"])
+    digest = hashlib.sha256(repr(sorted(map(repr, found.problems))).encode()).hexdigest()[:12]
+    count = len(found.problems)
+else:
+    scenarios = loading.load_scenarios(root / "scenarios", catalogue)
+    digest = hashlib.sha256(repr(scenarios).encode()).hexdigest()[:12]
+    count = len(scenarios)
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
+                  "count": count, "digest": digest,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -49,29 +92,80 @@ def run_child(code: str, *args: str) -> dict[str, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def bench_compare(tmp: Path) -> None:
-    big = generate(tmp / "c1000", n_factors=2000, n_scenarios=1000, per_folder=10)
+def loadavg() -> str:
+    return Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() \
+        else "?"
+
+
+def bench_compare(tmp: Path, scenarios: int) -> None:
+    big = generate(tmp / "cbig", n_factors=2000, n_scenarios=scenarios, per_folder=10)
     small = generate(tmp / "c200", n_factors=400, n_scenarios=200, per_folder=10)
     print("compare (n = 20,000 draws; time of compare + JSON, peak RSS of the process "
-          "including loading)")
-    print(f"{'case':44} {'pairs':>8} {'s':>7} {'RSS MB':>7} {'JSON MB':>8}")
+          "including loading); baseline: the former path, each member's columns through "
+          "their inverse CDFs (same digest = same bytes of JSON)")
+    print(f"{'case':46} {'pairs':>6} {'s':>7} {'cpu s':>7} {'ratio':>6} {'RSS MB':>7} "
+          f"{'JSON MB':>8} {'digest':>13} {'load':>5}")
     for label, root, method, pairs in (
-            ("1,000 scenarios, default pairs, auto", big, "auto", "default"),
-            ("1,000 scenarios, default pairs, mc", big, "mc", "default"),
-            ("200 scenarios, default pairs, mc", small, "mc", "default"),
-            ("200 scenarios, all pairs, mc (baseline)", small, "mc", "all")):
-        r = run_child(COMPARE_CHILD, str(root / "scenarios"), method, pairs)
-        print(f"{label:44} {r['pairs']:8.0f} {r['seconds']:7.2f} {r['rss_mb']:7.0f} "
-              f"{r['json_mb']:8.2f}")
+            (f"{scenarios:,} scenarios, default pairs, mc", big, "mc", "default"),
+            (f"{scenarios:,} scenarios, default pairs, auto", big, "auto", "default"),
+            ("200 scenarios, all pairs, mc", small, "mc", "all")):
+        base = run_child(COMPARE_CHILD, str(root / "scenarios"), method, pairs, "old")
+        new = run_child(COMPARE_CHILD, str(root / "scenarios"), method, pairs, "new")
+        for name, r, ratio in ((label + " (old path)", base, "1.00"),
+                               ("  shared columns", new,
+                                f"{new['seconds'] / base['seconds']:.2f}")):
+            print(f"{name:46} {r['pairs']:6.0f} {r['seconds']:7.2f} {r['cpu']:7.2f} "
+                  f"{ratio:>6} {r['rss_mb']:7.0f} {r['json_mb']:8.2f} {r['digest']:>13} "
+                  f"{loadavg():>5}")
+
+
+def write_long_chain(root: Path, length: int) -> Path:
+    """One partnership whose scenarios each extend the one before (a chain of ``length``)."""
+    generate(root, n_factors=40, n_scenarios=1, per_folder=1)
+    folder = root / "scenarios" / "partnership-000"
+    for k in range(1, length):
+        parent = "baseline" if k == 1 else f"link-{k - 1:04d}"
+        (folder / f"link-{k:04d}.yaml").write_text(
+            f"id: link-{k:04d}\ntitle: Link {k}\nextends: {parent}\nfactors:\n"
+            f"  f{k % 20:05d}:\n    shift: {0.001 if k % 2 else -0.001}\n", encoding="utf-8")
+    return root
+
+
+def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
+    many = generate(tmp / "lmany", n_factors=2000, n_scenarios=scenarios, per_folder=10)
+    long = write_long_chain(tmp / "lchain", chain)
+    print("loading; baseline: the former loader (every chain folded whole, paths deduplicated "
+          "by list membership, default GC thresholds), same digest = same result")
+    print(f"{'case':46} {'s':>7} {'cpu s':>7} {'ratio':>6} {'RSS MB':>7} {'digest':>13} "
+          f"{'load':>5}")
+    for label, root, what in ((f"load_scenarios, {scenarios:,} files", many, "load"),
+                              (f"validate(), {scenarios:,} files + 2,000 factors", many,
+                               "validate"),
+                              (f"load_scenarios, one extends chain of {chain:,}", long,
+                               "load")):
+        base = run_child(LOAD_CHILD, str(root), what, "old")
+        new = run_child(LOAD_CHILD, str(root), what, "new")
+        for name, r, ratio in ((label + " (old)", base, "1.00"),
+                               ("  memoised chains, linear paths, GC threshold", new,
+                                f"{new['seconds'] / base['seconds']:.2f}")):
+            print(f"{name:46} {r['seconds']:7.2f} {r['cpu']:7.2f} {ratio:>6} "
+                  f"{r['rss_mb']:7.0f} {r['digest']:>13} {loadavg():>5}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--only", choices=("compare", "report", "load"))
+    parser.add_argument("--only", choices=("compare", "load"))
+    parser.add_argument("--scenarios", type=int, default=1000,
+                        help="scenarios compared (default 1,000); 5x as many are loaded")
+    parser.add_argument("--chain", type=int, default=1000, help="length of the extends chain")
     args = parser.parse_args()
+    print(f"load average at start: {loadavg()} (2 cores shared: above 2 other processes "
+          "took cores from the measurement)")
     with tempfile.TemporaryDirectory() as tmp:
         if args.only in (None, "compare"):
-            bench_compare(Path(tmp))
+            bench_compare(Path(tmp), args.scenarios)
+        if args.only in (None, "load"):
+            bench_load(Path(tmp), 5 * args.scenarios, args.chain)
 
 
 if __name__ == "__main__":

@@ -8,9 +8,11 @@ problems instead of raising, for ``riskengine validate``.
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,30 @@ class Catalogue(Mapping[str, Factor]):
         return math.fsum(f.weight for f in self.factors.values())
 
 
+LOADING_GC_THRESHOLD = (50_000, 20, 10)
+
+
+@contextmanager
+def gc_relaxed() -> Iterator[None]:
+    """Fewer cyclic garbage collections inside: loading makes hundreds of thousands of small
+    containers that live on (parsed nodes, models), and the collector's passes over them at
+    the default threshold (one every 700 allocations) took about a quarter of the loading
+    time while finding little to free. A larger first threshold keeps most of that saving
+    and, unlike switching the collector off, still frees the cycles loading leaves behind
+    (5,000 files, two runs on a shared machine: CPU 18.3 -> 14.9 s and 15.0 -> 11.2 s, peak
+    RSS +0 to +28 MB; off: 13.5 s but +90 MB). Nested uses are free; the caller's
+    thresholds come back on exit."""
+    before = gc.get_threshold()
+    if before[0] >= LOADING_GC_THRESHOLD[0]:
+        yield
+        return
+    gc.set_threshold(*LOADING_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 # ---------------------------------------------------------------------------------------------
 # file discovery
 
@@ -88,6 +114,11 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 
 def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     """Read every factor file below ``path``; return what is valid and every problem."""
+    with gc_relaxed():
+        return _check_catalogue(path)
+
+
+def _check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     root = Path(path)
     problems: list[Problem] = []
     if not root.exists():
@@ -158,6 +189,7 @@ class ScenarioReader:
         self.problems: dict[Path, list[Problem]] = {}
         self.resolved: dict[Path, tuple[Scenario | None, list[Problem]]] = {}
         self._active: set[Path] = set()  # being resolved: the way up a chain of `extends`
+        self.folds: dict[Path, _FoldState] = {}
 
     def parse(self, path: Path) -> _Parsed | None:
         key = absolute(path)
@@ -219,6 +251,37 @@ class ScenarioReader:
             node = self.parsed.get(key)
         return False
 
+    def folded(self, path: Path) -> _FoldState | None:
+        """The fold of ``path``'s chain down to ``path``, each file's kept for its children,
+        so a chain of L files costs L folds in all, not L**2 / 2. None when the chain has a
+        problem: :meth:`chain` then finds and words it."""
+        walk: list[tuple[Path, _Parsed]] = []
+        seen: set[Path] = set()
+        state = None
+        while True:
+            key = absolute(path)
+            if key in self.folds:
+                state = self.folds[key]
+                break
+            if key in seen:
+                return None  # a cycle
+            seen.add(key)
+            parsed = self.parse(path)
+            if parsed is None:
+                return None
+            walk.append((key, parsed))
+            parent_id = parsed.file.extends
+            if not parent_id:
+                break
+            parent_path = self.parent_path(parsed)
+            if parent_path is None:
+                return None
+            path = parent_path
+        for key, parsed in reversed(walk):
+            state = _fold_link(state, parsed, self.catalogue, self.project)
+            self.folds[key] = state
+        return state
+
     def partnership_problems(self, resolved: Iterable[tuple[Path, Scenario]]) -> list[Problem]:
         """One partnership's scenarios live in one folder, so ``partnership/id`` names one
         file and ``extends`` means the same parent wherever the scenarios are compared."""
@@ -259,21 +322,32 @@ class ScenarioReader:
             return None, []  # a cycle back to a file being resolved: its chain reports it
         self._active.add(key)
         try:
-            self.resolved[key] = self._resolve(path, key)
+            with gc_relaxed():
+                self.resolved[key] = self._resolve(path, key)
         finally:
             self._active.discard(key)
         return self.resolved[key]
 
     def _resolve(self, path: Path, key: Path) -> tuple[Scenario | None, list[Problem]]:
-        chain, problems = self.chain(path)
         own = list(self.problems.get(key, []))
-        if not chain:
-            scenario, found = None, own + problems
-        else:
-            scenario, found = _fold(chain, self.catalogue, self.trees, self.tree, self.project)
+        state = self.folded(path)
+        leaf = self.parsed.get(key)
+        if state is not None and leaf is not None:
+            # the chain is sound: each file's fold is kept for its children
+            chain: list[_Parsed] = [leaf]
+            scenario, found = _finish(state, leaf, self.catalogue, self.trees, self.tree,
+                                      self.project)
             found = own + found
-            if any(p.severity == "error" for p in found):
-                scenario = None
+        else:
+            chain, problems = self.chain(path)
+            if not chain:
+                scenario, found = None, own + problems
+            else:
+                scenario, found = _fold(chain, self.catalogue, self.trees, self.tree,
+                                        self.project)
+                found = own + found
+        if any(p.severity == "error" for p in found):
+            scenario = None
         parsed = self.parsed.get(key)
         parent = self.parent_path(parsed) if parsed is not None else None
         if parsed is None or parent is None or self._on_cycle(key):
@@ -304,31 +378,67 @@ class ScenarioReader:
         return attach_populations(scenarios, self.siblings, self.tree_location)
 
 
+@dataclass
+class _FoldState:
+    """What folding a chain down to one of its files has found: the start of every child's
+    fold, so each file of a long ``extends`` chain is folded once, not once per descendant."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, Any] = field(default_factory=dict)
+    entries: dict[str, _Merged] = field(default_factory=dict)
+    tree_doc: Document | None = None  # the last file naming a tree (else the leaf)
+    correlations_doc: Document | None = None  # the last file giving correlations
+    problems: list[Problem] = field(default_factory=list)
+
+
+def _fold_link(state: _FoldState | None, link: _Parsed, catalogue: Catalogue,
+               project: Project | None = None) -> _FoldState:
+    """``state`` (the parent's fold, left unchanged) with one more file folded in; the root
+    of a chain starts from ``project``'s defaults."""
+    file, doc = link.file, link.doc
+    if state is None:
+        state = _FoldState(project.config.model.model_dump(exclude_none=True)
+                           if project is not None else {})
+    # copy on write: the parent's state is shared by all its children
+    new = _FoldState(dict(state.settings), dict(state.header), dict(state.entries),
+                     state.tree_doc, state.correlations_doc, list(state.problems))
+    if file.model is not None:
+        new.settings.update(file.model.model_dump(exclude_none=True))
+    for name in ("partnership", "parties", "as_of", "description", "signposts",
+                 "correlations", "tree"):
+        if getattr(file, name) is not None:
+            new.header[name] = getattr(file, name)
+    if file.tree is not None:
+        new.tree_doc = doc
+    if file.correlations is not None:
+        new.correlations_doc = doc  # an inherited list's problems belong to the parent's file
+    for factor_id, entry in file.factors.items():
+        inherited = new.entries.get(factor_id)
+        if inherited is not None:
+            new.entries[factor_id] = _Merged(dict(inherited.keys), dict(inherited.origin),
+                                             inherited.broken)
+        new.problems.extend(_merge_entry(new.entries, factor_id, entry, doc, catalogue))
+    return new
+
+
 def _fold(chain: list[_Parsed], catalogue: Catalogue, trees: TreeSet | None = None,
           tree_override: str | None = None, project: Project | None = None
           ) -> tuple[Scenario | None, list[Problem]]:
-    problems: list[Problem] = []
-    tree_doc = chain[-1].doc
-    leaf = chain[-1]
-    settings: dict[str, Any] = (project.config.model.model_dump(exclude_none=True)
-                                if project is not None else {})
-    header: dict[str, Any] = {}
-    entries: dict[str, _Merged] = {}
-    correlations_doc = leaf.doc
+    state = None
     for link in chain:
-        file, doc = link.file, link.doc
-        if file.model is not None:
-            settings.update(file.model.model_dump(exclude_none=True))
-        for name in ("partnership", "parties", "as_of", "description", "signposts",
-                     "correlations", "tree"):
-            if getattr(file, name) is not None:
-                header[name] = getattr(file, name)
-        if file.tree is not None:
-            tree_doc = doc
-        if file.correlations is not None:
-            correlations_doc = doc  # an inherited list's problems belong to the parent's file
-        for factor_id, entry in file.factors.items():
-            problems.extend(_merge_entry(entries, factor_id, entry, doc, catalogue))
+        state = _fold_link(state, link, catalogue, project)
+    assert state is not None
+    return _finish(state, chain[-1], catalogue, trees, tree_override, project)
+
+
+def _finish(state: _FoldState, leaf: _Parsed, catalogue: Catalogue, trees: TreeSet | None,
+            tree_override: str | None, project: Project | None = None
+            ) -> tuple[Scenario | None, list[Problem]]:
+    """The scenario of a folded chain whose last file is ``leaf``, or its problems."""
+    problems = list(state.problems)
+    settings, header, entries = state.settings, dict(state.header), state.entries
+    tree_doc = state.tree_doc or leaf.doc
+    correlations_doc = state.correlations_doc or leaf.doc
 
     for factor_id in entries:
         if factor_id not in catalogue:
@@ -504,12 +614,12 @@ def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> li
 
 def scenario_paths(paths: Iterable[str | Path]) -> list[Path]:
     """Scenario files named directly, or found below folders, in order and without repeats."""
-    out: list[Path] = []
+    # a dict keeps the order; a list's `in` made 5,000 files 12.5 million Path comparisons
+    out: dict[Path, None] = {}
     for path in paths:
         for file in yaml_files(path):
-            if file not in out:
-                out.append(file)
-    return out
+            out.setdefault(file)
+    return list(out)
 
 
 def load_scenario(path: str | Path, catalogue: Catalogue | None = None) -> Scenario:
@@ -571,7 +681,11 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         raise InputError([Problem(where, None, None, "tree", f"unknown tree {tree!r}: no "
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
-    reader = ScenarioReader(catalogue, trees, tree, project)
+    with gc_relaxed():
+        return _read_all(files, ScenarioReader(catalogue, trees, tree, project))
+
+
+def _read_all(files: list[Path], reader: ScenarioReader) -> list[Scenario]:
     resolved: list[tuple[Path, Scenario]] = []
     problems: list[Problem] = []
     for file in files:

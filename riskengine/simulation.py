@@ -126,6 +126,25 @@ class Marginals:
                 out[:, cols] = lo + (hi - lo) * uu
         return out
 
+    def column_ppf(self, j: int, u: FloatArray, ab: tuple[FloatArray, FloatArray]
+                   ) -> FloatArray:
+        """Column ``j`` of :meth:`ppf` from that column's uniforms ``u`` (rows,), with the
+        same arithmetic element by element, so the same numbers to the last digit.
+        ``ab``: :meth:`pert_ab`, computed once by the caller."""
+        code = self.kind[j]
+        lo, md, hi = self.low[j], self.mode[j], self.high[j]
+        if code == self.FIXED:
+            return np.full(u.shape, lo)
+        if code == self.PERT:
+            x = beta_table(float(ab[0][j]), float(ab[1][j]))(np.ascontiguousarray(u))
+            return lo + (hi - lo) * x  # type: ignore[no-any-return]
+        if code == self.TRIANGULAR:
+            cut = (md - lo) / (hi - lo)
+            left = lo + np.sqrt(u * (hi - lo) * (md - lo))
+            right = hi - np.sqrt((1.0 - u) * (hi - lo) * (hi - md))
+            return np.where(u < cut, left, right)
+        return lo + (hi - lo) * u  # type: ignore[no-any-return]
+
     def draw(self, rng: np.random.Generator, rows: int) -> FloatArray:
         """Direct draws of ``rows`` samples of every factor (the fast path)."""
         out: FloatArray | None = None
@@ -485,6 +504,72 @@ def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
     return members, dims
 
 
+@dataclass(frozen=True)
+class _SharedColumns:
+    """How the members of a common-random-numbers run turn their source's uniforms into raw
+    values, one distinct column at a time.
+
+    Scenarios that share a factor's uniforms often share its estimate too (variants change a
+    few of their baseline's factors), and then their raw values are the same numbers. Each
+    distinct (source column, estimate) is put through its inverse CDF once per piece, into
+    one table; a member's raw values are a gather of its columns from that table. A column
+    that a member's copula moves is that member's own.
+    """
+
+    origin: tuple[tuple[int, int], ...]  # per distinct column: the (member, column) giving it
+    index: tuple[NDArray[np.intp] | None, ...]  # per member: its columns in the table
+    ab: tuple[tuple[FloatArray, FloatArray] | None, ...]  # per member: PERT's parameters
+
+    @classmethod
+    def of(cls, members: Sequence[_Member]) -> _SharedColumns:
+        place: dict[tuple[Any, ...], int] = {}
+        origin: list[tuple[int, int]] = []
+        index: list[NDArray[np.intp] | None] = []
+        ab: list[tuple[FloatArray, FloatArray] | None] = []
+        for i, member in enumerate(members):
+            m, cols = member.marginals, member.cols
+            if cols is None:
+                index.append(None)
+                ab.append(None)
+                continue
+            moved = set() if member.copula is None else {int(c) for c in member.copula.cols}
+            mine = []
+            for j in range(member.k):
+                key: tuple[Any, ...] = ((i, j) if j in moved else
+                                        (int(cols[j]), int(m.kind[j]), float(m.low[j]),
+                                         float(m.mode[j]), float(m.high[j])))
+                if key not in place:
+                    place[key] = len(origin)
+                    origin.append((i, j))
+                mine.append(place[key])
+            index.append(np.array(mine, dtype=np.intp))
+            ab.append(m.pert_ab())
+        return cls(tuple(origin), tuple(index), tuple(ab))
+
+    @property
+    def width(self) -> int:
+        return len(self.origin)
+
+    def table(self, members: Sequence[_Member], uniforms: Sequence[FloatArray], rows: int
+              ) -> FloatArray:
+        """The piece's distinct raw columns (rows, width), each computed from the uniforms
+        exactly as the member giving it would have (so the same numbers)."""
+        table = np.empty((rows, self.width))
+        correlated: dict[int, FloatArray] = {}
+        for d, (i, j) in enumerate(self.origin):
+            member = members[i]
+            assert member.cols is not None and member.source is not None
+            u = uniforms[member.source]
+            if member.copula is not None and j in member.copula.cols:
+                if i not in correlated:
+                    correlated[i] = correlate(u[:, member.cols], member.copula)
+                column = correlated[i][:, j]
+            else:
+                column = u[:, member.cols[j]]
+            table[:, d] = member.marginals.column_ppf(j, column, self.ab[i])  # type: ignore[arg-type]
+        return table
+
+
 def _chunk_rows(members: Sequence[_Member], dims: Sequence[int], chunk_size: int) -> int:
     """Rows scored at a time: a (rows x width) float64 matrix stays within CHUNK_BYTES."""
     width = max([m.k for m in members] + list(dims) + [1])
@@ -513,19 +598,30 @@ def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed
                    sampler: Sampler, chunk_rows: int, progress: Progress | None,
                    blocks: range) -> Iterator[list[FloatArray]]:
     sources = [_UniformSource(d, seed, sampler) for d in dims]
+    shared = _SharedColumns.of(members)
+    if shared.width:  # a piece's uniforms and its table of distinct columns, together
+        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // (8 * (shared.width + sum(dims)))))
     for block in blocks:
         start = block * STREAM_BLOCK
         rows = min(STREAM_BLOCK, n - start)
         for source in sources:
             source.start_block(block)
-        direct = [[block_rng(seed, block, code) for code in (1, 2, 3)] for _ in members]
+        # only members that draw directly need their generators (a run of many members
+        # sharing uniforms would otherwise seed three unused ones each per block)
+        direct = [[block_rng(seed, block, code) for code in (1, 2, 3)]
+                  if member.source is None else [] for member in members]
         outs = [np.empty((3, rows)) for _ in members]
         for lo in range(0, rows, chunk_rows):
             piece = min(chunk_rows, rows - lo)
             uniforms = [source.take(piece) for source in sources]
-            for member, rngs, out in zip(members, direct, outs, strict=True):
+            table = shared.table(members, uniforms, piece) if shared.width else None
+            for member, rngs, out, index in zip(members, direct, outs, shared.index,
+                                                strict=True):
                 if member.source is None:
                     raw = member.draw_direct(rngs, piece)
+                elif index is not None:
+                    assert table is not None
+                    raw = table[:, index]
                 else:
                     u = uniforms[member.source]
                     if member.cols is not None:
@@ -582,10 +678,13 @@ class _Target:
     collect: bool = False
     bounds: list[float] = field(default_factory=lambda: [math.inf, -math.inf])
 
-    def inside(self, v: FloatArray) -> NDArray[np.bool_] | None:
+    def inside(self, v: FloatArray, bins: Callable[[_Level], NDArray[np.intp]] | None = None
+               ) -> NDArray[np.bool_] | None:
+        """Which of ``v`` lie in the chosen bins so far; ``bins(level)``: ``level.bins(v)``,
+        perhaps shared with other targets over the same values."""
         mask = None
         for level in self.levels[:-1] if not self.collect else self.levels:
-            hit = level.bins(v) == level.chosen
+            hit = (level.bins(v) if bins is None else bins(level)) == level.chosen
             mask = hit if mask is None else mask & hit
         return mask
 
@@ -660,11 +759,23 @@ def _partials(pending: Sequence[_Target], outs: Sequence[FloatArray]) -> Partial
     """What one block adds to each pending target: ``(w, values)`` for a collecting target,
     ``(w, counts, min, max)`` (integer bin counts) for one that narrows further."""
     result: Partial = []
+    # the targets of one member and output (its three percentiles) start from the same
+    # first level: its bins of the block's values are computed once
+    shared: dict[tuple[int, int, float, float], NDArray[np.intp]] = {}
+
+    def bins_of(m: int, output: int, v: FloatArray) -> Callable[[_Level], NDArray[np.intp]]:
+        def bins(level: _Level) -> NDArray[np.intp]:
+            key = (m, output, level.lo, level.scale)
+            if key not in shared:
+                shared[key] = level.bins(v)
+            return shared[key]
+        return bins
+
     for t in pending:
         items: list[tuple[Any, ...]] = []
         for m, w in t.weights.items():
             v = outs[m][t.output]
-            mask = t.inside(v)
+            mask = t.inside(v, bins_of(m, t.output, v))
             v = v if mask is None else v[mask]
             if not v.size:
                 continue
@@ -685,16 +796,24 @@ def _resolve(targets: list[_Target], accs: Sequence[_Accumulator], scan: Scan) -
     ``scan(pending)`` yields each block's :func:`_partials`, in block order; they are combined
     in that order, so the result is the same however the blocks were computed."""
     masses = {}
+    first: dict[tuple[Any, ...], FloatArray] = {}  # a member's percentiles share their mass
     for t in targets:
         t.levels.append(_first_levels()[t.output])
-        masses[id(t)] = sum(w * accs[m].hist[t.output].astype(float)
-                            for m, w in t.weights.items())
+        key = (t.output, *t.weights.items())
+        if key not in first:
+            first[key] = sum(w * accs[m].hist[t.output].astype(float)  # type: ignore[assignment]
+                             for m, w in t.weights.items())
+        masses[id(t)] = first[key]
         t.bounds = [min(accs[m].low[t.output] for m in t.weights),
                     max(accs[m].high[t.output] for m in t.weights)]
     for _ in range(MAX_LEVELS + 1):
+        sums: dict[int, FloatArray] = {}  # cumulative sums of the masses shared by targets
         for t in targets:
             if t.value is None and not t.collect:
-                _choose(t, masses[id(t)])
+                mass = masses[id(t)]
+                if id(mass) not in sums:
+                    sums[id(mass)] = np.cumsum(mass)
+                _choose(t, mass, sums[id(mass)])
         pending = [t for t in targets if t.value is None]
         if not pending:
             return
@@ -729,12 +848,15 @@ def _resolve(targets: list[_Target], accs: Sequence[_Accumulator], scan: Scan) -
     raise AssertionError("quantile selection did not converge")  # pragma: no cover
 
 
-def _choose(t: _Target, mass: FloatArray) -> None:
-    """Pick the bin holding the target at the newest level, and set up the next step."""
+def _choose(t: _Target, mass: FloatArray, summed: FloatArray | None = None) -> None:
+    """Pick the bin holding the target at the newest level, and set up the next step.
+    ``summed``: ``np.cumsum(mass)`` if the caller has it."""
     level = t.levels[-1]
-    cumulative = t.below + np.cumsum(mass)
-    reached = np.flatnonzero(cumulative >= t.threshold)
-    chosen = int(reached[0]) if reached.size else int(np.flatnonzero(mass)[-1])
+    cumulative = t.below + (np.cumsum(mass) if summed is None else summed)
+    # masses are not negative, so the sums do not decrease: the first bin reaching the
+    # threshold is a binary search away
+    first = int(np.searchsorted(cumulative, t.threshold, side="left"))
+    chosen = first if first < cumulative.size else int(np.flatnonzero(mass)[-1])
     level.chosen = chosen
     t.below = float(cumulative[chosen] - mass[chosen])
     if mass[chosen] <= COLLECT_CAP or len(t.levels) > MAX_LEVELS:

@@ -329,9 +329,9 @@ class ScenarioReader:
         return self.resolved[key]
 
     def _resolve(self, path: Path, key: Path) -> tuple[Scenario | None, list[Problem]]:
-        own = list(self.problems.get(key, []))
         state = self.folded(path)
-        leaf = self.parsed.get(key)
+        leaf = self.parse(path)
+        own = list(self.problems.get(key, []))  # after parsing: the file's own findings
         if state is not None and leaf is not None:
             # the chain is sound: each file's fold is kept for its children
             chain: list[_Parsed] = [leaf]

@@ -75,8 +75,14 @@ def process_pool(jobs: int) -> Executor:
     try:
         # forkserver, not fork: the caller may have threads (a Dask client, a progress bar)
         # whose locks a forked child would inherit mid-use
+        context = multiprocessing.get_context("forkserver")
+        # The server imports the engine once; every worker of every pool forked from it
+        # starts with numpy and the kernel loaded instead of importing them again (the
+        # setting counts only before the server's first start, which is all it needs).
+        context.set_forkserver_preload(["riskengine.simulation", "riskengine.sensitivity",
+                                        "riskengine.parallel"])
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread,
-                                   mp_context=multiprocessing.get_context("forkserver"))
+                                   mp_context=context)
         # start the workers now, while the variables are set
         pool.submit(int).result()
     finally:

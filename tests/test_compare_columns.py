@@ -205,15 +205,16 @@ def test_outlook_odds_per_partnership_pair_pass(shipped: list[Scenario],
     # the module, not the package's compare function of the same name
     module = importlib.import_module("riskengine.compare")
 
+    n = 8_000
     one = {(p["a"], p["b"]): p["p_a_beats_b"]
-           for p in compare(shipped, n=20_000, seed=2, method="mc").outlook_pairs()}
+           for p in compare(shipped, n=n, seed=2, method="mc").outlook_pairs()}
     monkeypatch.setattr(module, "ONE_PASS", 0)
     split = {(p["a"], p["b"]): p["p_a_beats_b"]
-             for p in compare(shipped, n=20_000, seed=2, method="mc").outlook_pairs()}
+             for p in compare(shipped, n=n, seed=2, method="mc").outlook_pairs()}
     assert one.keys() == split.keys()
     for key, p in one.items():
-        # two estimates of one probability from 20,000 draws each: 4 SE of the difference
-        assert split[key] == pytest.approx(p, abs=4 * math.sqrt(2 * 0.25 / 20_000))
+        # two estimates of one probability from n draws each: 4 SE of the difference
+        assert split[key] == pytest.approx(p, abs=4 * math.sqrt(2 * 0.25 / n))
 
 
 def test_rows_of_two_projects_name_their_own_catalogue(cli: Runner) -> None:

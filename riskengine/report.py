@@ -171,6 +171,9 @@ def _headline(groups: dict[str, list[Scenario]], baselines: dict[str, Scenario],
         parties = " – ".join(base.parties) if base.parties else partnership
         rel = reliability(base, catalogues.get(base.key, catalogue))
         grade = f"<div>reliability: <b>{rel.grade}</b> ({rel.score:.2f})</div>"
+        if base.catalogue is not None:  # scenarios of several projects each name their own
+            grade += f'<div class="note">catalogue: {esc(base.catalogue)}</div>'
+
         cards.append(
             f'<div class="card"><div><b>{esc(parties)}</b></div>'
             f'<div class="score">{result.stability:.1f}</div>{band_span(result.band)}'
@@ -434,7 +437,8 @@ def _methodology(scenarios: Sequence[Scenario], n: int, seed: int) -> str:
         "probabilities; stated rank correlations are imposed with a Gaussian copula. "
         "Sensitivity: the tornado moves one factor at a time to its low and high; Sobol "
         "indices split the variance of S between factors (exact for the arithmetic model "
-        "with independent inputs, otherwise estimated with 95 % bootstrap intervals); "
+        "with independent inputs, otherwise estimated, with 95 % intervals from independent "
+        "scramblings of the Sobol points); "
         "weights are perturbed with a Dirichlet distribution around their nominal values.</p>"
         "<p>Limits: expert scores are judgements, several figures rest on a single source, "
         "and weights are argued, not estimated from data. Scenario probabilities should be "

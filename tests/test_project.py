@@ -339,7 +339,13 @@ def test_a_new_project_end_to_end(tmp_path: Path, cli: Runner) -> None:
     report = cli("report", "scenarios", "-o", "report.html", "--simulate", "200",
                  "--sobol-n", "64", cwd=root)
     assert report.returncode == 0, report.stderr
-    assert "korea-poland" in (root / "report.html").read_text()
+    html = (root / "report.html").read_text()
+    assert "korea-poland" in html and "catalogue: factors" in html
+    both = cli("report", "kp/scenarios", str(ROOT / "scenarios/japan-uk"), "-o", "both.html",
+               "--simulate", "200", "--sobol-n", "64", cwd=tmp_path)
+    assert both.returncode == 0, both.stderr
+    html = (tmp_path / "both.html").read_text()
+    assert "catalogue: kp/factors" in html and f"catalogue: {ROOT / 'factors'}" in html
     diff = cli("diff", str(before), str(root), "--format", "json", cwd=tmp_path)
     assert diff.returncode == 0, diff.stderr
     assert "korea-poland/baseline" in diff.stdout

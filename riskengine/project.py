@@ -253,13 +253,7 @@ def find_project(start: str | Path | None = None) -> Project:
     found = project_root(start)
     if found is None:
         return _legacy(start)
-    root, path = found
-    if path is None:
-        return Project(root)
-    config, problems = read_config(path)
-    if problems:
-        raise InputError(problems)
-    return Project(root, path, config)
+    return _configured(*found)
 
 
 def check_project(start: str | Path) -> tuple[Project, list[Problem]]:
@@ -284,10 +278,14 @@ def _legacy(start: Path) -> Project:
 def load_project(root: str | Path) -> Project:
     """The project whose root is ``root`` (its config read if it has one)."""
     folder = Path(os.path.abspath(root))
-    path = config_file(folder)
-    if path is None:
-        return Project(folder)
-    config, problems = read_config(path)
+    return _configured(folder, config_file(folder))
+
+
+def _configured(root: Path, config_path: Path | None) -> Project:
+    """The project at ``root`` with the settings of ``config_path``; raise on its problems."""
+    if config_path is None:
+        return Project(root)
+    config, problems = read_config(config_path)
     if problems:
         raise InputError(problems)
-    return Project(folder, path, config)
+    return Project(root, config_path, config)

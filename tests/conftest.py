@@ -132,3 +132,50 @@ def cli_subprocess() -> Runner:
                               capture_output=True, text=True, env=env, timeout=120)
 
     return run
+
+
+def score_by_hand(scenario_file: Path, factors_dir: Path) -> float:
+    """The arithmetic score recomputed from the raw YAML with plain Python, as a reader would:
+    the ``extends`` chain folded, each factor normalised on its scale from ``factors_dir``."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe")
+    chain = [yaml.load(scenario_file.read_text())]
+    while chain[-1].get("extends"):
+        chain.append(yaml.load((scenario_file.parent / f"{chain[-1]['extends']}.yaml")
+                               .read_text()))
+    entries: dict[str, dict] = {}  # type: ignore[type-arg]
+    for doc in reversed(chain):
+        for fid, entry in doc.get("factors", {}).items():
+            merged = entries.setdefault(fid, {})
+            if "shift" in entry:
+                for key in ("value", "low", "mode", "high"):
+                    if key in merged:
+                        merged[key] += entry["shift"]
+            elif "value" in entry:
+                for key in ("low", "mode", "high"):
+                    merged.pop(key, None)
+            elif any(k in entry for k in ("low", "mode", "high")):
+                merged.pop("value", None)
+            merged.update({k: v for k, v in entry.items() if k != "shift"})
+    beta = chain[-1].get("model", {}).get("risk_share", 0.5)
+    totals = {"risk": 0.0, "opportunity": 0.0}
+    sums = {"risk": 0.0, "opportunity": 0.0}
+    for fid, est in entries.items():
+        factor = yaml.load((factors_dir / f"{fid}.yaml").read_text())
+        if "value" in est:
+            x = est["value"]
+        elif est.get("distribution") == "uniform":
+            x = (est["low"] + est["high"]) / 2
+        else:
+            x = est["mode"]
+        lo, hi = factor["scale"]["min"], factor["scale"]["max"]
+        s = min(max((x - lo) / (hi - lo), 0.0), 1.0)
+        if factor["higher_means"] == "less":
+            s = 1 - s
+        weight = est.get("weight", factor["weight"])
+        totals[factor["kind"]] += weight
+        sums[factor["kind"]] += weight * s
+    r = sums["risk"] / totals["risk"]
+    o = sums["opportunity"] / totals["opportunity"]
+    return 100 * (beta * (1 - r) + (1 - beta) * o)

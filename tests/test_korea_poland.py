@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from .conftest import ROOT, Runner
+from .conftest import ROOT, Runner, score_by_hand
 
 EXAMPLE = ROOT / "examples/korea-poland"
 CATALOGUE = EXAMPLE / "factors"
@@ -87,39 +87,8 @@ def test_the_outlook_probabilities_sum_to_one() -> None:
 
 
 def by_hand(scenario_file: Path) -> float:
-    """The arithmetic score from the raw YAML and this project's own catalogue, in plain Python."""
-    chain = [load(scenario_file)]
-    while chain[-1].get("extends"):
-        chain.append(load(scenario_file.parent / f"{chain[-1]['extends']}.yaml"))
-    entries: dict[str, dict[str, Any]] = {}
-    for doc in reversed(chain):
-        for fid, entry in doc.get("factors", {}).items():
-            merged = entries.setdefault(fid, {})
-            if "shift" in entry:
-                for key in ("value", "low", "mode", "high"):
-                    if key in merged:
-                        merged[key] += entry["shift"]
-            elif "value" in entry:
-                for key in ("low", "mode", "high"):
-                    merged.pop(key, None)
-            elif any(k in entry for k in ("low", "mode", "high")):
-                merged.pop("value", None)
-            merged.update({k: v for k, v in entry.items() if k != "shift"})
-    beta = chain[-1].get("model", {}).get("risk_share", 0.5)
-    totals = {"risk": 0.0, "opportunity": 0.0}
-    sums = {"risk": 0.0, "opportunity": 0.0}
-    for fid, est in entries.items():
-        factor = load(CATALOGUE / f"{fid}.yaml")
-        x = est["value"] if "value" in est else est["mode"]
-        lo, hi = factor["scale"]["min"], factor["scale"]["max"]
-        s = min(max((x - lo) / (hi - lo), 0.0), 1.0)
-        if factor["higher_means"] == "less":
-            s = 1 - s
-        weight = est.get("weight", factor["weight"])
-        totals[factor["kind"]] += weight
-        sums[factor["kind"]] += weight * s
-    r, o = sums["risk"] / totals["risk"], sums["opportunity"] / totals["opportunity"]
-    return 100 * (beta * (1 - r) + (1 - beta) * o)
+    """The arithmetic score from the raw YAML and this project's own catalogue."""
+    return score_by_hand(scenario_file, CATALOGUE)
 
 
 @pytest.fixture(scope="module")

@@ -63,13 +63,17 @@ def _tag(node: Any) -> str:
 _MAYBE_NOT_TEXT = frozenset("-+.0123456789~nNtTfF")
 
 
+# The four patterns as one, tried in the same order: one regex call per scalar, not four.
+_CORE_GROUPS = {f"t{i}": tag for i, (tag, _) in enumerate(_CORE_SCHEMA)}
+_CORE_ANY = re.compile("|".join(f"(?P<t{i}>{pattern.pattern})"
+                                for i, (_, pattern) in enumerate(_CORE_SCHEMA)))
+
+
 def _core_schema_tag(text: str) -> str:
     if text and text[0] not in _MAYBE_NOT_TEXT:
         return _STR  # most values are prose; no core-schema pattern starts another way
-    for tag, pattern in _CORE_SCHEMA:
-        if pattern.fullmatch(text):
-            return tag
-    return _STR
+    match = _CORE_ANY.fullmatch(text)
+    return _STR if match is None else _CORE_GROUPS[match.lastgroup]  # type: ignore[index]
 
 
 @dataclass
@@ -116,6 +120,7 @@ class _Builder:
         self.doc = doc
         self.nodes = 0
         self.problems: list[Problem] = []
+        self.plain_tag, self.str_tag = _tag_objects()[_PLAIN], _tag_objects()[_STR]
 
     def fail(self, node: Any, message: str, code: str, loc: Location) -> None:
         mark = node.start_mark
@@ -131,11 +136,21 @@ class _Builder:
         if depth > MAX_DEPTH:
             # no field path: sixty-odd keys joined with dots help nobody
             raise _Abort(node, f"nesting deeper than {MAX_DEPTH} levels", "RE002", ())
+        # Most nodes carry one of the resolver's own tags, known by identity: no _tag call.
+        ctag = node.ctag
+        if ctag is self.plain_tag:
+            text = node.value
+            if text and text[0] not in _MAYBE_NOT_TEXT:
+                return text  # prose: no core-schema pattern starts this way
+            return self.scalar(node, _PLAIN, loc)
+        if ctag is self.str_tag:
+            return node.value
         tag = _tag(node)
         if tag == _MAP:
             return self.build_mapping(node, loc, depth)
         if tag == _SEQ:
-            return [self.build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
+            build = self.build
+            return [build(item, (*loc, i), depth + 1) for i, item in enumerate(node.value)]
         if not hasattr(node, "value") or not isinstance(node.value, str):
             self.fail(node, f"tag {tag!r} is not allowed", "RE003", loc)
             return None
@@ -143,22 +158,32 @@ class _Builder:
 
     def build_mapping(self, node: Any, loc: Location, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        positions = self.doc.positions
+        build, scalar = self.build, self.scalar
+        plain, string = self.plain_tag, self.str_tag
         for key_node, value_node in node.value:
-            if _tag(key_node) in (_MAP, _SEQ):
+            key_ctag = key_node.ctag
+            key_tag = _PLAIN if key_ctag is plain else _STR if key_ctag is string else _tag(
+                key_node)
+            if key_tag in (_MAP, _SEQ):
                 self.fail(key_node, "a mapping key must be a plain value", "RE102", loc)
                 continue
-            key = self.scalar(key_node, _tag(key_node), loc)
+            text = key_node.value
             # Keys are names in this format; `1:` or `true:` are read as the text written.
-            key = key_node.value if not isinstance(key, str) else key
+            # A key that reads as text is that text; only others need the scalar rules
+            # (which also report a bad `!!int` or an infinite key).
+            key = text if isinstance(text, str) and (key_tag == _STR or (key_tag == _PLAIN and (
+                not text or text[0] not in _MAYBE_NOT_TEXT))) else scalar(key_node, key_tag, loc)
+            key = text if not isinstance(key, str) else key
             key_loc = (*loc, key)
             if key in out:
-                first = self.doc.positions.get(key_loc, (None, None))[0]
+                first = positions.get(key_loc, (None, None))[0]
                 self.fail(key_node, f"duplicate key {key!r} (first at line {first})",
                           "RE004", key_loc)
                 continue
-            self.doc.positions[key_loc] = (key_node.start_mark.line + 1,
-                                           key_node.start_mark.column + 1)
-            out[key] = self.build(value_node, key_loc, depth + 1)
+            mark = key_node.start_mark
+            positions[key_loc] = (mark.line + 1, mark.column + 1)
+            out[key] = build(value_node, key_loc, depth + 1)
         return out
 
     def scalar(self, node: Any, tag: str, loc: Location) -> Any:
@@ -341,6 +366,14 @@ def _has_libyaml() -> bool:
 
 
 @functools.cache
+def _tag_objects() -> dict[str, Any]:
+    """The tags the resolver gives: one object each, so the builder tells them by identity."""
+    from ruamel.yaml.tag import Tag
+
+    return {name: Tag(suffix=name) for name in (_PLAIN, _STR, _SEQ, _MAP)}
+
+
+@functools.cache
 def _resolver() -> type:
     """A resolver that leaves every plain scalar for the core schema (``_core_schema_tag``).
 
@@ -349,9 +382,7 @@ def _resolver() -> type:
     """
     from ruamel.yaml.nodes import ScalarNode, SequenceNode
     from ruamel.yaml.resolver import BaseResolver
-    from ruamel.yaml.tag import Tag
-
-    tags = {name: Tag(suffix=name) for name in (_PLAIN, _STR, _SEQ, _MAP)}
+    tags = _tag_objects()
 
     class PlainResolver(BaseResolver):
         # The C loader passes `loadumper`, the pure one `loader`.

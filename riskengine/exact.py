@@ -17,6 +17,7 @@ Pure functions over numpy arrays; no knowledge of scenarios or of the scoring mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,9 +45,13 @@ class Law:
     std: float
     support: tuple[float, float] = (-np.inf, np.inf)  # the true range; the grid's may be wider
 
-    @property
+    @cached_property
     def edges(self) -> FloatArray:
-        return self.start + self.step * np.arange(self.cdf.size, dtype=float)
+        # cached: a comparison asks each law for its edges once per pair it is in (the
+        # frozen dataclass's instance dict still takes a cached_property)
+        edges = self.start + self.step * np.arange(self.cdf.size, dtype=float)
+        edges.flags.writeable = False
+        return edges
 
     def cdf_at(self, x: FloatArray | float) -> FloatArray:
         x = np.asarray(x, dtype=float)

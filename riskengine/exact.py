@@ -57,8 +57,12 @@ class Law:
         x = np.asarray(x, dtype=float)
         if self.step == 0.0:
             return np.where(x >= self.start, 1.0, 0.0)
-        inside = np.interp(x, self.edges, self.cdf, left=0.0, right=1.0)
-        return np.where(x < self.support[0], 0.0, np.where(x >= self.support[1], 1.0, inside))
+        out = np.asarray(np.interp(x, self.edges, self.cdf, left=0.0, right=1.0))
+        # in place on interp's fresh array: the values of the nested np.where, without its
+        # two temporaries (a comparison calls this twice per pair of laws)
+        out[x < self.support[0]] = 0.0
+        out[x >= self.support[1]] = 1.0
+        return out
 
     def quantile(self, p: FloatArray | float) -> FloatArray:
         """The least x with F(x) >= p (inverse of the piecewise-linear CDF)."""

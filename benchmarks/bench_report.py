@@ -154,7 +154,7 @@ def main_bench(argv: Sequence[str] | None = None) -> int:
             print(f"  of which compare() (every simulation, exact law and pair): {figures(spent)}"
                   "; the rest (loading, sensitivities not overlapped, sections, charts): "
                   f"{figures([t - c for t, c in zip(new, spent, strict=True)])}", flush=True)
-            if not args.no_baseline:
+            if not args.no_baseline and args.baseline_repeat > 0:
                 drawn = charts if name == "shipped" or args.old_charts_30 else None
                 with old_path(drawn):
                     old = timed(run, args.baseline_repeat)

@@ -17,6 +17,7 @@ Pure functions over numpy arrays; no knowledge of scenarios or of the scoring mo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,16 +45,24 @@ class Law:
     std: float
     support: tuple[float, float] = (-np.inf, np.inf)  # the true range; the grid's may be wider
 
-    @property
+    @cached_property
     def edges(self) -> FloatArray:
-        return self.start + self.step * np.arange(self.cdf.size, dtype=float)
+        # cached: a comparison asks each law for its edges once per pair it is in (the
+        # frozen dataclass's instance dict still takes a cached_property)
+        edges = self.start + self.step * np.arange(self.cdf.size, dtype=float)
+        edges.flags.writeable = False
+        return edges
 
     def cdf_at(self, x: FloatArray | float) -> FloatArray:
         x = np.asarray(x, dtype=float)
         if self.step == 0.0:
             return np.where(x >= self.start, 1.0, 0.0)
-        inside = np.interp(x, self.edges, self.cdf, left=0.0, right=1.0)
-        return np.where(x < self.support[0], 0.0, np.where(x >= self.support[1], 1.0, inside))
+        out = np.asarray(np.interp(x, self.edges, self.cdf, left=0.0, right=1.0))
+        # in place on interp's fresh array: the values of the nested np.where, without its
+        # two temporaries (a comparison calls this twice per pair of laws)
+        out[x < self.support[0]] = 0.0
+        out[x >= self.support[1]] = 1.0
+        return out
 
     def quantile(self, p: FloatArray | float) -> FloatArray:
         """The least x with F(x) >= p (inverse of the piecewise-linear CDF)."""

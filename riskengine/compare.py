@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -46,6 +46,11 @@ from riskengine.simulation import (
 
 Pairs = Literal["default", "all"]
 PAIR_SCOPES = {"default": "within partnerships and between baselines", "all": "all"}
+# P(outlook A beats outlook B): a ranking of partnerships needs each one against its
+# neighbours; every pair costs every scenario of one against every scenario of the other, so
+# all pairs grow with the square of a portfolio (100 partnerships of 10: 495,000 scenario pairs)
+OUTLOOK_PAIR_SCOPES = {"default": "neighbours in the ranking by expected stability",
+                       "all": "all"}
 
 
 def reference_of(scenario: Scenario, scenarios: Sequence[Scenario]) -> Scenario | None:
@@ -108,6 +113,7 @@ class Comparison:
     catalogues: tuple[str | None, ...] = ()
     # each scenario's exact laws of S, R and O (None: Monte Carlo), for callers that reuse them
     laws: tuple[Any, ...] = field(default=(), repr=False, compare=False)
+    outlook_pair_scope: str = OUTLOOK_PAIR_SCOPES["all"]
 
     @property
     def method(self) -> str:
@@ -196,7 +202,9 @@ class Comparison:
                 "method": self.method, "columns": self.columns(), "rows": self.rows(),
                 "pair_scope": self.pair_scope, "pairs": self.pairs(),
                 "outlook_columns": self.outlook_columns(),
-                "partnerships": self.outlook_rows(), "partnership_pairs": self.outlook_pairs(),
+                "partnerships": self.outlook_rows(),
+                "partnership_pair_scope": self.outlook_pair_scope,
+                "partnership_pairs": self.outlook_pairs(),
                 "without_outlook": [dict(w) for w in self.without_outlook]}
 
     def to_frame(self) -> Any:
@@ -337,9 +345,12 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         if arrays_of is None or budget < 0:
             arrays_of = redraw.of(members)
         draws.update((m, _bind(arrays_of, local[m])) for m in run)
+    results = tuple(score(s) for s in scenarios)
+    partnered = _outlook_pairs(scenarios, results, with_outlook, pairs)
     # P(outlook A beats outlook B) needs every pair of scenarios across A and B
     chosen = set(wanted)
-    cross = [p for p in _cross_pairs(list(with_outlook.values())) if p not in chosen]
+    cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
+             if p not in chosen]
     exact_cross = _exact_pairs(scenarios, laws, cross) if method != "mc" else {}
     mc_cross = [p for p in cross if p not in exact_cross]
     across = [p for p in mc_pairs if p not in counted]
@@ -366,7 +377,6 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             summary, how = summaries[m], "mc"
         sims.append(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
                                summary, how, draws[m], has_sides(s)))
-    results = tuple(score(s) for s in scenarios)
     odds = []
     known: dict[tuple[int, int], tuple[float, float, str]] = {}
     for i, j in [*wanted, *cross]:
@@ -397,9 +407,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
     rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
-                      tuple(outlooks), _outlook_odds(scenarios, list(with_outlook.values()),
-                                                     outlooks, known),
-                      without, rels, paths, tuple(laws))
+                      tuple(outlooks), _outlook_odds(scenarios, with_outlook, outlooks,
+                                                     partnered, known),
+                      without, rels, paths, tuple(laws), OUTLOOK_PAIR_SCOPES[pairs])
 
 
 #: Up to this many scenarios, the pairs across partnerships are counted in one pass.
@@ -434,17 +444,34 @@ def _coverage_catalogue(scenario: Scenario,
     return chosen
 
 
-def _cross_pairs(groups: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
-    """Every pair of scenarios of two different groups, as (lower, higher) index."""
-    return [(min(k, j), max(k, j)) for ga, gb in combinations(groups, 2)
-            for k in ga for j in gb]
+def _cross_pairs(group_pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
+                 ) -> list[tuple[int, int]]:
+    """Every pair of scenarios across each pair of groups, as (lower, higher) index."""
+    return [(min(k, j), max(k, j)) for ga, gb in group_pairs for k in ga for j in gb]
 
 
-def _outlook_odds(scenarios: Sequence[Scenario], groups: Sequence[Sequence[int]],
-                  outlooks: Sequence[Outlook],
+def _outlook_pairs(scenarios: Sequence[Scenario], results: Sequence[Result],
+                   with_outlook: Mapping[str, Sequence[int]], pairs: Pairs
+                   ) -> list[tuple[str, str]]:
+    """The pairs of partnerships whose outlooks are compared, in the partnerships' order:
+    every pair, or (default) each partnership and its neighbours in the ranking by expected
+    stability of the point scores, Σ p_k S_k (known before anything is drawn)."""
+    names = list(with_outlook)
+    every = list(combinations(names, 2))
+    if pairs == "all":
+        return every
+    expected = {p: math.fsum(results[m].stability * (scenarios[m].probability or 0.0)
+                             for m in group) for p, group in with_outlook.items()}
+    ranked = sorted(names, key=lambda p: (-expected[p], p))
+    neighbours = {frozenset(pair) for pair in pairwise(ranked)}
+    return [pair for pair in every if frozenset(pair) in neighbours]
+
+
+def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequence[int]],
+                  outlooks: Sequence[Outlook], partnered: Sequence[tuple[str, str]],
                   known: dict[tuple[int, int], tuple[float, float, str]]
                   ) -> tuple[dict[str, Any], ...]:
-    """P(outlook A beats outlook B) for every pair of partnerships with outlooks.
+    """P(outlook A beats outlook B) for the ``partnered`` pairs of partnerships.
 
     The scenario each partnership ends up in is chosen by its own probabilities, independently
     of the other's, and given the two scenarios the scores are as common random numbers make
@@ -453,7 +480,10 @@ def _outlook_odds(scenarios: Sequence[Scenario], groups: Sequence[Sequence[int]]
     laws are linear, else counted over common random numbers.
     """
     odds: list[dict[str, Any]] = []
-    for (a, ga), (b, gb) in combinations(list(zip(outlooks, groups, strict=True)), 2):
+    by_name = {o.partnership: o for o in outlooks}
+    for name_a, name_b in partnered:
+        a, b = by_name[name_a], by_name[name_b]
+        ga, gb = with_outlook[name_a], with_outlook[name_b]
         beats, ties, hows = [], [], set()
         for k in ga:
             for j in gb:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import re
@@ -235,3 +236,21 @@ def test_rows_of_two_projects_name_their_own_catalogue(cli: Runner) -> None:
     for row in out["rows"]:
         if row["partnership"] == "korea-poland":
             assert row["reliability_score"] == pytest.approx(own[row["scenario"]])
+
+
+def test_default_outlook_pairs_are_the_rankings_neighbours(shipped: list[Scenario]) -> None:
+    """A portfolio of many partnerships would need every scenario of each against every
+    scenario of every other; by default each partnership is compared with its neighbours in
+    the ranking by expected stability, and --pairs all gives every pair (the same odds)."""
+    default = compare(shipped, n=500, seed=1)
+    every = compare(shipped, n=500, seed=1, pairs="all")
+    ranked = [row["partnership"] for row in sorted(
+        default.outlook_rows(), key=lambda r: -r["expected_stability"])]
+    got = {frozenset((p["a"], p["b"])): p for p in default.outlook_pairs()}
+    assert set(got) == {frozenset(pair) for pair in itertools.pairwise(ranked)}
+    assert len(every.outlook_pairs()) == len(ranked) * (len(ranked) - 1) // 2
+    assert default.to_dict()["partnership_pair_scope"] == "neighbours in the ranking by " \
+                                                         "expected stability"
+    for pair in every.outlook_pairs():
+        if frozenset((pair["a"], pair["b"])) in got and pair["method"] == "exact":
+            assert got[frozenset((pair["a"], pair["b"]))]["p_a_beats_b"] == pair["p_a_beats_b"]

@@ -752,20 +752,19 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
     all instead). Raise one :class:`InputError` with every problem of every project, or
     :class:`UnknownTree` when ``tree`` is no tree of a project."""
     files = _files(paths)
-    groups: dict[Path, list[Path]] = {}
-    roots: dict[Path, Path] = {}  # a file's folder -> its project's root, walked up once
-    projects: dict[Path, Project] = {}
+    # with one catalogue for all, the first file's project gives the trees and defaults
+    forced = find_project(files[0]) if factors is not None else None
+    of_folder: dict[Path, Project] = {}  # a file's folder -> its project, walked up once
+    groups: dict[Path, tuple[Project, list[Path]]] = {}
     problems: list[Problem] = []
     for file in files:
         folder = absolute(file).parent
-        if folder not in roots:
-            project = find_project(file) if factors is None else find_project(files[0])
-            roots[folder] = project.root
-            projects.setdefault(project.root, project)
-        groups.setdefault(roots[folder], []).append(file)
+        if folder not in of_folder:
+            of_folder[folder] = forced or find_project(file)
+        project = of_folder[folder]
+        groups.setdefault(project.root, (project, []))[1].append(file)
     loaded: list[ProjectScenarios] = []
-    for root, group in groups.items():
-        project = projects[root]
+    for project, group in groups.values():
         try:
             catalogue = load_catalogue(factors if factors is not None else project.factors_dir)
             trees = load_trees(catalogue, None if factors is not None else project.models_dir)
@@ -797,8 +796,7 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
     if problems:
         raise InputError(problems)
     by_source = {absolute(s.source or ""): s for g in loaded for s in g.scenarios}
-    ordered = [by_source[absolute(display_path(f))] for f in files
-               if absolute(display_path(f)) in by_source]
+    ordered = [by_source[absolute(f)] for f in files if absolute(f) in by_source]
     return Loaded(ordered, loaded)
 
 

@@ -110,19 +110,18 @@ def _groups(files: list[Path], factors_dir: str | Path | None
             ) -> tuple[list[_Group], list[Problem]]:
     """Files by project (one group for all with ``factors_dir``), and the configs' problems."""
     problems: list[Problem] = []
-    groups: dict[Path, _Group] = {}
+    groups: dict[Path | None, _Group] = {}  # by project root; None: all, with factors_dir
     by_folder: dict[Path, Project] = {}
     for file in files:
         folder = absolute(file).parent
         if folder not in by_folder:
+            # a config read from several folders reports once: validate keeps a set
             project, found = check_project(file)
-            if found and project.root not in groups:
-                problems.extend(found)
+            problems.extend(found)
             by_folder[folder] = project
         project = by_folder[folder]
-        if factors_dir is not None:
-            project = by_folder.setdefault(Path("<factors>"), project)
-        group = groups.setdefault(project.root if factors_dir is None else Path("<factors>"),
+        # the first file's project stands for all when one catalogue is forced
+        group = groups.setdefault(project.root if factors_dir is None else None,
                                   _Group(project))
         if is_factor_file(file, group.project):
             group.factor_files.append(file)

@@ -384,7 +384,10 @@ def _project_paths() -> list[str]:
 
     project, _ = check_project(Path.cwd())  # validate reports a broken config itself
     folders = [project.factors_dir, project.models_dir, project.scenarios_dir]
-    return [display_path(f) for f in folders if f.is_dir()]
+    found = [display_path(f) for f in folders if f.is_dir()]
+    if not found and project.config_path is not None:
+        return [display_path(project.config_path)]  # a project with only its config so far
+    return found
 
 
 def cmd_init(args: argparse.Namespace) -> int:

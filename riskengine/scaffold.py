@@ -229,25 +229,32 @@ def init_project(folder: str | Path, partnership: str = "my-partnership",
 def _materialise(target: Path, files: dict[str, str],
                  more: Callable[[Path], dict[str, str]]) -> Created:
     """Write ``files``, then those ``more`` derives from them, under ``target`` all at once:
-    built in a sibling temporary folder, then renamed into place, so a failure leaves nothing
-    behind."""
-    parent = Path(os.path.abspath(target)).parent
-    if not parent.is_dir():
-        raise ScaffoldError(f"folder {display_path(parent)} does not exist")
+    built in a temporary folder, then moved into place, so a failure leaves nothing behind.
+
+    A new folder is built beside it and renamed. An existing (empty) folder is kept, since it
+    may be the working folder of the shell that runs ``init``: it is built inside it and its
+    entries are moved up, the moved ones taken back if a move fails."""
+    full = Path(os.path.abspath(target))
+    existing = full.is_dir()
+    home = full if existing else full.parent
+    if not home.is_dir():
+        raise ScaffoldError(f"folder {display_path(home)} does not exist")
     try:
-        scratch = Path(tempfile.mkdtemp(prefix=".riskengine-init-", dir=parent))
+        scratch = Path(tempfile.mkdtemp(prefix=".riskengine-init-", dir=home))
     except OSError as exc:
-        raise ScaffoldError(f"cannot write in {display_path(parent)}: {exc.strerror}") from None
+        raise ScaffoldError(f"cannot write in {display_path(home)}: {exc.strerror}") from None
     try:
         written = dict(files)
         _write_all(scratch, files)
         extra = more(scratch)
         _write_all(scratch, extra)
         written.update(extra)
-        if target.is_dir():
-            target.rmdir()  # empty, checked above; rename() needs it gone
-        os.rename(scratch, target)
-        os.chmod(target, 0o777 & ~_umask())
+        if existing:
+            _move_into(scratch, full)
+            scratch.rmdir()
+        else:
+            os.rename(scratch, full)
+            os.chmod(full, 0o777 & ~_umask())
     except OSError as exc:
         shutil.rmtree(scratch, ignore_errors=True)
         raise ScaffoldError(f"cannot create {display_path(target)}: {exc.strerror}") from None
@@ -255,6 +262,22 @@ def _materialise(target: Path, files: dict[str, str],
         shutil.rmtree(scratch, ignore_errors=True)
         raise
     return Created(Path(target), [Path(target) / name for name in sorted(written)])
+
+
+def _move_into(scratch: Path, folder: Path) -> None:
+    moved: list[Path] = []
+    try:
+        for entry in sorted(scratch.iterdir()):
+            destination = folder / entry.name
+            os.rename(entry, destination)
+            moved.append(destination)
+    except OSError:
+        for path in moved:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        raise
 
 
 def _write_all(folder: Path, files: dict[str, str]) -> None:

@@ -349,3 +349,25 @@ def test_a_new_project_end_to_end(tmp_path: Path, cli: Runner) -> None:
     diff = cli("diff", str(before), str(root), "--format", "json", cwd=tmp_path)
     assert diff.returncode == 0, diff.stderr
     assert "korea-poland/baseline" in diff.stdout
+
+
+def test_init_in_the_empty_working_folder_keeps_the_folder(tmp_path: Path, cli: Runner) -> None:
+    """`riskengine init` with no DIR fills the working folder: the folder itself stays (a
+    shell sitting in it must not be left in a deleted directory), and the project works."""
+    here = tmp_path / "empty"
+    here.mkdir()
+    inode = here.stat().st_ino
+    result = cli("init", "-q", cwd=here)
+    assert result.returncode == 0, result.stderr
+    assert here.stat().st_ino == inode
+    assert (here / "riskengine.toml").is_file()
+    assert not [p for p in here.iterdir() if p.name.startswith(".riskengine-init")]
+    assert cli("run", "scenarios", cwd=here).returncode == 0
+
+
+def test_validate_in_a_project_with_only_a_broken_config(tmp_path: Path, cli: Runner) -> None:
+    write(tmp_path / "riskengine.toml", 'factors = "factors"\nfactors = "x"\n')
+    result = cli("validate", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "riskengine.toml:2:14: not valid TOML: Cannot overwrite a value [RE803]" \
+        in result.stdout

@@ -10,8 +10,10 @@ and partnerships that share no party are compared as the independent quantities 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 from typing import Any, Literal
@@ -26,9 +28,11 @@ from riskengine.reliability import Reliability, reliability
 from riskengine.scoring import Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     KEEP_BYTES,
+    STREAM_BLOCK,
     Marginals,
     Method,
     Progress,
+    RunResult,
     Sampler,
     Simulation,
     StreamSpec,
@@ -41,6 +45,7 @@ from riskengine.simulation import (
     exact_summary,
     linear_form,
     run_members,
+    run_task,
     stream_part,
 )
 
@@ -307,9 +312,23 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         wanted = sorted({*(p for group in groups for p in combinations(group, 2)),
                          *((min(p), max(p)) for p in combinations(bases, 2))})
         runs = groups
-    exact_pairs = _exact_pairs(scenarios, laws, wanted) if method != "mc" else {}
-    mc_pairs = [p for p in wanted if p not in exact_pairs]
+    results = tuple(score(s) for s in scenarios)
+    ranked = _ranked(scenarios, results, with_outlook)
+    partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
+    chosen = set(wanted)
+    # P(outlook A beats outlook B) needs every pair of scenarios across A and B
+    cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
+             if p not in chosen]
+    exact_pairs = _exact_pairs(scenarios, laws, [*wanted, *cross]) if method != "mc" else {}
+    mc_pairs = [p for p in (*wanted, *cross) if p not in exact_pairs]
     run_of = {m: r for r, run in enumerate(runs) for m in run}
+    outside = [(i, j) for i, j in mc_pairs if run_of[i] != run_of[j]]
+    # runs in the ranking's order, so the partnerships whose outlooks are compared come one
+    # after the other and their draws are held briefly (the order changes no number)
+    place = {name: k for k, name in enumerate(ranked)}
+    order = sorted(range(len(runs)), key=lambda r: (
+        place.get(scenarios[runs[r][0]].partnership, len(place)), r))
+    counter = _CrossCounts.plan(outside, runs, order, run_of, n, sampler)
     summaries: dict[int, Any] = {}
     counted: dict[tuple[int, int], tuple[float, float]] = {}
     draws: dict[int, Any] = {}
@@ -318,57 +337,49 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     # that a run is drawn again when its arrays are asked for, one run at a time
     budget = KEEP_BYTES
     redraw = _Redraw(n, seed, sampler)
-    for r, run in enumerate(runs):
+    inside_of: dict[int, list[tuple[int, int]]] = {}
+    for i, j in mc_pairs:
+        if run_of[i] == run_of[j]:
+            inside_of.setdefault(run_of[i], []).append((i, j))
+    tasks = []
+    for r in order:
+        run = runs[r]
         local = {m: i for i, m in enumerate(run)}
-        inside = [(local[i], local[j]) for i, j in mc_pairs
-                  if run_of[i] == r and run_of[j] == r]
+        inside = [(local[i], local[j]) for i, j in inside_of.get(r, [])]
         members = [scenarios[m] for m in run]
-        if any(laws[m] is None for m in run) or inside:
+        want = [local[m] for m in counter.wanted(r)] if counter is not None else []
+        if any(laws[m] is None for m in run) or inside or want:
             # a partnership's own run also finds its outlook's mixture percentiles (each
             # draw of scenario k weighs p_k / n), saving the outlook a pass of its own
             partnership = members[0].partnership
             mix = ([s.probability or 0.0 for s in members] if pairs != "all"
                    and partnership in with_outlook and any(laws[m] is None for m in run)
                    else None)
-            result, arrays_of = run_members(members, n, seed, sampler, True,
-                                            progress=progress, pairs=inside, mixture=mix,
-                                            executor=executor)
-            summaries.update((m, result.summaries[local[m]]) for m in run)
-            counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
-            if mix is not None:
-                mixtures[partnership] = result.mixture
+            tasks.append((r, StreamSpec(tuple(members), n, seed, sampler, True, STREAM_BLOCK),
+                          inside, mix, want))
         else:
-            arrays_of = None
             if progress is not None:
                 progress(n * len(run))
+            draws.update((m, _bind(redraw.of(members), local[m])) for m in run)
+    # many runs: each is one task of the executor (a run's numbers do not depend on where it
+    # is drawn); one run: its blocks are shared out instead
+    whole_runs = executor is not None and len(tasks) > 1
+    for r, result, arrays_of in _run_all(tasks, executor if whole_runs else None,
+                                         None if whole_runs else executor, progress):
+        run = runs[r]
+        summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
+        counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
+        if result.mixture is not None:
+            mixtures[scenarios[run[0]].partnership] = result.mixture
+        if counter is not None:
+            counted.update(counter.add(r, {run[i]: v for i, v in result.stability.items()}))
         budget -= 3 * 8 * n * len(run)
         if arrays_of is None or budget < 0:
-            arrays_of = redraw.of(members)
-        draws.update((m, _bind(arrays_of, local[m])) for m in run)
-    results = tuple(score(s) for s in scenarios)
-    partnered = _outlook_pairs(scenarios, results, with_outlook, pairs)
-    # P(outlook A beats outlook B) needs every pair of scenarios across A and B
-    chosen = set(wanted)
-    cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
-             if p not in chosen]
-    exact_cross = _exact_pairs(scenarios, laws, cross) if method != "mc" else {}
-    mc_cross = [p for p in cross if p not in exact_cross]
-    across = [p for p in mc_pairs if p not in counted]
-    if len({m for p in (*across, *mc_cross) for m in p}) <= ONE_PASS:
-        # few scenarios: the baselines' pairs and the outlooks' in one more pass
-        if across or mc_cross:
-            counted.update(_count_pairs(scenarios, across + mc_cross, n, seed, sampler,
-                                        executor))
-    else:
-        if across:  # baselines of different partnerships: one more pass, over them alone
-            counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
-        # then one pass per pair of partnerships, so memory stays that of two partnerships
-        by_pair: dict[tuple[str, str], list[tuple[int, int]]] = {}
-        for i, j in mc_cross:
-            by_pair.setdefault((scenarios[i].partnership, scenarios[j].partnership),
-                               []).append((i, j))
-        for chunk in by_pair.values():
-            counted.update(_count_pairs(scenarios, chunk, n, seed, sampler, executor))
+            arrays_of = redraw.of([scenarios[m] for m in run])
+        draws.update((m, _bind(arrays_of, i)) for i, m in enumerate(run))
+    if counter is None and outside:
+        counted.update(_count_outside(scenarios, outside, set(cross), n, seed, sampler,
+                                      executor))
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
@@ -380,8 +391,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     odds = []
     known: dict[tuple[int, int], tuple[float, float, str]] = {}
     for i, j in [*wanted, *cross]:
-        if (i, j) in exact_pairs or (i, j) in exact_cross:
-            p_beats, p_tie, how = *(exact_pairs.get((i, j)) or exact_cross[i, j]), "exact"
+        if (i, j) in exact_pairs:
+            p_beats, p_tie, how = *exact_pairs[i, j], "exact"
         else:
             p_beats, p_tie, how = *counted[i, j], "mc"
         known[i, j] = (p_beats, p_tie, how)
@@ -450,19 +461,22 @@ def _cross_pairs(group_pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
     return [(min(k, j), max(k, j)) for ga, gb in group_pairs for k in ga for j in gb]
 
 
-def _outlook_pairs(scenarios: Sequence[Scenario], results: Sequence[Result],
-                   with_outlook: Mapping[str, Sequence[int]], pairs: Pairs
+def _ranked(scenarios: Sequence[Scenario], results: Sequence[Result],
+            with_outlook: Mapping[str, Sequence[int]]) -> list[str]:
+    """The partnerships with an outlook, ranked by expected stability of the point scores,
+    Σ p_k S_k (known before anything is drawn), best first."""
+    expected = {p: math.fsum(results[m].stability * (scenarios[m].probability or 0.0)
+                             for m in group) for p, group in with_outlook.items()}
+    return sorted(with_outlook, key=lambda p: (-expected[p], p))
+
+
+def _outlook_pairs(names: Sequence[str], ranked: Sequence[str], pairs: Pairs
                    ) -> list[tuple[str, str]]:
-    """The pairs of partnerships whose outlooks are compared, in the partnerships' order:
-    every pair, or (default) each partnership and its neighbours in the ranking by expected
-    stability of the point scores, Σ p_k S_k (known before anything is drawn)."""
-    names = list(with_outlook)
+    """The pairs of partnerships whose outlooks are compared, in the order of ``names``: every
+    pair, or (default) each partnership and its neighbours in the ``ranked`` order."""
     every = list(combinations(names, 2))
     if pairs == "all":
         return every
-    expected = {p: math.fsum(results[m].stability * (scenarios[m].probability or 0.0)
-                             for m in group) for p, group in with_outlook.items()}
-    ranked = sorted(names, key=lambda p: (-expected[p], p))
     neighbours = {frozenset(pair) for pair in pairwise(ranked)}
     return [pair for pair in every if frozenset(pair) in neighbours]
 
@@ -596,6 +610,132 @@ def _merged_edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return merged[keep]
 
 
+#: The stability draws held at once for the pairs across runs stay under this; beyond it
+#: those pairs are counted in passes of their own instead (the same numbers).
+CROSS_BYTES = 96 * 2**20
+
+
+@dataclass
+class _CrossCounts:
+    """P(S_i > S_j) and P(tie) for pairs of scenarios drawn in different runs, counted from the
+    runs' own stability draws as the runs come in.
+
+    Under the pseudo-random sampler a quantity's uniforms do not depend on the run that draws
+    them (:class:`~riskengine.simulation._UniformSource`), so a scenario's draws are the same
+    numbers in its own run as in any joint one: counting across runs gives exactly what one
+    pass over both would. A scenario's draws are held from its run until its last pair is
+    counted.
+    """
+
+    n: int
+    due: dict[int, list[tuple[int, int]]]  # run -> the pairs complete once it is in
+    needed: dict[int, list[int]]  # run -> its scenarios that some pair needs
+    release: dict[int, int]  # scenario -> the run after which its draws are dropped
+    held: dict[int, Any] = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, outside: Sequence[tuple[int, int]], runs: Sequence[Sequence[int]],
+             order: Sequence[int], run_of: Mapping[int, int], n: int, sampler: Sampler
+             ) -> _CrossCounts | None:
+        """The schedule for ``outside`` pairs over the runs in ``order``, or None if they must
+        be counted in passes of their own (a Sobol sequence is one joint stream, or the
+        draws held at once would exceed :data:`CROSS_BYTES`)."""
+        if sampler != "random":
+            return None if outside else cls(n, {}, {}, {})
+        position = {r: k for k, r in enumerate(order)}
+        due: dict[int, list[tuple[int, int]]] = {}
+        last: dict[int, int] = {}  # scenario -> position of the last run one of its pairs needs
+        for i, j in outside:
+            at = max(position[run_of[i]], position[run_of[j]])
+            due.setdefault(order[at], []).append((i, j))
+            for m in (i, j):
+                last[m] = max(last.get(m, -1), at)
+        # the most draws held at once: a scenario is held from its own run to its last pair
+        change = np.zeros(len(order) + 1, dtype=np.int64)
+        for m, at in last.items():
+            change[position[run_of[m]]] += 1
+            change[at + 1] -= 1
+        if int(np.cumsum(change).max(initial=0)) * 8 * n > CROSS_BYTES:
+            return None
+        needed: dict[int, list[int]] = {}
+        for m in sorted(last):
+            needed.setdefault(run_of[m], []).append(m)
+        return cls(n, due, needed, {m: order[at] for m, at in last.items()})
+
+    def wanted(self, run: int) -> list[int]:
+        return self.needed.get(run, [])
+
+    def add(self, run: int, stability: Mapping[int, Any]
+            ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Take a run's draws of the scenarios asked for; count the pairs now complete."""
+        self.held.update(stability)
+        out: dict[tuple[int, int], tuple[float, float]] = {}
+        for i, j in self.due.get(run, []):
+            a, b = self.held[i], self.held[j]
+            out[i, j] = (float(np.count_nonzero(a > b) / self.n),
+                         float(np.count_nonzero(a == b) / self.n))
+        for m in [m for m in self.held if self.release[m] == run]:
+            del self.held[m]
+        return out
+
+
+RunTask = tuple[int, StreamSpec, list[tuple[int, int]], list[float] | None, list[int]]
+
+
+def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor | None,
+             progress: Progress | None
+             ) -> Iterator[tuple[int, RunResult, Callable[[int], Any] | None]]:
+    """Each task's run, in the tasks' order: whole runs on ``pool``'s workers (a few ahead of
+    the one being used, so finished runs do not pile up in memory), else here, with the stream
+    blocks of each shared out on ``blocks``."""
+    if pool is None:
+        for r, spec, inside, mix, want in tasks:
+            result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
+                                            spec.shared, progress=progress, pairs=inside,
+                                            mixture=mix, executor=blocks, want=want)
+            yield r, result, arrays_of
+        return
+    ahead = 2 * (getattr(pool, "_max_workers", None) or os.cpu_count() or 2)
+    pending: deque[tuple[RunTask, Future[RunResult]]] = deque()
+    queue = iter(tasks)
+    for task in queue:
+        pending.append((task, pool.submit(run_task, *task[1:])))
+        if len(pending) >= ahead:
+            break
+    while pending:
+        (r, spec, *_), future = pending.popleft()
+        for task in queue:
+            pending.append((task, pool.submit(run_task, *task[1:])))
+            break
+        result = future.result()
+        if progress is not None:
+            progress(spec.n * len(spec.scenarios))
+        yield r, result, None
+
+
+def _count_outside(scenarios: Sequence[Scenario], outside: Sequence[tuple[int, int]],
+                   cross: set[tuple[int, int]], n: int, seed: int, sampler: Sampler,
+                   executor: Executor | None) -> dict[tuple[int, int], tuple[float, float]]:
+    """The pairs across runs in passes of their own (when :class:`_CrossCounts` cannot count
+    them from the runs' draws): few scenarios in one pass; else the baselines' pairs in one,
+    and the outlooks' pairs one pair of partnerships at a time, so memory stays that of two
+    partnerships."""
+    if len({m for p in outside for m in p}) <= ONE_PASS:
+        return _count_pairs(scenarios, outside, n, seed, sampler, executor)
+    counted = {}
+    across = [p for p in outside if p not in cross]
+    if across:
+        counted.update(_count_pairs(scenarios, across, n, seed, sampler, executor))
+    by_pair: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for i, j in outside:
+        if (i, j) in cross:
+            by_pair.setdefault((scenarios[i].partnership, scenarios[j].partnership),
+                               []).append((i, j))
+    for chunk in by_pair.values():
+        counted.update(_count_pairs(scenarios, chunk, n, seed, sampler, executor))
+    return counted
+
+
 def _count_pairs(scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]], n: int,
                  seed: int, sampler: Sampler, executor: Executor | None = None
                  ) -> dict[tuple[int, int], tuple[float, float]]:
@@ -613,10 +753,10 @@ def _count_pairs(scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]]
         totals = np.sum([np.array(f.result().pair_counts) for f in futures], axis=0)
         return {p: (float(c[0] / n), float(c[1] / n))
                 for p, c in zip(pairs, totals, strict=True)}
-    members, dims = _members([scenarios[m] for m in involved], True, sampler)
-    rows = _chunk_rows(members, dims, 1 << 16)
+    members, sources = _members([scenarios[m] for m in involved], True, sampler)
+    rows = _chunk_rows(members, sources, 1 << 16)
     counts = {p: np.zeros(2, dtype=np.int64) for p in pairs}
-    for outs in _stream(members, dims, n, seed, sampler, rows):
+    for outs in _stream(members, sources, n, seed, sampler, rows):
         for (i, j), c in counts.items():
             a, b = outs[local[i]][0], outs[local[j]][0]
             c += [np.count_nonzero(a > b), np.count_nonzero(a == b)]

@@ -19,13 +19,14 @@ from urllib.parse import quote
 from riskengine import __version__
 from riskengine.problems import CODES, Problem
 from riskengine.reporting import json_text, printable, rich_text
+from riskengine.reporting import to_json as json_document
 from riskengine.validation import Validation
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
 def to_json(validation: Validation) -> str:
-    return json_text(json.dumps(validation.to_dict(), indent=2, ensure_ascii=False))
+    return json_document(validation.to_dict())
 
 
 def _escape_data(text: str) -> str:

@@ -16,7 +16,7 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -128,9 +128,51 @@ def _score_label(record: Record) -> str:
     return "S" if not is_custom_tree(record) else record["nodes"][0]["id"]
 
 
+#: A list of more objects or lists than this is written one item per line.
+LONG_LIST = 64
+
+
 def to_json(payload: Any) -> str:
-    """JSON text with a trailing newline; NaN is never written (it is not JSON)."""
-    return json_text(json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False))
+    """JSON text with a trailing newline; NaN is never written (it is not JSON).
+
+    Indented by two spaces, except that a long list of objects (a comparison's thousands of
+    rows and pairs) has one compact item per line: the same data, still one record a line
+    for grep and diff, and written by json's C encoder, where indenting every value makes
+    json fall back to its pure-Python encoder (2.5 s for a 1,000-scenario comparison).
+    """
+    return json_text("".join(_json_chunks(payload, 0)))
+
+
+def _json_key(key: Any) -> str:
+    """A key as json writes it (json turns True into "true", not "True")."""
+    if isinstance(key, str):
+        return key
+    return json.dumps(key) if isinstance(key, (bool, float)) or key is None else str(int(key))
+
+
+def _json_chunks(value: Any, depth: int) -> Iterator[str]:
+    def plain(item: Any) -> str:
+        return json.dumps(item, ensure_ascii=False, allow_nan=False)
+
+    pad, inner = "\n" + "  " * depth, "\n" + "  " * (depth + 1)
+    if isinstance(value, dict) and value:
+        yield "{"
+        for k, (key, item) in enumerate(value.items()):
+            yield ("," if k else "") + inner + plain(_json_key(key)) + ": "
+            yield from _json_chunks(item, depth + 1)
+        yield pad + "}"
+    elif isinstance(value, (list, tuple)) and value:
+        long = len(value) > LONG_LIST and all(isinstance(v, (dict, list, tuple)) for v in value)
+        yield "["
+        for k, item in enumerate(value):
+            yield ("," if k else "") + inner
+            if long:
+                yield plain(item)
+            else:
+                yield from _json_chunks(item, depth + 1)
+        yield pad + "]"
+    else:
+        yield plain(value)
 
 
 def json_text(dumped: str) -> str:

@@ -8,7 +8,9 @@ matrix of weights. Nothing here loops over samples.
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -97,11 +99,11 @@ class ModelArrays:
     def span(self) -> FloatArray:
         return self.scale_max - self.scale_min
 
-    @property
+    @cached_property
     def slope(self) -> FloatArray:
         return np.where(self.reverse, -1.0, 1.0) / self.span
 
-    @property
+    @cached_property
     def intercept(self) -> FloatArray:
         return np.where(self.reverse, self.scale_max, -self.scale_min) / self.span
 
@@ -118,6 +120,26 @@ class ModelArrays:
 
     @classmethod
     def of(cls, scenario: Scenario) -> ModelArrays:
+        """The scenario's arrays, built once per scenario object: a comparison asks for them
+        in its runs, its point scores and its exact laws, and compiling the tree is most of
+        the cost. The arrays are read-only, so sharing them is safe."""
+        key = id(scenario)
+        hit = _ARRAYS.get(key)
+        if hit is not None and hit[0]() is scenario:
+            return hit[1]
+        arrays = cls._build(scenario)
+        for value in vars(arrays).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        def forget(_: weakref.ref[Scenario]) -> None:
+            # dropped with the scenario (its id cannot be reused before this runs)
+            _ARRAYS.pop(key, None)
+
+        _ARRAYS[key] = (weakref.ref(scenario, forget), arrays)
+        return arrays
+
+    @classmethod
+    def _build(cls, scenario: Scenario) -> ModelArrays:
         est = scenario.estimates
         ids = tuple(e.factor.id for e in est)
         tree = compile_tree(tree_of(scenario), ids)
@@ -159,6 +181,9 @@ class ModelArrays:
             tree=tree,
             transforms=tuple(transforms),
         )
+
+
+_ARRAYS: dict[int, tuple[weakref.ref[Scenario], ModelArrays]] = {}
 
 
 def _leaf_weights(tree: CompiledTree) -> FloatArray:

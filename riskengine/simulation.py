@@ -1,9 +1,10 @@
 """Monte Carlo scores: draw every factor's estimate, score each draw with the scoring module.
 
 Draws are made in fixed *stream blocks* of :data:`STREAM_BLOCK` rows. Block ``b`` of a run with
-seed ``s`` is drawn from ``numpy.random.SeedSequence(s, spawn_key=(b,))``, so the numbers depend
-only on the seed and ``n``, never on how many rows are scored at a time (``chunk_size``), and
-memory stays at one block whatever ``n`` is.
+seed ``s`` is drawn from ``numpy.random.SeedSequence(s, spawn_key=(b,))`` (under common random
+numbers, each uncertain quantity's column from ``spawn_key=(b, *words of its draw key)``), so
+the numbers depend only on the seed and ``n``, never on how many rows are scored at a time
+(``chunk_size``), and memory stays at one block whatever ``n`` is.
 
 Two ways to turn randomness into estimates:
 
@@ -358,21 +359,53 @@ def block_rng(seed: int, block: int, *key: int) -> np.random.Generator:
 def uniform_blocks(n: int, dims: int, seed: int, sampler: Sampler
                    ) -> Any:
     """Yield (start, uniforms) blocks of shape (<= STREAM_BLOCK, dims) covering n rows."""
-    source = _UniformSource(dims, seed, sampler)
+    source = _UniformSource(SourceSpec(dims), seed, sampler)
     for block, start in enumerate(range(0, n, STREAM_BLOCK)):
         rows = min(STREAM_BLOCK, n - start)
         source.start_block(block)
         yield start, source.take(rows)
 
 
+DrawKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One source of uniforms in a run: ``width`` columns, and for a common-random-numbers
+    source the :func:`draw_key` of each column."""
+
+    width: int
+    keys: tuple[DrawKey, ...] = ()
+
+
+@lru_cache(maxsize=1 << 16)
+def _key_words(key: DrawKey) -> tuple[int, ...]:
+    """A draw key as four 32-bit words of a seed's spawn key (a stable hash: the same words in
+    every process and on every machine, unlike ``hash``)."""
+    import hashlib
+
+    digest = hashlib.blake2b("\x1f".join(key).encode(), digest_size=16,
+                             person=b"riskengine-key").digest()
+    return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 16, 4))
+
+
 class _UniformSource:
     """One stream of uniforms in stream blocks; a block can be taken in row pieces, which give
-    the same numbers as taking it whole (both generators are sequential)."""
+    the same numbers as taking it whole (every generator is sequential).
 
-    def __init__(self, dims: int, seed: int, sampler: Sampler) -> None:
-        self.dims, self.seed, self.sampler = dims, seed, sampler
+    With the pseudo-random sampler, a source of draw keys gives each key its own generator per
+    block, seeded by (seed, block, key): a quantity's uniforms are then the same numbers in
+    every run that draws it, whatever else the run holds, so the scores of scenarios simulated
+    in different runs keep their common random numbers (compare counts P(A beats B) across
+    partnerships from the runs' own draws). Scrambled Sobol points are one joint sequence, so
+    a Sobol source is one stream over all its columns.
+    """
+
+    def __init__(self, spec: SourceSpec, seed: int, sampler: Sampler) -> None:
+        self.dims, self.keys, self.seed, self.sampler = spec.width, spec.keys, seed, sampler
         self.engine: Any = None
         self.rng: np.random.Generator | None = None
+        self.rngs: list[np.random.Generator] = []
 
     def start_block(self, block: int) -> None:
         if self.sampler == "sobol":
@@ -385,6 +418,8 @@ class _UniformSource:
                     # a worker that starts at block b: skip the points of the earlier blocks
                     # (the same points as drawing them: checked in tests/test_parallel.py)
                     self.engine.fast_forward(block * STREAM_BLOCK)
+        elif self.keys:
+            self.rngs = [block_rng(self.seed, block, *_key_words(key)) for key in self.keys]
         else:
             self.rng = block_rng(self.seed, block)
 
@@ -395,6 +430,12 @@ class _UniformSource:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*balance properties.*")
                 return self.engine.random(rows)  # type: ignore[no-any-return]
+        if self.keys:
+            # column-major: each key's column is contiguous, as the inverse CDFs read it
+            out = np.empty((self.dims, rows))
+            for rng, column in zip(self.rngs, out, strict=True):
+                rng.random(out=column)
+            return out.T
         assert self.rng is not None
         return self.rng.random((rows, self.dims))
 
@@ -476,8 +517,8 @@ def draw_key(scenario: Scenario, factor: Factor) -> tuple[str, str]:
 
 
 def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
-             ) -> tuple[list[_Member], list[int]]:
-    """The members of a run and the widths of their uniform sources.
+             ) -> tuple[list[_Member], list[SourceSpec]]:
+    """The members of a run and their uniform sources.
 
     ``shared``: one source for all (common random numbers, one column per uncertain quantity,
     :func:`draw_key`: scenarios estimating the same quantity get the same uniforms, different
@@ -485,11 +526,11 @@ def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
     when it has no correlations and the sampler is random.
     """
     members: list[_Member] = []
-    dims: list[int] = []
+    sources: list[SourceSpec] = []
     if shared:
         keys = sorted({draw_key(s, e.factor) for s in scenarios for e in s.estimates})
         column = {key: i for i, key in enumerate(keys)}
-        dims.append(len(keys))
+        sources.append(SourceSpec(len(keys), tuple(keys)))
     for s in scenarios:
         arrays, marginals, copula = ModelArrays.of(s), Marginals.of(s), Copula.of(s)
         if shared:
@@ -499,9 +540,9 @@ def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
         elif sampler == "random" and copula is None:
             members.append(_Member(s, arrays, marginals, None, None, None))
         else:
-            members.append(_Member(s, arrays, marginals, copula, len(dims), None))
-            dims.append(len(arrays.ids))
-    return members, dims
+            members.append(_Member(s, arrays, marginals, copula, len(sources), None))
+            sources.append(SourceSpec(len(arrays.ids)))
+    return members, sources
 
 
 @dataclass(frozen=True)
@@ -556,27 +597,41 @@ class _SharedColumns:
         exactly as the member giving it would have (so the same numbers)."""
         table = np.empty((rows, self.width))
         correlated: dict[int, FloatArray] = {}
+        # a variant that shifts or rescales an estimate keeps its PERT shape (a, b): the
+        # costly Beta inverse of a column is shared by every estimate of that shape, and
+        # each adds only its own low + width * x, the arithmetic of column_ppf
+        shapes: dict[tuple[int, float, float], FloatArray] = {}
         for d, (i, j) in enumerate(self.origin):
             member = members[i]
             assert member.cols is not None and member.source is not None
             u = uniforms[member.source]
+            m, ab = member.marginals, self.ab[i]
+            assert ab is not None
             if member.copula is not None and j in member.copula.cols:
                 if i not in correlated:
                     correlated[i] = correlate(u[:, member.cols], member.copula)
                 column = correlated[i][:, j]
+            elif m.kind[j] == m.PERT:
+                key = (int(member.cols[j]), float(ab[0][j]), float(ab[1][j]))
+                if key not in shapes:
+                    shapes[key] = beta_table(key[1], key[2])(
+                        np.ascontiguousarray(u[:, member.cols[j]]))
+                table[:, d] = m.low[j] + (m.high[j] - m.low[j]) * shapes[key]
+                continue
             else:
                 column = u[:, member.cols[j]]
-            table[:, d] = member.marginals.column_ppf(j, column, self.ab[i])  # type: ignore[arg-type]
+            table[:, d] = m.column_ppf(j, column, ab)
         return table
 
 
-def _chunk_rows(members: Sequence[_Member], dims: Sequence[int], chunk_size: int) -> int:
+def _chunk_rows(members: Sequence[_Member], sources: Sequence[SourceSpec], chunk_size: int
+                ) -> int:
     """Rows scored at a time: a (rows x width) float64 matrix stays within CHUNK_BYTES."""
-    width = max([m.k for m in members] + list(dims) + [1])
+    width = max([m.k for m in members] + [s.width for s in sources] + [1])
     return max(1, min(chunk_size, STREAM_BLOCK, CHUNK_BYTES // (8 * width)))
 
 
-def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
+def _stream(members: Sequence[_Member], sources: Sequence[SourceSpec], n: int, seed: int,
             sampler: Sampler, chunk_rows: int, progress: Progress | None = None,
             blocks: range | None = None) -> Iterator[list[FloatArray]]:
     """Per stream block, each member's (3, rows) outputs. The numbers depend only on the seed,
@@ -586,7 +641,7 @@ def _stream(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
     # The (rows x k) @ (k x 2) product in the scoring is too small for BLAS threads: waking a
     # second thread costs more than it saves, and far more when the other core is busy.
     with threadpool_limits(limits=1, user_api="blas"):
-        yield from _stream_blocks(members, dims, n, seed, sampler, chunk_rows, progress,
+        yield from _stream_blocks(members, sources, n, seed, sampler, chunk_rows, progress,
                                   blocks if blocks is not None else range(n_blocks(n)))
 
 
@@ -594,13 +649,14 @@ def n_blocks(n: int) -> int:
     return -(-n // STREAM_BLOCK)
 
 
-def _stream_blocks(members: Sequence[_Member], dims: Sequence[int], n: int, seed: int,
+def _stream_blocks(members: Sequence[_Member], specs: Sequence[SourceSpec], n: int, seed: int,
                    sampler: Sampler, chunk_rows: int, progress: Progress | None,
                    blocks: range) -> Iterator[list[FloatArray]]:
-    sources = [_UniformSource(d, seed, sampler) for d in dims]
+    sources = [_UniformSource(spec, seed, sampler) for spec in specs]
     shared = _SharedColumns.of(members)
     if shared.width:  # a piece's uniforms and its table of distinct columns, together
-        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // (8 * (shared.width + sum(dims)))))
+        chunk_rows = max(1, min(chunk_rows, CHUNK_BYTES // (8 * (shared.width + sum(
+            spec.width for spec in specs)))))
     for block in blocks:
         start = block * STREAM_BLOCK
         rows = min(STREAM_BLOCK, n - start)
@@ -706,10 +762,19 @@ class _Accumulator:
     def __post_init__(self) -> None:
         self.band_counts = np.zeros(len(band_names(self.bands)), dtype=np.int64)
 
-    def add(self, out: FloatArray) -> None:
+    def add(self, out: FloatArray, histograms: int = 3) -> None:
+        """Take one block's outputs; the percentile histograms of the first ``histograms``
+        outputs only (a caller that keeps every draw reads its percentiles off them, and needs
+        S's histogram only for an outlook mixture)."""
         self.merge(_moments(out))
-        hist, bands = _counts(out, self.bands, self.band_counts.size)
-        self.hist += hist
+        if histograms == 3:
+            hist, bands = _counts(out, self.bands, self.band_counts.size)
+            self.hist += hist
+        else:
+            for j, level in enumerate(_first_levels()[:histograms]):
+                self.hist[j] += np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
+            bands = np.bincount(band_index(out[0], self.bands),
+                                minlength=self.band_counts.size).astype(np.int64)
         self.band_counts += bands
 
     def merge(self, moments: Moments) -> None:
@@ -873,6 +938,25 @@ def _choose(t: _Target, mass: FloatArray, summed: FloatArray | None = None) -> N
 
 # ---------------------------------------------------------------------------------------------
 # results
+
+
+def _order_statistics(values: FloatArray, ranks: Sequence[int]) -> FloatArray:
+    """Each row's values of the given ascending 0-based ranks, (rows, len(ranks)): a partition
+    at the middle rank, then each side at its own ranks (numpy's partition at several ranks
+    at once is three times slower)."""
+    middle = len(ranks) // 2
+    at = ranks[middle]
+    parted = np.partition(values, at, axis=1)
+    out = np.empty((values.shape[0], len(ranks)))
+    out[:, middle] = parted[:, at]
+    if middle:
+        out[:, :middle] = _order_statistics(parted[:, :at], ranks[:middle]) if \
+            ranks[middle - 1] < at else _order_statistics(parted[:, :at + 1], ranks[:middle])
+    if middle + 1 < len(ranks):
+        rest = [r - at - 1 for r in ranks[middle + 1:]]
+        out[:, middle + 1:] = (_order_statistics(parted[:, at + 1:], rest) if rest[0] >= 0
+                               else _order_statistics(parted[:, at:], [r + 1 for r in rest]))
+    return out
 
 
 def stats(values: FloatArray) -> dict[str, float]:
@@ -1085,6 +1169,7 @@ class RunResult:
     summaries: list[Summary]
     pairs: dict[tuple[int, int], tuple[float, float]]  # (i, j) -> (P(S_i > S_j), P(tie))
     mixture: dict[str, Any] | None
+    stability: dict[int, FloatArray] = field(default_factory=dict)  # S of the members asked for
 
 
 @dataclass(frozen=True)
@@ -1098,14 +1183,14 @@ class StreamSpec:
     shared: bool
     chunk_size: int
 
-    def open(self) -> tuple[list[_Member], list[int], int]:
-        members, dims = _members(self.scenarios, self.shared, self.sampler)
-        return members, dims, _chunk_rows(members, dims, self.chunk_size)
+    def open(self) -> tuple[list[_Member], list[SourceSpec], int]:
+        members, sources = _members(self.scenarios, self.shared, self.sampler)
+        return members, sources, _chunk_rows(members, sources, self.chunk_size)
 
     def stream(self, blocks: range | None = None, progress: Progress | None = None,
                ) -> Iterator[list[FloatArray]]:
-        members, dims, rows = self.open()
-        return _stream(members, dims, self.n, self.seed, self.sampler, rows, progress, blocks)
+        members, sources, rows = self.open()
+        return _stream(members, sources, self.n, self.seed, self.sampler, rows, progress, blocks)
 
 
 @dataclass(frozen=True)
@@ -1118,10 +1203,11 @@ class StreamPart:
     band_counts: list[NDArray[np.int64]]
     pair_counts: list[NDArray[np.int64]]  # in the order of the pairs asked for
     outs: list[list[FloatArray]] | None
+    stability: list[list[FloatArray]] = field(default_factory=list)  # [block][wanted member]
 
 
 def stream_part(spec: StreamSpec, blocks: range, pairs: Sequence[tuple[int, int]],
-                keep: bool) -> StreamPart:
+                keep: bool, want: Sequence[int] = ()) -> StreamPart:
     """Worker: draw and score ``blocks`` of a run and summarise them (top level: picklable)."""
     bands = [ModelArrays.of(s).bands for s in spec.scenarios]
     n_bands = [len(band_names(b)) for b in bands]
@@ -1139,12 +1225,22 @@ def stream_part(spec: StreamSpec, blocks: range, pairs: Sequence[tuple[int, int]
                        np.count_nonzero(outs[i][0] == outs[j][0])]
         if part.outs is not None:
             part.outs.append(outs)
+        elif want:
+            part.stability.append([outs[m][0].copy() for m in want])
     return part
 
 
 def scan_part(spec: StreamSpec, blocks: range, pending: list[_Target]) -> list[Partial]:
     """Worker: one exact-percentile pass over ``blocks`` (top level: picklable)."""
     return [_partials(pending, outs) for outs in spec.stream(blocks)]
+
+
+def run_task(spec: StreamSpec, pairs: Sequence[tuple[int, int]],
+             mixture: Sequence[float] | None, want: Sequence[int]) -> RunResult:
+    """Worker: a whole run in one process (top level: picklable), for callers that share out
+    many runs rather than the blocks of one."""
+    return run_members(spec.scenarios, spec.n, spec.seed, spec.sampler, spec.shared,
+                       spec.chunk_size, pairs=pairs, mixture=mixture, want=want)[0]
 
 
 def block_ranges(n: int, parts: int = 32) -> list[range]:
@@ -1158,34 +1254,41 @@ def block_ranges(n: int, parts: int = 32) -> list[range]:
 def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampler,
                 shared: bool, chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
                 pairs: Sequence[tuple[int, int]] = (), mixture: Sequence[float] | None = None,
-                executor: Executor | None = None,
+                executor: Executor | None = None, want: Sequence[int] = (),
                 ) -> tuple[RunResult, Callable[[int], FloatArray]]:
     """Monte Carlo summaries of several scenarios in one streaming pass (plus the passes the
     exact percentiles need), and a function that draws one member's arrays again.
+    ``want``: members whose stability draws the result carries (taken in the first pass).
 
     With an ``executor`` (any :class:`concurrent.futures.Executor`: a process pool, a Dask
     client's) the stream blocks are drawn by its workers; every partial result is combined in
     block order, so the numbers are the same to the last digit as without one."""
     spec = StreamSpec(tuple(scenarios), n, seed, sampler, shared, chunk_size)
-    members, dims, rows = spec.open()
+    members, sources, rows = spec.open()
     accs = [_Accumulator(m.arrays.bands) for m in members]
     keep = 3 * n * len(members) * 8 <= KEEP_BYTES
     kept: list[list[FloatArray]] = []
     pair_counts = {p: np.zeros(2, dtype=np.int64) for p in pairs}
+    wanted: list[list[FloatArray]] = []  # [block][k]: S of want[k], when not kept whole
+    # with every draw kept, the members' percentiles are read off the draws; only the outlook
+    # mixture's are found through the histograms
+    histograms = 3 if not keep else 1 if mixture is not None else 0
     if executor is not None and len(block_ranges(n)) < 2:
         executor = None  # one block: nothing to share out, and the same numbers
     if executor is None:
-        for outs in _stream(members, dims, n, seed, sampler, rows, progress):
+        for outs in _stream(members, sources, n, seed, sampler, rows, progress):
             for acc, out in zip(accs, outs, strict=True):
-                acc.add(out)
+                acc.add(out, histograms)
             for (i, j), counts in pair_counts.items():
                 counts += [np.count_nonzero(outs[i][0] > outs[j][0]),
                            np.count_nonzero(outs[i][0] == outs[j][0])]
             if keep:
                 kept.append(outs)
+            elif want:
+                wanted.append([outs[m][0].copy() for m in want])
     else:
         ranges = block_ranges(n)
-        futures = [executor.submit(stream_part, spec, blocks, list(pairs), keep)
+        futures = [executor.submit(stream_part, spec, blocks, list(pairs), keep, list(want))
                    for blocks in ranges]
         for blocks, future in zip(ranges, futures, strict=True):
             part: StreamPart = future.result()
@@ -1199,6 +1302,7 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
                 counts += more
             if part.outs is not None:
                 kept.extend(part.outs)
+            wanted.extend(part.stability)
             if progress is not None:
                 done = min(n, blocks.stop * STREAM_BLOCK) - blocks.start * STREAM_BLOCK
                 progress(done * len(members))
@@ -1208,7 +1312,7 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
             return (_partials(pending, outs) for outs in kept)
         if executor is None:
             return (_partials(pending, outs)
-                    for outs in _stream(members, dims, n, seed, sampler, rows))
+                    for outs in _stream(members, sources, n, seed, sampler, rows))
         futures = [executor.submit(scan_part, spec, blocks, pending)
                    for blocks in block_ranges(n)]
         return (partial for future in futures for partial in future.result())
@@ -1220,7 +1324,19 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
         # the weighted outlook percentile: each draw of scenario m weighs p_m / n
         mix_targets = [_Target(0, {m: p / n for m, p in enumerate(mixture)}, q / 100.0 - 1e-12)
                        for q in PERCENTILES]
-    _resolve(targets + mix_targets, accs, scan)
+    if keep:
+        for m in range(len(members)):
+            values = np.concatenate([outs[m] for outs in kept], axis=1)
+            # numpy's inverted-CDF percentiles are these order statistics; one partition
+            # finds all three
+            found = _order_statistics(values, [inverted_cdf_rank(n, q) for q in PERCENTILES])
+            for j in range(3):
+                for t, value in zip(targets[9 * m + 3 * j:9 * m + 3 * j + 3], found[j],
+                                    strict=True):
+                    t.value = float(value)
+        _resolve(mix_targets, accs, scan)
+    else:
+        _resolve(targets + mix_targets, accs, scan)
     summaries = []
     for m, acc in enumerate(accs):
         std = acc.std()
@@ -1240,13 +1356,15 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
                **{f"p{q:g}": t.value for q, t in zip(PERCENTILES, mix_targets, strict=True)},
                "band_probabilities": {band: float(counts[i] / total)
                                       for i, band in enumerate(band_names(accs[0].bands))}}
+    stability = {m: np.concatenate([outs[m][0] for outs in kept]) if keep else
+                 np.concatenate([block[k] for block in wanted]) for k, m in enumerate(want)}
     result = RunResult(summaries, {p: (float(c[0] / n), float(c[1] / n))
-                                   for p, c in pair_counts.items()}, mix)
+                                   for p, c in pair_counts.items()}, mix, stability)
 
     def arrays_of(m: int) -> FloatArray:
         if keep:
             return np.concatenate([outs[m] for outs in kept], axis=1)
-        return np.concatenate([outs[m] for outs in _stream(members, dims, n, seed, sampler,
+        return np.concatenate([outs[m] for outs in _stream(members, sources, n, seed, sampler,
                                                            rows)], axis=1)
 
     return result, arrays_of

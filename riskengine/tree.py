@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -155,16 +156,28 @@ class CompiledTree:
 
 
 def default_tree(scenario: Scenario) -> TreeFile:
-    """MODEL.md's formula written as a tree, from the scenario's estimates and settings."""
+    """MODEL.md's formula written as a tree, from the scenario's estimates and settings.
+
+    Scenarios with the same settings and the same weighted factors get the same tree object,
+    so its compiled form (:func:`compile_tree`, cached by tree) is shared: a partnership's
+    variants usually change estimates, not which factors count."""
     settings = scenario.model
-    geometric = settings.aggregation == "geometric"
-    beta = settings.risk_share
+    return _default_tree(settings.aggregation, float(settings.risk_share),
+                         float(settings.bands.stable), float(settings.bands.fragile),
+                         tuple((e.factor.id, e.factor.kind, float(e.weight))
+                               for e in scenario.estimates))
+
+
+@lru_cache(maxsize=1024)
+def _default_tree(aggregation: str, beta: float, stable: float, fragile: float,
+                  factors: tuple[tuple[str, str, float], ...]) -> TreeFile:
+    geometric = aggregation == "geometric"
 
     def kind_node(kind: str, inverted: bool, weight: float) -> TreeNode:
         method = ("geometric_complements" if kind == "risk" else "geometric") if geometric \
             else "arithmetic"
-        leaves = [TreeLeaf(factor=e.factor.id, weight=e.weight)
-                  for e in scenario.estimates if e.factor.kind == kind and e.weight > 0]
+        leaves = [TreeLeaf(factor=fid, weight=w)
+                  for fid, k, w in factors if k == kind and w > 0]
         return TreeNode.model_construct(
             id=kind, name=kind.capitalize(), method=method, weight=weight, inverted=inverted,
             eps=GEOMETRIC_EPS, min_coverage=0.0, description=None, children=leaves)
@@ -173,13 +186,12 @@ def default_tree(scenario: Scenario) -> TreeFile:
         id="stability", name="Stability", method="geometric" if geometric else "arithmetic",
         weight=1.0, inverted=False, eps=GEOMETRIC_EPS, min_coverage=0.0, description=None,
         children=[kind_node("risk", True, beta), kind_node("opportunity", False, 1.0 - beta)])
-    bands = settings.bands
     return TreeFile.model_construct(
         id="default", name="Partnership stability (MODEL.md)",
         description="Risk and opportunity indices combined by the scenario's aggregation.",
         scale=DisplayScale(min=0.0, max=100.0, unit="stability"),
-        bands=[BandSpec(name="stable", min=bands.stable),
-               BandSpec(name="fragile", min=bands.fragile),
+        bands=[BandSpec(name="stable", min=stable),
+               BandSpec(name="fragile", min=fragile),
                BandSpec(name="unstable", min=0.0)],
         higher_is="better", root=root)
 

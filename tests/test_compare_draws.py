@@ -88,8 +88,9 @@ def test_scenarios_of_one_partnership_still_share_draws(shipped: dict[str, Scena
     """(c) A variant and its baseline: every factor they both estimate is one column, and a
     copy of the baseline ties it on every draw."""
     group = [s for s in shipped.values() if s.partnership == "japan-turkey"]
-    members, dims = _members(group, True, "random")
-    assert dims == [len({e.factor.id for s in group for e in s.estimates})]
+    members, sources = _members(group, True, "random")
+    assert [source.width for source in sources] == [
+        len({e.factor.id for s in group for e in s.estimates})]
     columns = [dict(zip((e.factor.id for e in m.scenario.estimates), m.cols.tolist(),
                         strict=True)) for m in members]  # type: ignore[union-attr]
     for a in columns:

@@ -170,8 +170,8 @@ def reference_stream(scenarios: list[Scenario], n: int, seed: int, sampler: str
                      ) -> list[list[np.ndarray]]:
     """The former per-member path: each member's uniforms through its own copula and its
     whole inverse CDF, no sharing."""
-    members, dims = _members(scenarios, True, sampler)  # type: ignore[arg-type]
-    source = _UniformSource(dims[0], seed, sampler)  # type: ignore[arg-type]
+    members, sources = _members(scenarios, True, sampler)  # type: ignore[arg-type]
+    source = _UniformSource(sources[0], seed, sampler)  # type: ignore[arg-type]
     blocks = []
     for block in range(n_blocks(n)):
         rows = min(STREAM_BLOCK, n - block * STREAM_BLOCK)

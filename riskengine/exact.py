@@ -16,8 +16,10 @@ Pure functions over numpy arrays; no knowledge of scenarios or of the scoring mo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
+from threading import Lock
 
 import numpy as np
 from numpy.typing import NDArray
@@ -123,13 +125,12 @@ def linear_law(c0: float, coef: FloatArray, kind: NDArray[np.int8], low: FloatAr
     cells = np.ceil(t_width / step).astype(int) + 1
     length = int(cells.sum())
     fft_length = 1 << int(np.ceil(np.log2(length)))
-    masses = np.zeros((k, fft_length))
+    spectra = np.empty((k, fft_length // 2 + 1), dtype=complex)
     for row, i in enumerate(active):
-        edges = t_lo[row] + step * np.arange(cells[row] + 1)
-        x = edges / coef[i]  # the raw values at the term's cell edges
-        f = raw_cdf(int(kind[i]), low[i], mode[i], high[i], a[i], b[i], x)
-        masses[row, :cells[row]] = np.abs(np.diff(f))
-    spectrum = np.prod(np.fft.rfft(masses, axis=1), axis=0)
+        term: Term = (fft_length, step, int(cells[row]), int(kind[i]), float(low[i]),
+                      float(mode[i]), float(high[i]), float(a[i]), float(b[i]), float(coef[i]))
+        spectra[row] = _SPECTRA.get(term, float(t_lo[row]))
+    spectrum = np.prod(spectra, axis=0)
     total = np.fft.irfft(spectrum, n=fft_length)[:length - k + 1]
     np.clip(total, 0.0, None, out=total)  # FFT round-off can leave -1e-17
     cdf = np.concatenate([[0.0], np.cumsum(total)])
@@ -138,6 +139,47 @@ def linear_law(c0: float, coef: FloatArray, kind: NDArray[np.int8], low: FloatAr
     start = shift + float(t_lo.sum()) + (k - 1) * step / 2.0
     support = (shift + float(t_lo.sum()), shift + float((t_lo + t_width).sum()))
     return Law(start, step, cdf, mean, std, support)
+
+
+Term = tuple[int, float, int, int, float, float, float, float, float, float]
+
+
+def _term_spectrum(term: Term, t_lo: float) -> NDArray[np.complex128]:
+    """The FFT of one term's cell probabilities on the law's grid."""
+    fft_length, step, cells, kind, low, mode, high, a, b, coef = term
+    masses = np.zeros(fft_length)
+    edges = t_lo + step * np.arange(cells + 1, dtype=float)
+    x = np.asarray(edges / coef, dtype=float)  # the raw values at the term's cell edges
+    masses[:cells] = np.abs(np.diff(raw_cdf(kind, low, mode, high, a, b, x)))
+    return np.fft.rfft(masses)
+
+
+class _SpectrumCache:
+    """The last terms' spectra, by everything that makes them (``t_lo`` follows from the
+    coefficient and the estimate). A partnership's variants change a few estimates and keep
+    the widths, so their laws share the grid and most terms with the baseline's: each such
+    term is discretised and transformed once. Bounded: 256 spectra of a 2^14 grid is 34 MB."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.items: OrderedDict[Term, NDArray[np.complex128]] = OrderedDict()
+        self.lock = Lock()
+
+    def get(self, key: Term, t_lo: float) -> NDArray[np.complex128]:
+        with self.lock:
+            hit = self.items.get(key)
+            if hit is not None:
+                self.items.move_to_end(key)
+                return hit
+        value = _term_spectrum(key, t_lo)
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+_SPECTRA = _SpectrumCache()
 
 
 def band_probabilities(law: Law, bands: BandRule) -> dict[str, float]:

@@ -590,24 +590,9 @@ def independent_odds(a: Any, b: Any) -> tuple[float, float]:
         return below, 0.0
     if b.step == 0.0:
         return 1.0 - float(a.cdf_at(b.start)), 0.0
-    edges = _merged_edges(a.edges, b.edges)
-    # on each piece between consecutive edges: A's mass there times the mean of F_B over it
-    mass = np.diff(a.cdf_at(edges))
-    f_b = b.cdf_at(edges)
-    # b.cdf_at clips at B's true support, where F_B jumps by at most a cell's rounding
-    return float(np.clip(np.sum(mass * (f_b[:-1] + f_b[1:]) / 2.0), 0.0, 1.0)), 0.0
+    from riskengine.exact import prob_greater
 
-
-def _merged_edges(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``np.union1d(a, b)`` restricted to ``[a[0], a[-1]]``, for sorted ``a`` and ``b``: the
-    same values, found by keeping only b's edges inside a's range and merging two sorted runs
-    (a stable sort merges runs in linear time, where union1d sorts both from scratch)."""
-    inside = b[(b >= a[0]) & (b <= a[-1])]
-    merged = np.sort(np.concatenate([a, inside]), kind="stable")
-    keep = np.empty(merged.size, dtype=bool)
-    keep[:1] = True
-    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-    return merged[keep]
+    return prob_greater(a, b), 0.0
 
 
 #: The stability draws held at once for the pairs across runs stay under this; beyond it

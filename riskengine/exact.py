@@ -47,13 +47,31 @@ class Law:
     std: float
     support: tuple[float, float] = (-np.inf, np.inf)  # the true range; the grid's may be wider
 
-    @cached_property
+    @property
     def edges(self) -> FloatArray:
-        # cached: a comparison asks each law for its edges once per pair it is in (the
-        # frozen dataclass's instance dict still takes a cached_property)
-        edges = self.start + self.step * np.arange(self.cdf.size, dtype=float)
-        edges.flags.writeable = False
-        return edges
+        # not cached: a comparison of 1,000 scenarios holds 3,000 laws, and their edges would
+        # double its memory for 20 microseconds saved per use
+        return self.start + self.step * np.arange(self.cdf.size, dtype=float)
+
+    @cached_property
+    def _areas(self) -> FloatArray:
+        """The integral of the CDF from the first edge to each edge (it is linear between
+        edges, so the trapezoids are exact)."""
+        return np.concatenate([[0.0], np.cumsum((self.cdf[:-1] + self.cdf[1:])
+                                                * (self.step / 2.0))])
+
+    def integral_at(self, x: FloatArray) -> FloatArray:
+        """G(x), the integral of the piecewise-linear CDF from minus infinity to x (0 below
+        the first edge, rising by 1 per unit beyond the last), for a law with ``step > 0``.
+        The grid is uniform, so each x finds its cell by arithmetic, not by a search."""
+        last = self.cdf.size - 1
+        u = (np.asarray(x, dtype=float) - self.start) / self.step
+        cell = np.clip(np.floor(u), 0, last - 1).astype(np.intp)
+        r = u - cell
+        lo, hi = self.cdf[cell], self.cdf[cell + 1]
+        inside = self._areas[cell] + self.step * r * (lo + (hi - lo) * (r / 2.0))
+        beyond = self._areas[-1] + (u - last) * self.step
+        return np.where(u <= 0.0, 0.0, np.where(u >= last, beyond, inside))
 
     def cdf_at(self, x: FloatArray | float) -> FloatArray:
         x = np.asarray(x, dtype=float)
@@ -216,6 +234,18 @@ def mixture_band_probabilities(laws: list[Law], weights: FloatArray, bands: Band
         for band, value in band_probabilities(law, bands).items():
             out[band] += w * value / total
     return out
+
+
+def prob_greater(a: Law, b: Law) -> float:
+    """P(A > B) for independent A and B with ``step > 0``: the integral of F_B against A's
+    law, exact for the piecewise-linear CDFs. A's density is constant on each of its cells,
+    so each cell contributes its mass times the mean of F_B over it, the difference of
+    B's :meth:`Law.integral_at` across the cell over its width: one pass over A's edges, no
+    merge of the two grids."""
+    mean_f = np.diff(b.integral_at(a.edges)) / a.step
+    # a sum of products, not np.dot: BLAS wakes its threads for a dot this size, which
+    # costs 500 times the arithmetic when another process holds the other core
+    return float(np.clip(np.sum(np.diff(a.cdf) * mean_f), 0.0, 1.0))
 
 
 def prob_positive(law: Law) -> tuple[float, float]:

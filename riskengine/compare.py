@@ -29,6 +29,7 @@ from riskengine.scoring import Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     KEEP_BYTES,
     STREAM_BLOCK,
+    ExactResult,
     Marginals,
     Method,
     Progress,
@@ -40,9 +41,8 @@ from riskengine.simulation import (
     _members,
     _stream,
     block_ranges,
-    choose_method,
     draw_key,
-    exact_summary,
+    exact_results,
     linear_form,
     run_members,
     run_task,
@@ -298,8 +298,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             raise InputError([Problem(s.source or s.id, None, None, "id", f"scenario {s.key} "
                                       f"is also defined in {seen[s.key].source}", "RE202")])
         seen[s.key] = s
-    laws = choose_method(scenarios, method)
     group_map = _groups(scenarios)
+    exact = _exact_results(scenarios, method, group_map, executor)
+    laws = [None if e is None else e[0] for e in exact]
     groups = list(group_map.values())
     # the partnerships that have an outlook: probabilities in every scenario, summing to 1
     reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
@@ -383,7 +384,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
-            summary, how = exact_summary(law, scenario_bands(s)), "exact"
+            summary, how = exact[m][1], "exact"  # type: ignore[index]
         else:
             summary, how = summaries[m], "mc"
         sims.append(Simulation(s.id, s.partnership, n, seed, sampler, scenario_bands(s),
@@ -513,6 +514,24 @@ def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequ
                      "p_tie": min(1.0, max(0.0, math.fsum(ties))),
                      "method": hows.pop() if len(hows) == 1 else "mixed"})
     return tuple(odds)
+
+
+def _exact_results(scenarios: Sequence[Scenario], method: Method,
+                   groups: Mapping[str, list[int]], executor: Executor | None
+                   ) -> list[ExactResult]:
+    """Each scenario's law of S and summary (None: Monte Carlo), a partnership a task on the
+    executor when there is one (its variants share the baseline's terms: see
+    :mod:`riskengine.exact`'s spectrum cache), else here."""
+    if executor is None or method == "mc" or len(groups) < 2:
+        return exact_results(scenarios, method)
+    chunks = list(groups.values())
+    futures = [executor.submit(exact_results, [scenarios[m] for m in chunk], method)
+               for chunk in chunks]
+    out: list[ExactResult] = [None] * len(scenarios)
+    for chunk, future in zip(chunks, futures, strict=True):
+        for m, result in zip(chunk, future.result(), strict=True):
+            out[m] = result
+    return out
 
 
 class PairsError(ValueError):

@@ -1136,11 +1136,37 @@ def choose_method(scenarios: Sequence[Scenario], method: Method) -> list[list[An
     if method == "exact":
         for s, law in zip(scenarios, laws, strict=True):
             if law is None:
-                raise MethodError(
-                    f"--method exact: scenario {s.partnership}/{s.id} is not linear in "
-                    "independent inputs (it has correlations or the geometric model); use "
-                    "--method auto or mc")
+                raise _not_linear(s)
     return laws
+
+
+def _not_linear(s: Scenario) -> MethodError:
+    return MethodError(f"--method exact: scenario {s.partnership}/{s.id} is not linear in "
+                       "independent inputs (it has correlations or the geometric model); use "
+                       "--method auto or mc")
+
+
+ExactResult = tuple[tuple[Any], Summary] | None  # (the law of S,), the summary of S, R, O
+
+
+def exact_results(scenarios: Sequence[Scenario], method: Method) -> list[ExactResult]:
+    """:func:`choose_method` for a caller that needs only the law of S after the summaries:
+    each scenario's laws of R and O go into its summary at once and are dropped, so a
+    comparison of thousands of scenarios holds one law a scenario, not three. (Top level:
+    picklable, for executors that share the scenarios out in chunks.)"""
+    choose_method([], method)  # an unknown method fails here
+    if method == "mc":
+        return [None] * len(scenarios)
+    out: list[ExactResult] = []
+    for s in scenarios:
+        laws = exact_laws(s)
+        if laws is None:
+            if method == "exact":
+                raise _not_linear(s)
+            out.append(None)
+        else:
+            out.append(((laws[0],), exact_summary(laws, scenario_bands(s))))
+    return out
 
 
 def exact_summary(laws: Sequence[Any], bands: BandRule) -> Summary:

@@ -23,6 +23,7 @@ from riskengine.reporting import LONG_LIST, json_text, to_json
 from riskengine.scoring import ModelArrays
 from riskengine.simulation import (
     PERCENTILES,
+    MethodError,
     _order_statistics,
     inverted_cdf_rank,
     simulate_many,
@@ -165,3 +166,14 @@ def test_cli_compare_of_many_partnerships_with_jobs(tmp_path: Path,
     assert cli.main([*args, "--jobs", "2"]) == 0
     assert capsys.readouterr().out == alone
     assert len(json.loads(alone)["partnerships"]) >= 2
+
+
+def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario]) -> None:
+    linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
+    want = compare(linear, n=N, seed=4).to_dict()
+    assert {row["method"] for row in want["rows"]} == {"exact"}
+    with ThreadPoolExecutor(2) as threads:
+        assert compare(linear, n=N, seed=4, executor=threads).to_dict() == want
+        # --method exact on a scenario that is not linear: the worker's error, as here
+        with pytest.raises(MethodError, match="not linear"):
+            compare(shipped, n=N, method="exact", executor=threads)

@@ -356,8 +356,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             mix = ([s.probability or 0.0 for s in members] if pairs != "all"
                    and partnership in with_outlook and any(laws[m] is None for m in run)
                    else None)
+            budget -= 3 * 8 * n * len(run)
             tasks.append((r, StreamSpec(tuple(members), n, seed, sampler, True, STREAM_BLOCK),
-                          inside, mix, want))
+                          inside, mix, want, budget >= 0))
         else:
             if progress is not None:
                 progress(n * len(run))
@@ -374,8 +375,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             mixtures[scenarios[run[0]].partnership] = result.mixture
         if counter is not None:
             counted.update(counter.add(r, {run[i]: v for i, v in result.stability.items()}))
-        budget -= 3 * 8 * n * len(run)
-        if arrays_of is None or budget < 0:
+        if arrays_of is None:
             arrays_of = redraw.of([scenarios[m] for m in run])
         draws.update((m, _bind(arrays_of, i)) for i, m in enumerate(run))
     if counter is None and outside:
@@ -683,7 +683,9 @@ class _CrossCounts:
         return out
 
 
-RunTask = tuple[int, StreamSpec, list[tuple[int, int]], list[float] | None, list[int]]
+# run, its spec, its own pairs, its outlook's weights, members whose S the pairs across runs
+# need, whether its outputs are kept for the simulations' arrays
+RunTask = tuple[int, StreamSpec, list[tuple[int, int]], list[float] | None, list[int], bool]
 
 
 def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor | None,
@@ -693,14 +695,14 @@ def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor |
     the one being used, so finished runs do not pile up in memory), else here, with the stream
     blocks of each shared out on ``blocks``."""
     if pool is None:
-        for r, spec, inside, mix, want in tasks:
+        for r, spec, inside, mix, want, keep in tasks:
             result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
                                             spec.shared, progress=progress, pairs=inside,
                                             mixture=mix, executor=blocks, want=want)
-            yield r, result, arrays_of
+            yield r, result, arrays_of if keep else None
         return
     ahead = 2 * (getattr(pool, "_max_workers", None) or os.cpu_count() or 2)
-    pending: deque[tuple[RunTask, Future[RunResult]]] = deque()
+    pending: deque[tuple[RunTask, Future[tuple[RunResult, list[Any] | None]]]] = deque()
     queue = iter(tasks)
     for task in queue:
         pending.append((task, pool.submit(run_task, *task[1:])))
@@ -711,10 +713,10 @@ def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor |
         for task in queue:
             pending.append((task, pool.submit(run_task, *task[1:])))
             break
-        result = future.result()
+        result, outputs = future.result()
         if progress is not None:
             progress(spec.n * len(spec.scenarios))
-        yield r, result, None
+        yield r, result, None if outputs is None else outputs.__getitem__
 
 
 def _count_outside(scenarios: Sequence[Scenario], outside: Sequence[tuple[int, int]],

@@ -1262,11 +1262,15 @@ def scan_part(spec: StreamSpec, blocks: range, pending: list[_Target]) -> list[P
 
 
 def run_task(spec: StreamSpec, pairs: Sequence[tuple[int, int]],
-             mixture: Sequence[float] | None, want: Sequence[int]) -> RunResult:
+             mixture: Sequence[float] | None, want: Sequence[int], keep: bool
+             ) -> tuple[RunResult, list[FloatArray] | None]:
     """Worker: a whole run in one process (top level: picklable), for callers that share out
-    many runs rather than the blocks of one."""
-    return run_members(spec.scenarios, spec.n, spec.seed, spec.sampler, spec.shared,
-                       spec.chunk_size, pairs=pairs, mixture=mixture, want=want)[0]
+    many runs rather than the blocks of one; with ``keep``, each member's (3, n) outputs too
+    (the caller's budget for held draws decides)."""
+    result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
+                                    spec.shared, spec.chunk_size, pairs=pairs,
+                                    mixture=mixture, want=want)
+    return result, [arrays_of(m) for m in range(len(spec.scenarios))] if keep else None
 
 
 def block_ranges(n: int, parts: int = 32) -> list[range]:

@@ -118,8 +118,31 @@ class Snapshot:
         return self.catalogue_name or display_path(self.catalogue.root or "factors")
 
 
+class _BeforeAfter:
+    """A score on both sides of a change: how far its headline value moved and whether its band
+    did (nothing to say when a side is missing)."""
+
+    before: Any
+    after: Any
+
+    @staticmethod
+    def headline(side: Any) -> float:
+        raise NotImplementedError
+
+    @property
+    def delta(self) -> float | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.headline(self.after) - self.headline(self.before)
+
+    @property
+    def band_changed(self) -> bool:
+        return (self.before is not None and self.after is not None
+                and self.before.band != self.after.band)
+
+
 @dataclass
-class ScenarioChange:
+class ScenarioChange(_BeforeAfter):
     """One scenario before and after. ``changes``: its own (estimates, weight overrides, model
     settings, tree named); ``shared``: the refs of the :class:`SharedChange` s that reach it."""
 
@@ -138,16 +161,9 @@ class ScenarioChange:
     def partnership(self) -> str:
         return self.key.split("/", 1)[0]
 
-    @property
-    def delta(self) -> float | None:
-        if self.before is None or self.after is None:
-            return None
-        return self.after.stability - self.before.stability
-
-    @property
-    def band_changed(self) -> bool:
-        return (self.before is not None and self.after is not None
-                and self.before.band != self.after.band)
+    @staticmethod
+    def headline(side: Result) -> float:
+        return side.stability
 
     @property
     def moved(self) -> bool:
@@ -181,7 +197,7 @@ class OutlookScore:
 
 
 @dataclass(frozen=True)
-class PartnershipChange:
+class PartnershipChange(_BeforeAfter):
     """A partnership's outlook before and after; ``note_*`` says why a side has none (its
     probabilities do not make an outlook, or the partnership is not on that side)."""
 
@@ -191,16 +207,9 @@ class PartnershipChange:
     note_before: str | None = None
     note_after: str | None = None
 
-    @property
-    def delta(self) -> float | None:
-        if self.before is None or self.after is None:
-            return None
-        return self.after.expected_stability - self.before.expected_stability
-
-    @property
-    def band_changed(self) -> bool:
-        return (self.before is not None and self.after is not None
-                and self.before.band != self.after.band)
+    @staticmethod
+    def headline(side: OutlookScore) -> float:
+        return side.expected_stability
 
     @property
     def moved(self) -> bool:

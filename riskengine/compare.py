@@ -25,7 +25,7 @@ from riskengine.models import Factor, Scenario
 from riskengine.outlook import Outlook, outlook
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.reliability import Reliability, reliability
-from riskengine.scoring import Result, has_sides, scenario_bands, score
+from riskengine.scoring import Result, has_sides, point_stability, scenario_bands, score
 from riskengine.simulation import (
     KEEP_BYTES,
     STREAM_BLOCK,
@@ -313,8 +313,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         wanted = sorted({*(p for group in groups for p in combinations(group, 2)),
                          *((min(p), max(p)) for p in combinations(bases, 2))})
         runs = groups
-    results = tuple(score(s) for s in scenarios)
-    ranked = _ranked(scenarios, results, with_outlook)
+    ranked = _ranked(scenarios, [point_stability(s) for s in scenarios], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
     chosen = set(wanted)
     # P(outlook A beats outlook B) needs every pair of scenarios across A and B
@@ -366,8 +365,13 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     # many runs: each is one task of the executor (a run's numbers do not depend on where it
     # is drawn); one run: its blocks are shared out instead
     whole_runs = executor is not None and len(tasks) > 1
-    for r, result, arrays_of in _run_all(tasks, executor if whole_runs else None,
-                                         None if whole_runs else executor, progress):
+    finished = _run_all(tasks, executor if whole_runs else None,
+                        None if whole_runs else executor, progress)
+    # the full point scores and reliabilities while the workers draw the first runs
+    results = tuple(score(s) for s in scenarios)
+    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
+    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
+    for r, result, arrays_of in finished:
         run = runs[r]
         summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
         counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
@@ -416,8 +420,6 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                     executor=executor))
     without = tuple({"partnership": p, "reason": reasons[p][0].message}
                     for p in group_map if reasons[p])
-    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
-    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
                       tuple(outlooks), _outlook_odds(scenarios, with_outlook, outlooks,
                                                      partnered, known),
@@ -462,11 +464,11 @@ def _cross_pairs(group_pairs: Sequence[tuple[Sequence[int], Sequence[int]]]
     return [(min(k, j), max(k, j)) for ga, gb in group_pairs for k in ga for j in gb]
 
 
-def _ranked(scenarios: Sequence[Scenario], results: Sequence[Result],
+def _ranked(scenarios: Sequence[Scenario], stability: Sequence[float],
             with_outlook: Mapping[str, Sequence[int]]) -> list[str]:
-    """The partnerships with an outlook, ranked by expected stability of the point scores,
-    Σ p_k S_k (known before anything is drawn), best first."""
-    expected = {p: math.fsum(results[m].stability * (scenarios[m].probability or 0.0)
+    """The partnerships with an outlook, ranked by expected stability of the point scores
+    ``stability``, Σ p_k S_k (known before anything is drawn), best first."""
+    expected = {p: math.fsum(stability[m] * (scenarios[m].probability or 0.0)
                              for m in group) for p, group in with_outlook.items()}
     return sorted(with_outlook, key=lambda p: (-expected[p], p))
 
@@ -695,19 +697,29 @@ def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor |
     the one being used, so finished runs do not pile up in memory), else here, with the stream
     blocks of each shared out on ``blocks``."""
     if pool is None:
-        for r, spec, inside, mix, want, keep in tasks:
-            result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
-                                            spec.shared, progress=progress, pairs=inside,
-                                            mixture=mix, executor=blocks, want=want)
-            yield r, result, arrays_of if keep else None
-        return
+        return _run_here(tasks, blocks, progress)
     ahead = 2 * (getattr(pool, "_max_workers", None) or os.cpu_count() or 2)
     pending: deque[tuple[RunTask, Future[tuple[RunResult, list[Any] | None]]]] = deque()
     queue = iter(tasks)
-    for task in queue:
+    for task in queue:  # submitted now: the caller works while the first runs are drawn
         pending.append((task, pool.submit(run_task, *task[1:])))
         if len(pending) >= ahead:
             break
+    return _collect(pending, queue, pool, progress)
+
+
+def _run_here(tasks: Sequence[RunTask], blocks: Executor | None, progress: Progress | None
+              ) -> Iterator[tuple[int, RunResult, Callable[[int], Any] | None]]:
+    for r, spec, inside, mix, want, keep in tasks:
+        result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
+                                        spec.shared, progress=progress, pairs=inside,
+                                        mixture=mix, executor=blocks, want=want)
+        yield r, result, arrays_of if keep else None
+
+
+def _collect(pending: deque[tuple[RunTask, Future[tuple[RunResult, list[Any] | None]]]],
+             queue: Iterator[RunTask], pool: Executor, progress: Progress | None
+             ) -> Iterator[tuple[int, RunResult, Callable[[int], Any] | None]]:
     while pending:
         (r, spec, *_), future = pending.popleft()
         for task in queue:

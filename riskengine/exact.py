@@ -73,6 +73,36 @@ class Law:
         beyond = self._areas[-1] + (u - last) * self.step
         return np.where(u <= 0.0, 0.0, np.where(u >= last, beyond, inside))
 
+    @cached_property
+    def _slopes(self) -> FloatArray:
+        return np.diff(self.cdf)
+
+    def integral_on_grid(self, start: float, step: float, size: int) -> FloatArray:
+        """:meth:`integral_at` of the ``size`` points ``start + i * step`` (ascending): the
+        points below the first edge and beyond the last are two runs at the ends, found by
+        a search, so only the points inside take the cell arithmetic (what a comparison of
+        thousands of laws spends its time on)."""
+        last = self.cdf.size - 1
+        u = np.arange(size, dtype=float)
+        u *= step / self.step
+        u += (start - self.start) / self.step
+        out = np.zeros(size)
+        lo = int(np.searchsorted(u, 0.0, side="right"))
+        hi = int(np.searchsorted(u, float(last), side="left"))
+        if hi < size:
+            out[hi:] = self._areas[-1] + (u[hi:] - last) * self.step
+        if lo < hi:
+            inside = u[lo:hi]
+            cell = inside.astype(np.intp)  # 0 < u < last: truncation is the floor
+            r = inside - cell
+            value = self._slopes[cell] * (r / 2.0)
+            value += self.cdf[cell]
+            value *= r
+            value *= self.step
+            value += self._areas[cell]
+            out[lo:hi] = value
+        return out
+
     def cdf_at(self, x: FloatArray | float) -> FloatArray:
         x = np.asarray(x, dtype=float)
         if self.step == 0.0:
@@ -242,7 +272,7 @@ def prob_greater(a: Law, b: Law) -> float:
     so each cell contributes its mass times the mean of F_B over it, the difference of
     B's :meth:`Law.integral_at` across the cell over its width: one pass over A's edges, no
     merge of the two grids."""
-    mean_f = np.diff(b.integral_at(a.edges)) / a.step
+    mean_f = np.diff(b.integral_on_grid(a.start, a.step, a.cdf.size)) / a.step
     # a sum of products, not np.dot: BLAS wakes its threads for a dot this size, which
     # costs 500 times the arithmetic when another process holds the other core
     return float(np.clip(np.sum(np.diff(a.cdf) * mean_f), 0.0, 1.0))

@@ -115,3 +115,13 @@ def test_independent_odds_unchanged_on_generated_scenarios(tmp_path: Path) -> No
 def test_law_edges_are_the_grid() -> None:
     law = _laws(_shipped_linear())[0]
     assert np.array_equal(law.edges, law.start + law.step * np.arange(law.cdf.size))
+
+
+@settings(max_examples=200, deadline=None)
+@given(grids, st.floats(-60, 60), st.floats(1e-3, 2.0), st.integers(1, 300))
+def test_integral_on_a_grid_is_the_integral_at_its_points(
+        grid: tuple[float, float, np.ndarray], start: float, step: float, size: int) -> None:
+    law = law_on_grid(*grid)
+    points = start + step * np.arange(size, dtype=float)
+    np.testing.assert_allclose(law.integral_on_grid(start, step, size),
+                               law.integral_at(points), rtol=1e-12, atol=1e-12)

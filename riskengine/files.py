@@ -7,11 +7,15 @@ line and column of the key, with a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import math
 import os
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, Future
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from riskengine.models import TREE_LEAF, TREE_NODE
 from riskengine.problems import InputError, Problem
-from riskengine.yamlio import Document, Location, read_yaml
+from riskengine.yamlio import PURE_ENV, Document, Location, read_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 UNION_TAGS = (TREE_NODE, TREE_LEAF)  # pydantic's union tags, dropped from finding locations
@@ -114,9 +118,10 @@ def validation_problems(doc: Document, exc: ValidationError,
     return problems
 
 
-def _parse(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None, list[Problem]]:
+def _parse(path: Path, model: type[BaseModel], read: Callable[[Path], Document] = read_yaml
+           ) -> tuple[Any, Document | None, list[Problem]]:
     try:
-        doc = read_yaml(path)
+        doc = read(path)
     except InputError as exc:
         return None, None, exc.problems
     if not isinstance(doc.data, dict):
@@ -139,3 +144,97 @@ def parse_file(path: Path, model: type[BaseModel]) -> tuple[Any, Document | None
     return _parse(path, model)
 
 
+
+
+# ---------------------------------------------------------------------------------------------
+# reading many files on worker processes
+
+# Below this many files a pool costs more to start (about a second for the forkserver and its
+# imports) than reading them here saves.
+PARALLEL_MIN_FILES = 200
+# Files per work item, at least: each item is one round trip to a worker.
+_MIN_BATCH = 25
+
+# What a worker sends back for one file: its YAML as plain values with the key positions, or
+# the fields of its problems. Plain data only: no models, no pickled engine objects.
+_Read = tuple[Any, dict[Location, tuple[int, int]] | None, list[tuple[Any, ...]] | None]
+
+
+def read_batch(paths: Sequence[str], cwd: str, pure: str | None) -> list[_Read]:
+    """Worker: :func:`read_yaml` of each path, as plain data (top level: a pool pickles it by
+    name). The working folder and the parser choice are the caller's, whatever the worker
+    process inherited: paths are shown relative to the caller's folder."""
+    if os.getcwd() != cwd:
+        os.chdir(cwd)
+    if pure is None:
+        os.environ.pop(PURE_ENV, None)
+    else:
+        os.environ[PURE_ENV] = pure
+    out: list[_Read] = []
+    for path in paths:
+        try:
+            doc = read_yaml(path)
+        except InputError as exc:
+            out.append((None, None, [dataclasses.astuple(p) for p in exc.problems]))
+            continue
+        out.append((doc.data, doc.positions, None))
+    return out
+
+
+def loading_jobs(jobs: int | None, files: int) -> int:
+    """Worker processes for reading ``files`` files: ``jobs`` (default: every core), one (this
+    process) for a set too small to be worth a pool."""
+    from riskengine.parallel import default_jobs
+
+    if files < PARALLEL_MIN_FILES:
+        return 1
+    return default_jobs() if jobs is None else jobs
+
+
+class ReadAhead:
+    """YAML files read on worker processes ahead of their use, in their order, so the caller
+    builds models from the first while the workers read the rest.
+
+    ``read(path)`` gives what :func:`read_yaml` would, identically: a path read ahead under the
+    same spelling comes from the workers, any other is read here. With one job nothing is read
+    ahead and no pool starts. Use as a context manager: the pool stops on exit.
+    """
+
+    def __init__(self, files: Sequence[Path], jobs: int | None = None) -> None:
+        self.files = list(files)
+        self.jobs = loading_jobs(jobs, len(self.files))
+        self._where: dict[str, tuple[Path, int, int]] = {}  # abspath -> (path, batch, index)
+        self._batches: list[Future[list[_Read]]] = []
+        self._stack = ExitStack()
+
+    def __enter__(self) -> ReadAhead:
+        if self.jobs <= 1:
+            return self
+        from riskengine.parallel import executor
+
+        pool: Executor | None = self._stack.enter_context(executor("process", self.jobs))
+        assert pool is not None
+        size = max(_MIN_BATCH, math.ceil(len(self.files) / (6 * self.jobs)))
+        cwd, pure = os.getcwd(), os.environ.get(PURE_ENV)
+        for start in range(0, len(self.files), size):
+            batch = self.files[start:start + size]
+            for index, path in enumerate(batch):
+                self._where.setdefault(os.path.abspath(path), (path, len(self._batches), index))
+            self._batches.append(pool.submit(read_batch, [str(p) for p in batch], cwd, pure))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._batches.clear()
+        self._where.clear()
+        self._stack.close()
+
+    def read(self, path: Path) -> Document:
+        where = self._where.pop(os.path.abspath(path), None)
+        if where is None or where[0] != path:
+            return read_yaml(path)
+        _, batch, index = where
+        data, positions, problems = self._batches[batch].result()[index]
+        if problems is not None:
+            raise InputError([Problem(*fields) for fields in problems])
+        assert positions is not None
+        return Document(path, data, positions)

@@ -7,6 +7,7 @@ line and column of the key, with a did-you-mean for unknown keys.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -181,14 +182,46 @@ def read_batch(paths: Sequence[str], cwd: str, pure: str | None) -> list[_Read]:
     return out
 
 
-def loading_jobs(jobs: int | None, files: int) -> int:
-    """Worker processes for reading ``files`` files: ``jobs`` (default: every core), one (this
-    process) for a set too small to be worth a pool."""
-    from riskengine.parallel import default_jobs
+class Readers:
+    """The worker processes that read a command's files: ``jobs`` of them (default: every
+    core), started when a set of files large enough to be worth them is first read ahead, and
+    shared by every read ahead until :meth:`close` (starting a pool costs a few tenths of a
+    second, once per command rather than once per catalogue and folder of scenarios)."""
 
-    if files < PARALLEL_MIN_FILES:
-        return 1
-    return default_jobs() if jobs is None else jobs
+    def __init__(self, jobs: int | None = None) -> None:
+        from riskengine.parallel import default_jobs
+
+        self.jobs = default_jobs() if jobs is None else jobs
+        self._pool: Executor | None = None
+
+    def pool_for(self, files: int) -> Executor | None:
+        """The pool to read ``files`` files on; None: read them in this process."""
+        if self.jobs <= 1 or files < PARALLEL_MIN_FILES:
+            return None
+        if self._pool is None:
+            from riskengine.parallel import LazyPool
+
+            self._pool = LazyPool(self.jobs)
+        return self._pool
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> Readers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+Jobs = int | Readers | None  # processes to read on (None: every core), or readers to share
+
+
+def readers(jobs: Jobs) -> contextlib.AbstractContextManager[Readers]:
+    """``jobs``'s readers: those given (left running), or new ones stopped on exit."""
+    return contextlib.nullcontext(jobs) if isinstance(jobs, Readers) else Readers(jobs)
 
 
 class ReadAhead:
@@ -197,24 +230,26 @@ class ReadAhead:
 
     ``read(path)`` gives what :func:`read_yaml` would, identically: a path read ahead under the
     same spelling comes from the workers, any other is read here. With one job nothing is read
-    ahead and no pool starts. Use as a context manager: the pool stops on exit.
+    ahead and no pool starts. Use as a context manager: on exit, work not yet collected is
+    dropped, and the pool stops unless ``readers`` were given (their owner stops them).
     """
 
-    def __init__(self, files: Sequence[Path], jobs: int | None = None) -> None:
+    def __init__(self, files: Sequence[Path], readers: Jobs = None) -> None:
         self.files = list(files)
-        self.jobs = loading_jobs(jobs, len(self.files))
+        self.readers = readers if isinstance(readers, Readers) else None
+        self.jobs = readers.jobs if isinstance(readers, Readers) else readers
         self._where: dict[str, tuple[Path, int, int]] = {}  # abspath -> (path, batch, index)
         self._batches: list[Future[list[_Read]]] = []
         self._stack = ExitStack()
 
     def __enter__(self) -> ReadAhead:
-        if self.jobs <= 1:
+        readers = self.readers
+        if readers is None:
+            readers = self._stack.enter_context(Readers(self.jobs))
+        pool = readers.pool_for(len(self.files))
+        if pool is None:
             return self
-        from riskengine.parallel import executor
-
-        pool: Executor | None = self._stack.enter_context(executor("process", self.jobs))
-        assert pool is not None
-        size = max(_MIN_BATCH, math.ceil(len(self.files) / (6 * self.jobs)))
+        size = max(_MIN_BATCH, math.ceil(len(self.files) / (6 * readers.jobs)))
         cwd, pure = os.getcwd(), os.environ.get(PURE_ENV)
         for start in range(0, len(self.files), size):
             batch = self.files[start:start + size]
@@ -224,6 +259,8 @@ class ReadAhead:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        for batch in self._batches:
+            batch.cancel()
         self._batches.clear()
         self._where.clear()
         self._stack.close()

@@ -19,9 +19,11 @@ from typing import Any
 
 from riskengine.files import (
     YAML_SUFFIXES,
+    Jobs,
     ReadAhead,
     _parse,
     absolute,
+    readers,
     suggest,
     yaml_files,
 )
@@ -117,7 +119,7 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 # the catalogue
 
 
-def check_catalogue(path: str | Path, jobs: int | None = None
+def check_catalogue(path: str | Path, jobs: Jobs = None
                     ) -> tuple[Catalogue, list[Problem]]:
     """Read every factor file below ``path``; return what is valid and every problem.
     ``jobs``: worker processes reading a large catalogue (:class:`ReadAhead`)."""
@@ -125,7 +127,7 @@ def check_catalogue(path: str | Path, jobs: int | None = None
         return _check_catalogue(path, jobs)
 
 
-def _check_catalogue(path: str | Path, jobs: int | None) -> tuple[Catalogue, list[Problem]]:
+def _check_catalogue(path: str | Path, jobs: Jobs) -> tuple[Catalogue, list[Problem]]:
     root = Path(path)
     problems: list[Problem] = []
     if not root.exists():
@@ -152,7 +154,7 @@ def _check_catalogue(path: str | Path, jobs: int | None) -> tuple[Catalogue, lis
     return Catalogue(factors, paths, root, positions), problems
 
 
-def load_catalogue(path: str | Path = "factors", jobs: int | None = None) -> Catalogue:
+def load_catalogue(path: str | Path = "factors", jobs: Jobs = None) -> Catalogue:
     """Load the factor catalogue from a folder (or one file); raise on any problem."""
     catalogue, problems = check_catalogue(path, jobs)
     if problems:
@@ -207,7 +209,7 @@ class ScenarioReader:
         self._read: Callable[[Path], Document] = read_yaml
 
     @contextmanager
-    def reading_ahead(self, files: Sequence[Path], jobs: int | None = None) -> Iterator[None]:
+    def reading_ahead(self, files: Sequence[Path], jobs: Jobs = None) -> Iterator[None]:
         """Inside, ``files`` are read on ``jobs`` worker processes ahead of being resolved
         (:class:`ReadAhead`): the same documents, so the same scenarios and findings."""
         with ReadAhead(files, jobs) as ahead:
@@ -695,7 +697,7 @@ def _files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
 def load_scenarios(paths: Iterable[str | Path] | str | Path,
                    catalogue: Catalogue | None = None, trees: TreeSet | None = None,
                    tree: str | None = None, project: Project | None = None,
-                   jobs: int | None = None) -> list[Scenario]:
+                   jobs: Jobs = None) -> list[Scenario]:
     """Load scenario files and folders of them; raise one :class:`InputError` with all problems.
 
     Every scenario is read with ``catalogue`` and ``trees`` (default: those of the first file's
@@ -706,6 +708,12 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
     is the same for any number).
     """
     files = _files(paths)
+    with readers(jobs) as shared:  # one pool for the catalogue and the scenarios
+        return _load_scenarios(files, catalogue, trees, tree, project, shared)
+
+
+def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeSet | None,
+                    tree: str | None, project: Project | None, jobs: Jobs) -> list[Scenario]:
     if catalogue is None:
         project = project or find_project(files[0])
         catalogue = load_catalogue(project.factors_dir, jobs)
@@ -722,7 +730,7 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
         return _read_all(files, ScenarioReader(catalogue, trees, tree, project), jobs)
 
 
-def _read_all(files: list[Path], reader: ScenarioReader, jobs: int | None = None
+def _read_all(files: list[Path], reader: ScenarioReader, jobs: Jobs = None
               ) -> list[Scenario]:
     resolved: list[tuple[Path, Scenario]] = []
     problems: list[Problem] = []
@@ -773,13 +781,19 @@ class UnknownTree(ValueError):
 
 def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
                            factors: str | Path | None = None,
-                           tree: str | None = None, jobs: int | None = None) -> Loaded:
+                           tree: str | None = None, jobs: Jobs = None) -> Loaded:
     """Load scenario files and folders from any number of projects, each scenario with the
     catalogue, trees and defaults of the project it lies in (``factors``: one catalogue for
     all instead). Raise one :class:`InputError` with every problem of every project, or
     :class:`UnknownTree` when ``tree`` is no tree of a project. ``jobs``: worker processes
     reading large sets of files (default: every core; the result is the same for any number)."""
     files = _files(paths)
+    with readers(jobs) as shared:  # one pool for every project's files
+        return _load_project_scenarios(files, factors, tree, shared)
+
+
+def _load_project_scenarios(files: list[Path], factors: str | Path | None, tree: str | None,
+                            jobs: Jobs) -> Loaded:
     # with one catalogue for all, the first file's project gives the trees and defaults
     forced = find_project(files[0]) if factors is not None else None
     of_folder: dict[Path, Project] = {}  # a file's folder -> its project, walked up once

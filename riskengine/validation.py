@@ -13,6 +13,7 @@ prefixes) and ``strict`` (warnings count as errors) are applied last.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,9 +87,13 @@ class Validation:
 def is_factor_file(path: Path, project: Project | None = None) -> bool:
     """A factor definition: in the project's catalogue folder, or, for files of no marked
     project, below a folder named ``factors``."""
+    full = os.path.abspath(path)
     if project is not None and project.marked:
-        return project.factors_dir in absolute(path).parents
-    return "factors" in absolute(path).parent.parts
+        # `factors_dir in Path(full).parents` without a Path per ancestor (validate asks this
+        # of every file): a proper prefix ending at a separator
+        folder = str(project.factors_dir)
+        return full != folder and full.startswith(folder.rstrip(os.sep) + os.sep)
+    return "factors" in Path(full).parent.parts
 
 
 def _is_tree_file(path: Path, project: Project) -> bool:

@@ -310,7 +310,13 @@ class ReadAhead:
         skip ahead)."""
         future = self._batches[batch] if batch < len(self._batches) else None
         if future is not None and not future.done():
-            future.cancel()
+            if future.cancel() and any(f.done() and not f.cancelled()
+                                       for f in self._batches[:batch]):
+                # The workers are up, yet a whole batch behind the caller: they lack a core
+                # (a busy machine) and would only take CPU from it. Stop handing them work.
+                self._closing = True
+                for later in self._batches[batch:]:
+                    later.cancel()
             return None
         return future
 

@@ -199,3 +199,31 @@ def test_caller_reads_what_the_workers_have_not_reached(
         ahead._submitter.join()
         assert [ahead.read(p) for p in paths] == [read_yaml(p) for p in paths]
     assert len(pending) == 2 and all(f.cancelled() for f in pending)
+
+
+def test_workers_behind_the_caller_get_no_more_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that are up but a whole batch behind lack a core: the rest is read here."""
+    monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 0)
+    monkeypatch.setattr(files, "_MIN_BATCH", 1)
+    futures: list[Future[object]] = []
+
+    def submit(self: LazyPool, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
+        futures.append(Future())
+        return futures[-1]
+
+    monkeypatch.setattr(LazyPool, "submit", submit)
+    paths = []
+    for name in ("a", "b", "c"):
+        paths.append(tmp_path / f"{name}.yaml")
+        paths[-1].write_text(f"id: {name}\n", encoding="utf-8")
+    with ReadAhead(paths, 2) as ahead:
+        assert ahead._submitter is not None
+        ahead._submitter.join()
+        first = read_yaml(paths[0])
+        futures[0].set_result([(first.data, first.positions, None)])  # a worker read `a`
+        assert ahead.read(paths[0]) == first
+        assert not any(f.cancelled() for f in futures)
+        assert ahead.read(paths[1]) == read_yaml(paths[1])  # `b` not begun: read here...
+        assert futures[1].cancelled() and futures[2].cancelled()  # ...and no more for them
+        assert ahead.read(paths[2]) == read_yaml(paths[2])

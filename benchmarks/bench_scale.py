@@ -61,7 +61,7 @@ import contextlib, hashlib, json, resource, sys, time
 from pathlib import Path
 import riskengine.loading as loading
 root, what, old = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "old"
-jobs = None if sys.argv[3] == "parallel" else 1
+jobs = None if sys.argv[3] == "parallel" else 1  # the former loader read in one process
 if old:  # the former loader: every chain folded whole, list membership, default GC
     loading.ScenarioReader.folded = lambda self, path: None
     loading.gc_relaxed = contextlib.nullcontext
@@ -77,12 +77,11 @@ catalogue = loading.load_catalogue(root / "factors", jobs=1)
 start, cpu = time.perf_counter(), time.process_time()
 if what == "validate":
     from riskengine.validation import validate
-    found = validate([root / "factors", root / "scenarios"], **({} if old else {"jobs": jobs}))
+    found = validate([root / "factors", root / "scenarios"], jobs=jobs)
     digest = hashlib.sha256(repr(sorted(map(repr, found.problems))).encode()).hexdigest()[:12]
     count = len(found.problems)
 else:
-    scenarios = loading.load_scenarios(root / "scenarios", catalogue,
-                                       **({} if old else {"jobs": jobs}))
+    scenarios = loading.load_scenarios(root / "scenarios", catalogue, jobs=jobs)
     digest = hashlib.sha256(repr(scenarios).encode()).hexdigest()[:12]
     count = len(scenarios)
 print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,

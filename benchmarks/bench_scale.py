@@ -10,7 +10,10 @@ Each figure is printed beside a baseline measured in the same run:
   no sharing of the columns several scenarios estimate the same way): same JSON digest;
 * loading: ``load_scenarios`` and ``validate`` of 5,000 generated scenario files, and a chain
   of 1,000 ``extends``, against the former loader (each chain folded whole, quadratic path
-  deduplication, default GC thresholds): same digest.
+  deduplication, default GC thresholds): same digest. The current loader is measured twice:
+  in one process (``jobs=1``) and reading the files on worker processes (default ``jobs``:
+  every core); the whole ``riskengine validate`` and ``riskengine run`` commands likewise,
+  with ``--jobs 1`` and without.
 
 Every figure is wall time, CPU time and peak RSS of its own subprocess, with the load average.
 
@@ -58,6 +61,7 @@ import contextlib, hashlib, json, resource, sys, time
 from pathlib import Path
 import riskengine.loading as loading
 root, what, old = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "old"
+jobs = None if sys.argv[3] == "parallel" else 1  # the former loader read in one process
 if old:  # the former loader: every chain folded whole, list membership, default GC
     loading.ScenarioReader.folded = lambda self, path: None
     loading.gc_relaxed = contextlib.nullcontext
@@ -69,19 +73,36 @@ if old:  # the former loader: every chain folded whole, list membership, default
                     out.append(file)
         return out
     loading.scenario_paths = scenario_paths
-catalogue = loading.load_catalogue(root / "factors")
+catalogue = loading.load_catalogue(root / "factors", jobs=1)
 start, cpu = time.perf_counter(), time.process_time()
 if what == "validate":
     from riskengine.validation import validate
-    found = validate([root / "factors", root / "scenarios"])
+    found = validate([root / "factors", root / "scenarios"], jobs=jobs)
     digest = hashlib.sha256(repr(sorted(map(repr, found.problems))).encode()).hexdigest()[:12]
     count = len(found.problems)
 else:
-    scenarios = loading.load_scenarios(root / "scenarios", catalogue)
+    scenarios = loading.load_scenarios(root / "scenarios", catalogue, jobs=jobs)
     digest = hashlib.sha256(repr(scenarios).encode()).hexdigest()[:12]
     count = len(scenarios)
 print(json.dumps({"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu,
                   "count": count, "digest": digest,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+COMMAND_CHILD = """
+import hashlib, json, os, resource, sys, time
+from contextlib import redirect_stdout
+from io import StringIO
+from riskengine.cli import main
+os.chdir(sys.argv[1])
+start, cpu = time.perf_counter(), time.process_time()
+out = StringIO()
+with redirect_stdout(out):
+    code = main(sys.argv[2:])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "cpu": time.process_time() - cpu, "code": code,
+                  "digest": hashlib.sha256(out.getvalue().encode()).hexdigest()[:12],
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -144,12 +165,29 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
                               (f"load_scenarios, one extends chain of {chain:,}", long,
                                "load")):
         base = run_child(LOAD_CHILD, str(root), what, "old")
-        new = run_child(LOAD_CHILD, str(root), what, "new")
-        for name, r, ratio in ((label + " (old)", base, "1.00"),
-                               ("  memoised chains, linear paths, GC threshold", new,
-                                f"{new['seconds'] / base['seconds']:.2f}")):
-            print(f"{name:46} {r['seconds']:7.2f} {r['cpu']:7.2f} {ratio:>6} "
-                  f"{r['rss_mb']:7.0f} {r['digest']:>13} {loadavg():>5}")
+        serial = run_child(LOAD_CHILD, str(root), what, "serial")
+        parallel = run_child(LOAD_CHILD, str(root), what, "parallel")
+        for name, r in ((label + " (old)", base),
+                        ("  current loader, jobs=1", serial),
+                        ("  current loader, files read on every core", parallel)):
+            print(f"{name:46} {r['seconds']:7.2f} {r['cpu']:7.2f} "
+                  f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
+                  f"{loadavg():>5}")
+    print("whole commands in a subprocess (riskengine.cli.main, output captured); baseline: "
+          "--jobs 1; cpu s: the command's own process, not its workers")
+    print(f"{'case':54} {'s':>7} {'cpu s':>7} {'ratio':>6} {'RSS MB':>7} {'digest':>13} "
+          f"{'load':>5}")
+    for label, argv in ((f"riskengine validate, {scenarios:,} files + 2,000 factors",
+                         ["validate", "--quiet", "--format", "json", "factors", "scenarios"]),
+                        (f"riskengine run --simulate 1, {scenarios:,} files",
+                         ["run", "scenarios", "--simulate", "1", "--method", "mc",
+                          "--format", "json"])):
+        base = run_child(COMMAND_CHILD, str(many), *argv, "--jobs", "1")
+        new = run_child(COMMAND_CHILD, str(many), *argv)
+        for name, r in ((label + " --jobs 1", base), ("  files read on every core", new)):
+            print(f"{name:54} {r['seconds']:7.2f} {r['cpu']:7.2f} "
+                  f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
+                  f"{loadavg():>5}")
 
 
 def main() -> None:

@@ -71,9 +71,15 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str]) -> Any:
         raise UsageError(f"--factors {args.factors}: no such folder")
     tree = getattr(args, "tree", None)
     try:
-        return load_project_scenarios(files, args.factors, tree)
+        return load_project_scenarios(files, args.factors, tree, jobs=_loading_jobs(args))
     except UnknownTree as exc:
         raise UsageError(f"--tree {tree}: {exc}") from None
+
+
+def _loading_jobs(args: argparse.Namespace) -> int | None:
+    """Processes reading the files: --jobs (default every core), one with --executor local
+    (a Dask cluster's workers cannot see local files; reading stays on this machine)."""
+    return 1 if getattr(args, "executor", None) == "local" else getattr(args, "jobs", None)
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -358,7 +364,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         result = validate(paths, args.factors, max_evidence_age=args.max_evidence_age,
                           select=_codes(args.select), ignore=_codes(args.ignore),
-                          strict=args.strict)
+                          strict=args.strict, jobs=args.jobs)
     except ValueError as exc:  # an unknown rule code in --select/--ignore
         raise UsageError(str(exc)) from None
     if args.format == "text" and not args.output:
@@ -774,6 +780,9 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
                    help="count findings per code, and those suppressed inline and by "
                         "per-file-ignores, instead of listing them (json: always included; "
                         "github/sarif: on stderr)")
+    p.add_argument("--jobs", type=positive_int, metavar="N",
+                   help="processes reading the files of a large project (default: every core); "
+                        "the findings are the same for any N")
     _add_common(p)
 
 

@@ -11,7 +11,7 @@ import functools
 import gc
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,12 +19,16 @@ from typing import Any
 
 from riskengine.files import (
     YAML_SUFFIXES,
+    Jobs,
+    ReadAhead,
     _parse,
     absolute,
+    readers,
     suggest,
     yaml_files,
 )
 from riskengine.models import (
+    LOADER_CHECKED,
     SLUG,
     Estimate,
     EstimateEntry,
@@ -44,7 +48,7 @@ from riskengine.trees import (
     models_dir_for,
     scenario_tree_problems,
 )
-from riskengine.yamlio import Document, Location
+from riskengine.yamlio import Document, Location, read_yaml
 
 DEFAULT_TREE = "default"
 ESTIMATE_KEYS = ("value", "low", "mode", "high")
@@ -76,6 +80,9 @@ class Catalogue(Mapping[str, Factor]):
 
 
 LOADING_GC_THRESHOLD = (50_000, 20, 10)
+# Estimates and scenarios are built under this context: every check their validators make,
+# _complete and _finish have made already, with the file's line and column.
+_CHECKED = {LOADER_CHECKED: True}
 
 
 @contextmanager
@@ -112,13 +119,15 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 # the catalogue
 
 
-def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
-    """Read every factor file below ``path``; return what is valid and every problem."""
+def check_catalogue(path: str | Path, jobs: Jobs = None
+                    ) -> tuple[Catalogue, list[Problem]]:
+    """Read every factor file below ``path``; return what is valid and every problem.
+    ``jobs``: worker processes reading a large catalogue (:class:`ReadAhead`)."""
     with gc_relaxed():
-        return _check_catalogue(path)
+        return _check_catalogue(path, jobs)
 
 
-def _check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
+def _check_catalogue(path: str | Path, jobs: Jobs) -> tuple[Catalogue, list[Problem]]:
     root = Path(path)
     problems: list[Problem] = []
     if not root.exists():
@@ -127,24 +136,27 @@ def _check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     factors: dict[str, Factor] = {}
     paths: dict[str, Path] = {}
     positions: dict[str, tuple[int | None, int | None]] = {}
-    for file in yaml_files(root):
-        factor, doc, found = _parse(file, Factor)
-        problems.extend(found)
-        if factor is None or doc is None:
-            continue
-        if factor.id in factors:
-            problems.append(doc.problem(("id",), f"factor id {factor.id!r} is already defined "
-                                        f"in {display_path(paths[factor.id])}", "RE202"))
-            continue
-        factors[factor.id] = factor
-        paths[factor.id] = file
-        positions[factor.id] = doc.position(("id",))
+    files = yaml_files(root)
+    with ReadAhead(files, jobs) as ahead:
+        for file in files:
+            factor, doc, found = _parse(file, Factor, ahead.read)
+            problems.extend(found)
+            if factor is None or doc is None:
+                continue
+            if factor.id in factors:
+                problems.append(doc.problem(("id",), f"factor id {factor.id!r} is already "
+                                            f"defined in {display_path(paths[factor.id])}",
+                                            "RE202"))
+                continue
+            factors[factor.id] = factor
+            paths[factor.id] = file
+            positions[factor.id] = doc.position(("id",))
     return Catalogue(factors, paths, root, positions), problems
 
 
-def load_catalogue(path: str | Path = "factors") -> Catalogue:
+def load_catalogue(path: str | Path = "factors", jobs: Jobs = None) -> Catalogue:
     """Load the factor catalogue from a folder (or one file); raise on any problem."""
-    catalogue, problems = check_catalogue(path)
+    catalogue, problems = check_catalogue(path, jobs)
     if problems:
         raise InputError(problems)
     if not catalogue:
@@ -194,6 +206,18 @@ class ScenarioReader:
         # them again (Path parsing, a stat per `extends`) was a tenth of loading 5,000 files.
         self._absolute: dict[Path, Path] = {}
         self._parents: dict[tuple[Path, str], Path | None] = {}
+        self._read: Callable[[Path], Document] = read_yaml
+
+    @contextmanager
+    def reading_ahead(self, files: Sequence[Path], jobs: Jobs = None) -> Iterator[None]:
+        """Inside, ``files`` are read on ``jobs`` worker processes ahead of being resolved
+        (:class:`ReadAhead`): the same documents, so the same scenarios and findings."""
+        with ReadAhead(files, jobs) as ahead:
+            self._read = ahead.read
+            try:
+                yield
+            finally:
+                self._read = read_yaml
 
     def absolute(self, path: Path) -> Path:
         found = self._absolute.get(path)
@@ -204,7 +228,7 @@ class ScenarioReader:
     def parse(self, path: Path) -> _Parsed | None:
         key = self.absolute(path)
         if key not in self.parsed:
-            file, doc, problems = _parse(path, ScenarioFile)
+            file, doc, problems = _parse(path, ScenarioFile, self._read)
             self.parsed[key] = _Parsed(file, doc) if file is not None and doc is not None else None
             self.problems[key] = problems
         return self.parsed[key]
@@ -496,7 +520,7 @@ def _finish(state: _FoldState, leaf: _Parsed, catalogue: Catalogue, trees: TreeS
                                              "`partnership:` in the file", "RE102"))
     if problems:
         return None, problems
-    scenario = Scenario(
+    scenario = Scenario.model_validate(dict(
         id=leaf.file.id,
         title=leaf.file.title,
         partnership=partnership,
@@ -513,7 +537,7 @@ def _finish(state: _FoldState, leaf: _Parsed, catalogue: Catalogue, trees: TreeS
         tree=tree,
         project=project.shown if project is not None else None,
         catalogue=display_path(catalogue.root) if catalogue.root is not None else None,
-    )
+    ), context=_CHECKED)
     if tree is not None:
         found = scenario_tree_problems(scenario, tree_doc, ("tree",))
         if any(p.severity == "error" for p in found):
@@ -610,11 +634,11 @@ def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Pr
     if problems:
         return None, problems
     weight = keys.get("weight", factor.weight)
-    return Estimate(
+    return Estimate.model_validate(dict(
         factor=factor, low=low, mode=mode, high=high, distribution=distribution,
         confidence=keys.get("confidence"), weight=weight,
         evidence=tuple(keys.get("evidence", ())), fixed=fixed,
-    ), []
+    ), context=_CHECKED), []
 
 
 def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:
@@ -672,18 +696,27 @@ def _files(paths: Iterable[str | Path] | str | Path) -> list[Path]:
 
 def load_scenarios(paths: Iterable[str | Path] | str | Path,
                    catalogue: Catalogue | None = None, trees: TreeSet | None = None,
-                   tree: str | None = None, project: Project | None = None) -> list[Scenario]:
+                   tree: str | None = None, project: Project | None = None,
+                   jobs: Jobs = None) -> list[Scenario]:
     """Load scenario files and folders of them; raise one :class:`InputError` with all problems.
 
     Every scenario is read with ``catalogue`` and ``trees`` (default: those of the first file's
     project) and ``project``'s defaults. ``tree`` scores every scenario with that tree of the
     project instead of its own (``"default"``: MODEL.md's formula). To read scenarios of
     several projects, each with its own catalogue, use :func:`load_project_scenarios`.
+    ``jobs``: worker processes reading a large set of files (default: every core; the result
+    is the same for any number).
     """
     files = _files(paths)
+    with readers(jobs) as shared:  # one pool for the catalogue and the scenarios
+        return _load_scenarios(files, catalogue, trees, tree, project, shared)
+
+
+def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeSet | None,
+                    tree: str | None, project: Project | None, jobs: Jobs) -> list[Scenario]:
     if catalogue is None:
         project = project or find_project(files[0])
-        catalogue = load_catalogue(project.factors_dir)
+        catalogue = load_catalogue(project.factors_dir, jobs)
         if trees is None:
             trees = load_trees(catalogue, project.models_dir)
     if trees is None:
@@ -694,17 +727,19 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
     with gc_relaxed():
-        return _read_all(files, ScenarioReader(catalogue, trees, tree, project))
+        return _read_all(files, ScenarioReader(catalogue, trees, tree, project), jobs)
 
 
-def _read_all(files: list[Path], reader: ScenarioReader) -> list[Scenario]:
+def _read_all(files: list[Path], reader: ScenarioReader, jobs: Jobs = None
+              ) -> list[Scenario]:
     resolved: list[tuple[Path, Scenario]] = []
     problems: list[Problem] = []
-    for file in files:
-        scenario, found = reader.resolve(file)
-        problems.extend(p for p in found if p.severity == "error")
-        if scenario is not None:
-            resolved.append((file, scenario))
+    with reader.reading_ahead(files, jobs):
+        for file in files:
+            scenario, found = reader.resolve(file)
+            problems.extend(p for p in found if p.severity == "error")
+            if scenario is not None:
+                resolved.append((file, scenario))
     problems.extend(reader.partnership_problems(resolved))
     if problems:
         raise InputError(problems)
@@ -746,12 +781,19 @@ class UnknownTree(ValueError):
 
 def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
                            factors: str | Path | None = None,
-                           tree: str | None = None) -> Loaded:
+                           tree: str | None = None, jobs: Jobs = None) -> Loaded:
     """Load scenario files and folders from any number of projects, each scenario with the
     catalogue, trees and defaults of the project it lies in (``factors``: one catalogue for
     all instead). Raise one :class:`InputError` with every problem of every project, or
-    :class:`UnknownTree` when ``tree`` is no tree of a project."""
+    :class:`UnknownTree` when ``tree`` is no tree of a project. ``jobs``: worker processes
+    reading large sets of files (default: every core; the result is the same for any number)."""
     files = _files(paths)
+    with readers(jobs) as shared:  # one pool for every project's files
+        return _load_project_scenarios(files, factors, tree, shared)
+
+
+def _load_project_scenarios(files: list[Path], factors: str | Path | None, tree: str | None,
+                            jobs: Jobs) -> Loaded:
     # with one catalogue for all, the first file's project gives the trees and defaults
     forced = find_project(files[0]) if factors is not None else None
     of_folder: dict[Path, Project] = {}  # a file's folder -> its project, walked up once
@@ -766,7 +808,8 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
     loaded: list[ProjectScenarios] = []
     for project, group in groups.values():
         try:
-            catalogue = load_catalogue(factors if factors is not None else project.factors_dir)
+            catalogue = load_catalogue(factors if factors is not None else project.factors_dir,
+                                       jobs)
             trees = load_trees(catalogue, None if factors is not None else project.models_dir)
             if tree is not None and tree != DEFAULT_TREE and tree not in trees:
                 where = display_path(trees.root or project.models_dir)
@@ -779,7 +822,7 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
                     f"unknown tree {default!r}: no {default}.yaml in "
                     f"{display_path(project.models_dir)}{suggest(default, trees.trees)}",
                     "RE706")])
-            scenarios = load_scenarios(group, catalogue, trees, tree, project)
+            scenarios = load_scenarios(group, catalogue, trees, tree, project, jobs)
         except InputError as exc:
             problems.extend(exc.problems)
             continue

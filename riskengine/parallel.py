@@ -80,7 +80,7 @@ def process_pool(jobs: int) -> Executor:
         # starts with numpy and the kernel loaded instead of importing them again (the
         # setting counts only before the server's first start, which is all it needs).
         context.set_forkserver_preload(["riskengine.simulation", "riskengine.sensitivity",
-                                        "riskengine.parallel"])
+                                        "riskengine.parallel", "riskengine.files"])
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread,
                                    mp_context=context)
         # start the workers now, while the variables are set

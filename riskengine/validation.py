@@ -13,12 +13,14 @@ prefixes) and ``strict`` (warnings count as errors) are applied last.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from riskengine.files import Jobs, readers
 from riskengine.lint import scenario_warnings, unused_factor_warnings
 from riskengine.loading import (
     Catalogue,
@@ -85,9 +87,13 @@ class Validation:
 def is_factor_file(path: Path, project: Project | None = None) -> bool:
     """A factor definition: in the project's catalogue folder, or, for files of no marked
     project, below a folder named ``factors``."""
+    full = os.path.abspath(path)
     if project is not None and project.marked:
-        return project.factors_dir in absolute(path).parents
-    return "factors" in absolute(path).parent.parts
+        # `factors_dir in Path(full).parents` without a Path per ancestor (validate asks this
+        # of every file): a proper prefix ending at a separator
+        folder = str(project.factors_dir)
+        return full != folder and full.startswith(folder.rstrip(os.sep) + os.sep)
+    return "factors" in Path(full).parent.parts
 
 
 def _is_tree_file(path: Path, project: Project) -> bool:
@@ -136,7 +142,7 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
              max_evidence_age: int | None = None, select: list[str] | None = None,
              ignore: list[str] | None = None, strict: bool = False,
              per_file_ignores: Mapping[str, Sequence[str]] | None = None,
-             project_root: str | Path | None = None) -> Validation:
+             project_root: str | Path | None = None, jobs: Jobs = None) -> Validation:
     """Check the files at ``paths`` (files or folders): every error and warning, sorted.
 
     Files are checked project by project (:mod:`riskengine.project`), each scenario against its
@@ -151,12 +157,25 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
     (:func:`riskengine.suppressions.glob_matches`); left at None, each project's
     ``[validate] per-file-ignores``. Inline ``# riskengine: ignore[...]`` comments are read from
     every file (:mod:`riskengine.suppressions`).
+
+    ``jobs``: worker processes reading a large set of files (default: every core; the findings
+    are the same for any number, :class:`riskengine.files.ReadAhead`).
     """
     given_ignores = (compile_per_file_ignores(per_file_ignores)
                      if per_file_ignores is not None else None)
     files = [f for p in paths for f in yaml_files(p)]
     configs = [f for f in files if f.suffix == ".toml"]
     files = [f for f in files if f.suffix != ".toml"]
+    with readers(jobs) as shared:  # one pool for every project's files
+        return _validate(files, configs, factors_dir, max_evidence_age, select, ignore, strict,
+                         given_ignores, project_root, shared)
+
+
+def _validate(files: list[Path], configs: list[Path], factors_dir: str | Path | None,
+              max_evidence_age: int | None, select: list[str] | None,
+              ignore: list[str] | None, strict: bool,
+              given_ignores: list[tuple[str, frozenset[str]]] | None,
+              project_root: str | Path | None, jobs: Jobs) -> Validation:
     groups, problems = _groups(files, factors_dir)
     problems += _config_problems(configs, {g.project.config_path for g in groups})
     kept: list[Problem] = []
@@ -173,7 +192,7 @@ def validate(paths: Iterable[str | Path], factors_dir: str | Path | None = None,
         # each exit put the default thresholds back over a heap of parsed files, and the
         # collections that followed took a sixth of validating 5,000 scenarios.
         with gc_relaxed():
-            found, grades, read = _validate_group(group, factors_dir, age)
+            found, grades, read = _validate_group(group, factors_dir, age, jobs)
         graded += grades
         # Suppressions: inline comments in every file read, then the per-file ignores.
         checked = chosen - {"RE602"} if age is None else set(chosen)
@@ -209,7 +228,8 @@ def _config_problems(configs: list[Path], read: set[Path | None]) -> list[Proble
     return problems
 
 
-def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_age: int | None
+def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_age: int | None,
+                    jobs: Jobs = None
                     ) -> tuple[list[Problem], list[tuple[Scenario, Reliability]], _Read]:
     project = group.project
     factor_files, tree_files, scenario_files = (group.factor_files, group.tree_files,
@@ -225,7 +245,7 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     problems: list[Problem] = []
     catalogue = Catalogue({}, root=roots[0] if roots else None)
     for root in roots:
-        part, found = check_catalogue(root)
+        part, found = check_catalogue(root, jobs)
         problems.extend(found)
         for factor_id in part:
             if factor_id not in catalogue.factors:
@@ -250,18 +270,19 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
     resolved: list[tuple[Path, Scenario]] = []
-    for file in scenario_files:
-        scenario, found = reader.resolve(file)
-        problems.extend(found)
-        if scenario is None:
-            continue
-        resolved.append((file, scenario))
-        by_folder[file.parent].append(scenario)
-        parsed = reader.parsed[absolute(file)]
-        if parsed is not None:
-            problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
-                                              max_evidence_age))
-        graded.append((scenario, reliability(scenario, catalogue)))
+    with reader.reading_ahead(scenario_files, jobs):
+        for file in scenario_files:
+            scenario, found = reader.resolve(file)
+            problems.extend(found)
+            if scenario is None:
+                continue
+            resolved.append((file, scenario))
+            by_folder[file.parent].append(scenario)
+            parsed = reader.parsed[absolute(file)]
+            if parsed is not None:
+                problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
+                                                  max_evidence_age))
+            graded.append((scenario, reliability(scenario, catalogue)))
     # the rule loading applies, so a tree that validates also loads for compare, report, diff
     problems.extend(reader.partnership_problems(resolved))
     valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]

@@ -8,14 +8,12 @@ from __future__ import annotations
 import importlib
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riskengine import cli
 from riskengine.compare import _count_pairs, compare
 from riskengine.loading import load_project_scenarios, load_scenarios
 from riskengine.models import Scenario
@@ -158,18 +156,6 @@ def test_default_tree_is_shared_by_scenarios_with_the_same_factors(
         e.model_copy(update={"weight": e.weight + 1}) if k == 0 else e
         for k, e in enumerate(group[0].estimates))})
     assert default_tree(heavier) is not default_tree(group[0])
-
-
-def test_cli_compare_of_many_partnerships_with_jobs(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    """Through the CLI: the same JSON with one process and with a pool of two."""
-    args = ["compare", str(ROOT / "scenarios"), "--simulate", "3000", "--method", "mc",
-            "--format", "json", "-q"]
-    assert cli.main([*args, "--jobs", "1"]) == 0
-    alone = capsys.readouterr().out
-    assert cli.main([*args, "--jobs", "2"]) == 0
-    assert capsys.readouterr().out == alone
-    assert len(json.loads(alone)["partnerships"]) >= 2
 
 
 def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario]) -> None:

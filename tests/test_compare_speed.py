@@ -41,7 +41,7 @@ grids = st.tuples(st.floats(-5, 5), st.floats(1e-3, 1),
                       lambda m: sum(m) > 1e-3).map(np.array))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(grids, st.lists(st.floats(-60, 60), min_size=1, max_size=30))
 def test_integral_of_the_cdf_is_the_sum_of_its_pieces(grid: tuple[float, float, np.ndarray],
                                                       points: list[float]) -> None:
@@ -57,7 +57,7 @@ def test_integral_of_the_cdf_is_the_sum_of_its_pieces(grid: tuple[float, float, 
         assert got == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(grids, grids)
 def test_p_greater_is_the_former_merged_integral(a: tuple[float, float, np.ndarray],
                                                  b: tuple[float, float, np.ndarray]) -> None:
@@ -81,7 +81,8 @@ def _laws(scenarios: list[Any]) -> list[Any]:
 
 def _check_pairs(laws: list[Any]) -> int:
     checked = 0
-    for a, b in combinations(laws, 2):
+    # every third pair: each law still meets laws of every kind (S, R, O of each scenario)
+    for a, b in list(combinations(laws, 2))[::3]:
         for x, y in ((a, b), (b, a)):
             got, want = independent_odds(x, y), former_independent_odds(x, y)
             # the same integral by another route: equal but for rounding
@@ -108,7 +109,7 @@ def test_independent_odds_unchanged_on_generated_scenarios(tmp_path: Path) -> No
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     root = generate(tmp_path / "gen", n_factors=60, n_scenarios=12, per_folder=6)
-    laws = _laws(load_scenarios(root / "scenarios"))[:24]
+    laws = _laws(load_scenarios(root / "scenarios"))[:18]
     assert _check_pairs(laws) > 0
 
 
@@ -117,7 +118,7 @@ def test_law_edges_are_the_grid() -> None:
     assert np.array_equal(law.edges, law.start + law.step * np.arange(law.cdf.size))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(grids, st.floats(-60, 60), st.floats(1e-3, 2.0), st.integers(1, 300))
 def test_integral_on_a_grid_is_the_integral_at_its_points(
         grid: tuple[float, float, np.ndarray], start: float, step: float, size: int) -> None:

@@ -109,8 +109,9 @@ def test_sweep_rows_are_run_simulate_rows_whatever_the_batching(shipped: list[Sc
 
 def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
+    # three partnerships: each one's run is a task of the pool
     for flags in (["--jobs", "2"], ["--executor", "local"]):
-        assert cli.main(["compare", str(ROOT / "scenarios/japan-turkey"), "--simulate", "3000",
+        assert cli.main(["compare", str(ROOT / "scenarios"), "--simulate", "3000",
                          "--method", "mc", "--format", "json", "-q", *flags]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1]

@@ -364,7 +364,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             draws.update((m, _bind(redraw.of(members), local[m])) for m in run)
     # many runs: each is one task of the executor (a run's numbers do not depend on where it
     # is drawn); one run: its blocks are shared out instead
-    whole_runs = executor is not None and len(tasks) > 1
+    whole_runs = (executor is not None and len(tasks) > 1
+                  and n * sum(len(task[1].scenarios) for task in tasks) >= SHARE_RUNS_FROM)
     finished = _run_all(tasks, executor if whole_runs else None,
                         None if whole_runs else executor, progress)
     # the full point scores and reliabilities while the workers draw the first runs
@@ -425,6 +426,13 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                                      partnered, known),
                       without, rels, paths, tuple(laws), OUTLOOK_PAIR_SCOPES[pairs])
 
+
+#: Whole runs go to the executor's workers from this many draws in all (n times the scenarios
+#: simulated), and exact laws from this many scenarios: below, starting a pool (half a second
+#: of a core) and shipping the work cost more than the workers save (the shipped comparison,
+#: 11 scenarios x 20,000 draws, takes a quarter of a second here).
+SHARE_RUNS_FROM = 2_000_000
+SHARE_LAWS_FROM = 64
 
 #: Up to this many scenarios, the pairs across partnerships are counted in one pass.
 ONE_PASS = 48
@@ -524,7 +532,7 @@ def _exact_results(scenarios: Sequence[Scenario], method: Method,
     """Each scenario's law of S and summary (None: Monte Carlo), a partnership a task on the
     executor when there is one (its variants share the baseline's terms: see
     :mod:`riskengine.exact`'s spectrum cache), else here."""
-    if executor is None or method == "mc" or len(groups) < 2:
+    if executor is None or method == "mc" or len(groups) < 2 or len(scenarios) < SHARE_LAWS_FROM:
         return exact_results(scenarios, method)
     chunks = list(groups.values())
     futures = [executor.submit(exact_results, [scenarios[m] for m in chunk], method)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import json
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -72,7 +73,16 @@ def test_counting_in_passes_of_their_own_gives_the_same_numbers(
     assert compare(shipped, n=N, seed=2, method="mc").to_dict() == want
 
 
-def test_whole_runs_on_an_executor_give_the_same_numbers(shipped: list[Scenario]) -> None:
+@pytest.fixture
+def share_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Share out runs and laws however small the comparison (a pool is not worth starting
+    for these few draws, so compare would keep them here)."""
+    monkeypatch.setattr(compare_module, "SHARE_RUNS_FROM", 0)
+    monkeypatch.setattr(compare_module, "SHARE_LAWS_FROM", 0)
+
+
+def test_whole_runs_on_an_executor_give_the_same_numbers(shipped: list[Scenario],
+                                                         share_small: None) -> None:
     local = compare(shipped, n=N, seed=4, method="mc")
     with ThreadPoolExecutor(2) as threads:
         shared = compare(shipped, n=N, seed=4, method="mc", executor=threads)
@@ -158,7 +168,8 @@ def test_default_tree_is_shared_by_scenarios_with_the_same_factors(
     assert default_tree(heavier) is not default_tree(group[0])
 
 
-def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario]) -> None:
+def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
+                                                  share_small: None) -> None:
     linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
     want = compare(linear, n=N, seed=4).to_dict()
     assert {row["method"] for row in want["rows"]} == {"exact"}
@@ -176,3 +187,13 @@ def test_point_stability_is_the_scores_stability(shipped: list[Scenario]) -> Non
     assert any(s.tree is not None for s in asem)
     for scenario in [*shipped, *asem[:12]]:
         assert point_stability(scenario) == score(scenario).stability
+
+
+def test_a_small_comparison_starts_no_workers(shipped: list[Scenario]) -> None:
+    class Refusing(ThreadPoolExecutor):
+        def submit(self, *args: object, **kwargs: object) -> Any:
+            raise AssertionError("a pool for 11 scenarios x 4,000 draws")
+
+    with Refusing(1) as pool:
+        assert compare(shipped, n=N, seed=4, executor=pool).to_dict() == compare(
+            shipped, n=N, seed=4).to_dict()

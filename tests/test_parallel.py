@@ -8,6 +8,7 @@ they claim.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -61,8 +62,17 @@ def test_simulate_is_identical_on_a_process_pool(shipped: list[Scenario], pool: 
     assert np.array_equal(shared.stability, alone.stability)
 
 
+@pytest.fixture
+def share_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare shares out runs and laws only when a pool is worth starting: here always."""
+    module = importlib.import_module("riskengine.compare")
+    monkeypatch.setattr(module, "SHARE_RUNS_FROM", 0)
+    monkeypatch.setattr(module, "SHARE_LAWS_FROM", 0)
+
+
 def test_compare_and_outlook_are_identical_on_any_executor(shipped: list[Scenario],
-                                                           pool: Executor) -> None:
+                                                           pool: Executor,
+                                                           share_small: None) -> None:
     # two partnerships: runs per partnership, then the baselines' pairs across them
     two = [s for s in shipped if s.partnership in ("japan-turkey", "japan-uk")]
     want = compare(two, n=N, seed=3, method="mc").to_dict()
@@ -107,7 +117,8 @@ def test_sweep_rows_are_run_simulate_rows_whatever_the_batching(shipped: list[Sc
         "method", "mean", "std", "p5", "p50", "p95", "band_probabilities")}
 
 
-def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_jobs_give_the_same_json(capsys: pytest.CaptureFixture[str],
+                                     share_small: None) -> None:
     outputs = []
     # three partnerships: each one's run is a task of the pool
     for flags in (["--jobs", "2"], ["--executor", "local"]):
@@ -171,7 +182,8 @@ def test_executor_names() -> None:
 
 
 def test_dask_cluster_gives_the_same_numbers(shipped: list[Scenario], pool: Executor,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+                                             capsys: pytest.CaptureFixture[str],
+                                             share_small: None) -> None:
     distributed = pytest.importorskip(
         "distributed", reason="Dask is not installed: pip install 'riskengine[dask]'")
     # two partnerships: each one's run is a task of the cluster

@@ -6,8 +6,9 @@ and variants that shift two of its estimates), 20,000 draws a scenario, the defa
 neighbours in the ranking). Each row is one ``riskengine compare DIR --format json -o FILE -q``
 in a subprocess, loading and writing included, with:
 
-* wall time, and peak RSS of the whole process tree (the command and its worker processes,
-  sampled every 20 ms from /proc), against the issue's target of 10 s and 300 MB;
+* wall time, and the peak memory of the whole process tree (the command and its worker
+  processes, sampled every 20 ms from /proc), as RSS and as PSS (shared pages counted once),
+  against the issue's target of 10 s and 300 MB;
 * the same command run by the code of a baseline revision (``--baseline``, default the commit
   before the per-quantity streams; exported from git into a temporary folder), in the same
   benchmark run, and the ratio;
@@ -41,40 +42,50 @@ from generate import generate  # noqa: E402
 BASELINE = "cdae420"  # main before per-quantity streams and counting across runs
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (forkserver workers included: they
-    are the command's descendants through the fork server)."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """Resident bytes (RSS) and proportional set size (PSS) of ``pid`` and all its
+    descendants (forkserver workers included: they descend from the command through the fork
+    server). Workers forked from one server share its pages, so summing RSS counts those
+    pages once per worker; PSS splits each shared page among its sharers and sums to the
+    memory the tree really holds."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
             children.setdefault(int(fields[1]), []).append(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
         todo.extend(children.get(p, []))
-    return total
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return rss, pss
 
 
-def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds and peak tree RSS (MB) of one command."""
+def run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float, float]:
+    """Wall seconds and the peak tree RSS and PSS (MB) of one command, started in ``cwd``
+    (not the checkout: ``python -m`` puts the working folder first on the path)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    peak = 0
+    peak = [0, 0]
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not done.is_set():
-            peak = max(peak, tree_rss(proc.pid))
+            rss, pss = tree_memory(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -85,7 +96,7 @@ def run(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     sampler.join()
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed: {err.decode()[-2000:]}")
-    return seconds, peak / 2**20
+    return seconds, peak[0] / 2**20, peak[1] / 2**20
 
 
 def digest(path: Path) -> str:
@@ -123,26 +134,26 @@ def main() -> None:
         old = export(args.baseline, tmp) if args.baseline != "none" else None
         print(f"compare of {args.scenarios:,} scenarios (load average at start {loadavg()}; "
               "2 cores: above 1, another process took CPU from the measurement)")
-        print(f"{'case':34} {'s':>7} {'ratio':>6} {'tree RSS MB':>12} {'digest':>13} "
-              f"{'load':>5}")
+        print(f"{'case':34} {'s':>7} {'ratio':>6} {'RSS MB':>7} {'PSS MB':>7} "
+              f"{'digest':>13} {'load':>5}")
         for method in ("mc", "auto"):
             for jobs in ("1", "2"):
                 command = [sys.executable, "-m", "riskengine.cli", "compare",
                            str(project / "scenarios"), "--method", method, "--jobs", jobs,
                            "--format", "json", "-q"]
-                rows = []
+                rows: list[tuple[str, float, float, float, str]] = []
                 for label, path in (("baseline " + args.baseline, old), ("current", ROOT)):
                     if path is None:
                         continue
                     env = {**os.environ, "PYTHONPATH": str(path)}
                     out = tmp / f"{method}-{jobs}-{label.split()[0]}.json"
-                    seconds, rss = run([*command, "-o", str(out)], env)
-                    rows.append((label, seconds, rss, digest(out)))
+                    seconds, rss, pss = run([*command, "-o", str(out)], env, tmp)
+                    rows.append((label, seconds, rss, pss, digest(out)))
                 base = rows[0][1]
-                for label, seconds, rss, dig in rows:
+                for label, seconds, rss, pss, dig in rows:
                     name = f"{method}, --jobs {jobs}, {label}"
-                    print(f"{name:34} {seconds:7.2f} {seconds / base:6.2f} {rss:12.0f} "
-                          f"{dig:>13} {loadavg():>5}")
+                    print(f"{name:34} {seconds:7.2f} {seconds / base:6.2f} {rss:7.0f} "
+                          f"{pss:7.0f} {dig:>13} {loadavg():>5}")
         print("targets: <= 10 s and <= 300 MB")
 
 

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from riskengine.executors import process_pool
 from riskengine.models import Estimate, Factor, Scale, Scenario
-from riskengine.parallel import process_pool, sweep
+from riskengine.parallel import sweep
 from riskengine.scoring import ModelArrays, aggregate, normalise
 from riskengine.sensitivity import analytic_sobol, estimate_sobol, sobol_indices, sobol_terms
 from riskengine.simulation import Marginals, simulate

@@ -191,7 +191,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
             if reason:
                 raise UsageError(f"--sobol analytic: {scenario.key} {reason}; use --sobol "
                                  "estimate or auto")
-    from riskengine.parallel import ordered
+    from riskengine.executors import ordered
 
     with progress_bar(args, "analysing", len(scenarios)) as advance, _pool(args) as pool:
         # one scenario per work item: each is analysed exactly as it would be alone
@@ -242,7 +242,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def _pool(args: argparse.Namespace) -> Iterator[Any]:
     """The executor of --executor and --jobs (None: this process), made only when first used,
     so a run too small to split never starts workers."""
-    from riskengine.parallel import ExecutorError, executor
+    from riskengine.executors import ExecutorError, executor
 
     try:
         context = executor(args.executor, args.jobs)

@@ -203,7 +203,7 @@ class Readers:
     second, once per command rather than once per catalogue and folder of scenarios)."""
 
     def __init__(self, jobs: int | None = None) -> None:
-        from riskengine.parallel import default_jobs
+        from riskengine.executors import default_jobs
 
         self.jobs = default_jobs() if jobs is None else jobs
         self._pool: Executor | None = None
@@ -213,7 +213,7 @@ class Readers:
         if self.jobs <= 1 or files < PARALLEL_MIN_FILES:
             return None
         if self._pool is None:
-            from riskengine.parallel import LazyPool
+            from riskengine.executors import LazyPool
 
             self._pool = LazyPool(self.jobs)
         return self._pool

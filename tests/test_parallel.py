@@ -19,10 +19,11 @@ import pytest
 
 from riskengine import cli, simulation
 from riskengine.compare import compare
+from riskengine.executors import blas_threads, executor, process_pool
 from riskengine.loading import load_scenarios
 from riskengine.models import Scenario
 from riskengine.outlook import outlook
-from riskengine.parallel import blas_threads, executor, process_pool, sweep
+from riskengine.parallel import sweep
 from riskengine.sensitivity import analytic_sobol, sobol
 from riskengine.simulation import STREAM_BLOCK, block_ranges, run_members, simulate
 from tests.test_sensitivity import linear_case

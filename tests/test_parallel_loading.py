@@ -17,9 +17,9 @@ import pytest
 
 from benchmarks.generate import generate
 from riskengine import cli, files
+from riskengine.executors import LazyPool
 from riskengine.files import ReadAhead, Readers, read_batch
 from riskengine.loading import load_project_scenarios
-from riskengine.parallel import LazyPool
 from riskengine.problems import InputError
 from riskengine.validation import validate
 from riskengine.yamlio import PURE_ENV, read_yaml

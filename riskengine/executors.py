@@ -1,0 +1,164 @@
+"""Executors: where the work of a command runs, and how many processes share it.
+
+* ``local``: no pool, everything in this process;
+* ``process`` (the default): a pool of ``jobs`` worker processes on this machine, each with one
+  BLAS thread, forked from a server that has imported the engine once;
+* ``dask://HOST:PORT``: the workers of a running Dask scheduler (``pip install
+  riskengine[dask]``).
+
+Any :class:`concurrent.futures.Executor` will do for the API. This module imports nothing of
+the engine, so every layer (reading files, simulating, sweeping) can start a pool without
+importing the layers above it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from typing import Any
+
+BLAS_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                  "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class ExecutorError(ValueError):
+    """A ``--executor`` or ``--jobs`` that cannot be used (a usage error, exit 2)."""
+
+    usage_error = True
+
+
+def default_jobs() -> int:
+    return os.cpu_count() or 1
+
+
+def one_blas_thread() -> None:
+    """Pool initializer: one BLAS thread per worker process. The workers already share the
+    cores between them; BLAS threads on top would only compete for them. Ctrl-C is the
+    parent's to handle (it reports "interrupted" once), not every worker's traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in BLAS_VARIABLES:
+        os.environ[name] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+
+
+def blas_threads() -> tuple[list[int], str | None]:
+    """This process's BLAS thread counts and OPENBLAS_NUM_THREADS (to check a worker)."""
+    from threadpoolctl import threadpool_info
+
+    return ([lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"],
+            os.environ.get("OPENBLAS_NUM_THREADS"))
+
+
+def process_pool(jobs: int) -> Executor:
+    """A pool of ``jobs`` worker processes, each limited to one BLAS thread.
+
+    The variables are set in the parent too while the pool starts, so a worker that loads its
+    BLAS before the initializer runs (a forkserver or spawn start) still gets one thread."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    saved = {name: os.environ.get(name) for name in BLAS_VARIABLES}
+    os.environ.update(dict.fromkeys(BLAS_VARIABLES, "1"))
+    try:
+        # forkserver, not fork: the caller may have threads (a Dask client, a progress bar)
+        # whose locks a forked child would inherit mid-use
+        context = multiprocessing.get_context("forkserver")
+        # The server imports the engine once; every worker of every pool forked from it
+        # starts with numpy and the kernel loaded instead of importing them again (the
+        # setting counts only before the server's first start, which is all it needs).
+        context.set_forkserver_preload(["riskengine.simulation", "riskengine.sensitivity",
+                                        "riskengine.parallel", "riskengine.files"])
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread,
+                                   mp_context=context)
+        # start the workers now, while the variables are set
+        pool.submit(int).result()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return pool
+
+
+class LazyPool(Executor):
+    """A process pool that starts its workers on the first task: a command whose work is too
+    small to split (one stream block, one scenario) never pays for them."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool: Executor | None = None
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if self.pool is None:
+            self.pool = process_pool(self.jobs)
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=wait, cancel_futures=cancel_futures)
+            self.pool = None
+
+
+@contextmanager
+def executor(spec: str = "process", jobs: int | None = None) -> Iterator[Executor | None]:
+    """The executor named by ``spec`` (``local``, ``process`` or ``dask://HOST:PORT``), shut
+    down on exit; None means "in this process". ``process`` with one job is in this process
+    too: a pool of one only adds the cost of shipping the work."""
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs < 1:
+        raise ExecutorError(f"--jobs {jobs}: must be at least 1")
+    if spec == "local" or (spec == "process" and jobs == 1):
+        yield None
+        return
+    if spec == "process":
+        pool = LazyPool(jobs)
+        try:
+            yield pool
+        finally:
+            pool.shutdown(cancel_futures=True)
+        return
+    if spec.startswith("dask://") or spec.startswith("tcp://"):
+        address = "tcp://" + spec.split("://", 1)[1]
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ExecutorError(f"--executor {spec}: Dask is not installed (pip install "
+                                "'riskengine[dask]')") from None
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as exc:
+            raise ExecutorError(f"--executor {spec}: cannot reach the Dask scheduler at "
+                                f"{address} ({exc})") from None
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+        return
+    raise ExecutorError(f"--executor {spec}: use local, process or dask://HOST:PORT")
+
+
+def ordered(pool: Executor | None, func: Callable[..., Any], items: Sequence[Any],
+            *args: Any, progress: Callable[[int], None] | None = None) -> list[Any]:
+    """``[func(item, *args) for item in items]``, on the pool's workers when there is one;
+    the results come back in the order of ``items`` whatever order the workers finish in."""
+    if pool is None:
+        out = []
+        for item in items:
+            out.append(func(item, *args))
+            if progress is not None:
+                progress(1)
+        return out
+    futures = [pool.submit(func, item, *args) for item in items]
+    out = []
+    for future in futures:
+        out.append(future.result())
+        if progress is not None:
+            progress(1)
+    return out

@@ -240,6 +240,7 @@ def readers(jobs: Jobs) -> contextlib.AbstractContextManager[Readers]:
     return contextlib.nullcontext(jobs) if isinstance(jobs, Readers) else Readers(jobs)
 
 
+
 class ReadAhead:
     """YAML files read on worker processes ahead of their use, in their order, so the caller
     builds models from the first while the workers read the rest.
@@ -249,13 +250,12 @@ class ReadAhead:
     whose batch the workers have not finished (while they start, or on a busy machine, reading
     it here is sooner than waiting). With one job, or few files, nothing is read ahead and no
     pool starts. Use as a context manager: on exit, work not yet collected is dropped, and the
-    pool stops unless ``readers`` were given (their owner stops them).
+    pool stops unless ``jobs`` is a :class:`Readers` (its owner stops it).
     """
 
-    def __init__(self, files: Sequence[Path], readers: Jobs = None) -> None:
+    def __init__(self, files: Sequence[Path], jobs: Jobs = None) -> None:
         self.files = list(files)
-        self.readers = readers if isinstance(readers, Readers) else None
-        self.jobs = readers.jobs if isinstance(readers, Readers) else readers
+        self.jobs = jobs
         self._where: dict[str, tuple[Path, int, int]] = {}  # abspath -> (path, batch, index)
         self._batches: list[Future[list[_Read]]] = []  # appended to by the submitting thread
         self._submitter: threading.Thread | None = None
@@ -263,13 +263,11 @@ class ReadAhead:
         self._stack = ExitStack()
 
     def __enter__(self) -> ReadAhead:
-        readers = self.readers
-        if readers is None:
-            readers = self._stack.enter_context(Readers(self.jobs))
-        pool = readers.pool_for(len(self.files))
+        shared = self._stack.enter_context(readers(self.jobs))
+        pool = shared.pool_for(len(self.files))
         if pool is None:
             return self
-        size = max(_MIN_BATCH, math.ceil(len(self.files) / (16 * readers.jobs)))
+        size = max(_MIN_BATCH, math.ceil(len(self.files) / (16 * shared.jobs)))
         batches: list[list[str]] = []
         for start in range(0, len(self.files), size):
             batch = self.files[start:start + size]

@@ -10,7 +10,6 @@ and partnerships that share no party are compared as the independent quantities 
 from __future__ import annotations
 
 import math
-import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
@@ -20,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from riskengine.executors import default_jobs, ordered
 from riskengine.loading import outlook_problems
 from riskengine.models import Factor, Scenario
 from riskengine.outlook import Outlook, outlook
@@ -535,11 +535,10 @@ def _exact_results(scenarios: Sequence[Scenario], method: Method,
     if executor is None or method == "mc" or len(groups) < 2 or len(scenarios) < SHARE_LAWS_FROM:
         return exact_results(scenarios, method)
     chunks = list(groups.values())
-    futures = [executor.submit(exact_results, [scenarios[m] for m in chunk], method)
-               for chunk in chunks]
+    found = ordered(executor, exact_results, [[scenarios[m] for m in c] for c in chunks], method)
     out: list[ExactResult] = [None] * len(scenarios)
-    for chunk, future in zip(chunks, futures, strict=True):
-        for m, result in zip(chunk, future.result(), strict=True):
+    for chunk, results in zip(chunks, found, strict=True):
+        for m, result in zip(chunk, results, strict=True):
             out[m] = result
     return out
 
@@ -706,7 +705,7 @@ def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor |
     blocks of each shared out on ``blocks``."""
     if pool is None:
         return _run_here(tasks, blocks, progress)
-    ahead = 2 * (getattr(pool, "_max_workers", None) or os.cpu_count() or 2)
+    ahead = 2 * default_jobs()  # a few a core: the window bounds memory, not the numbers
     pending: deque[tuple[RunTask, Future[tuple[RunResult, list[Any] | None]]]] = deque()
     queue = iter(tasks)
     for task in queue:  # submitted now: the caller works while the first runs are drawn

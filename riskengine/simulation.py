@@ -137,14 +137,18 @@ class Marginals:
         if code == self.FIXED:
             return np.full(u.shape, lo)
         if code == self.PERT:
-            x = beta_table(float(ab[0][j]), float(ab[1][j]))(np.ascontiguousarray(u))
-            return lo + (hi - lo) * x  # type: ignore[no-any-return]
+            return self.from_standard(j, beta_table(float(ab[0][j]), float(ab[1][j]))(
+                np.ascontiguousarray(u)))
         if code == self.TRIANGULAR:
             cut = (md - lo) / (hi - lo)
             left = lo + np.sqrt(u * (hi - lo) * (md - lo))
             right = hi - np.sqrt((1.0 - u) * (hi - lo) * (hi - md))
             return np.where(u < cut, left, right)
         return lo + (hi - lo) * u  # type: ignore[no-any-return]
+
+    def from_standard(self, j: int, x: FloatArray) -> FloatArray:
+        """Column ``j``'s values from standard Beta values ``x`` in [0, 1] (PERT)."""
+        return self.low[j] + (self.high[j] - self.low[j]) * x  # type: ignore[no-any-return]
 
     def draw(self, rng: np.random.Generator, rows: int) -> FloatArray:
         """Direct draws of ``rows`` samples of every factor (the fast path)."""
@@ -599,7 +603,7 @@ class _SharedColumns:
         correlated: dict[int, FloatArray] = {}
         # a variant that shifts or rescales an estimate keeps its PERT shape (a, b): the
         # costly Beta inverse of a column is shared by every estimate of that shape, and
-        # each adds only its own low + width * x, the arithmetic of column_ppf
+        # each scales it to its own range as column_ppf does
         shapes: dict[tuple[int, float, float], FloatArray] = {}
         for d, (i, j) in enumerate(self.origin):
             member = members[i]
@@ -616,7 +620,7 @@ class _SharedColumns:
                 if key not in shapes:
                     shapes[key] = beta_table(key[1], key[2])(
                         np.ascontiguousarray(u[:, member.cols[j]]))
-                table[:, d] = m.low[j] + (m.high[j] - m.low[j]) * shapes[key]
+                table[:, d] = m.from_standard(j, shapes[key])
                 continue
             else:
                 column = u[:, member.cols[j]]
@@ -1132,18 +1136,18 @@ def choose_method(scenarios: Sequence[Scenario], method: Method) -> list[list[An
         raise MethodError(f"unknown method {method!r}: use auto, exact or mc")
     if method == "mc":
         return [None] * len(scenarios)
-    laws = [exact_laws(s) for s in scenarios]
-    if method == "exact":
-        for s, law in zip(scenarios, laws, strict=True):
-            if law is None:
-                raise _not_linear(s)
+    return [_laws_for(s, method) for s in scenarios]
+
+
+def _laws_for(s: Scenario, method: Method) -> list[Any] | None:
+    """The scenario's exact laws, None when it is not linear; an error if the method is
+    ``exact`` and it is not."""
+    laws = exact_laws(s)
+    if laws is None and method == "exact":
+        raise MethodError(f"--method exact: scenario {s.partnership}/{s.id} is not linear in "
+                          "independent inputs (it has correlations or the geometric model); "
+                          "use --method auto or mc")
     return laws
-
-
-def _not_linear(s: Scenario) -> MethodError:
-    return MethodError(f"--method exact: scenario {s.partnership}/{s.id} is not linear in "
-                       "independent inputs (it has correlations or the geometric model); use "
-                       "--method auto or mc")
 
 
 ExactResult = tuple[tuple[Any], Summary] | None  # (the law of S,), the summary of S, R, O
@@ -1159,13 +1163,9 @@ def exact_results(scenarios: Sequence[Scenario], method: Method) -> list[ExactRe
         return [None] * len(scenarios)
     out: list[ExactResult] = []
     for s in scenarios:
-        laws = exact_laws(s)
-        if laws is None:
-            if method == "exact":
-                raise _not_linear(s)
-            out.append(None)
-        else:
-            out.append(((laws[0],), exact_summary(laws, scenario_bands(s))))
+        laws = _laws_for(s, method)
+        out.append(None if laws is None else
+                   ((laws[0],), exact_summary(laws, scenario_bands(s))))
     return out
 
 
@@ -1357,8 +1357,7 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
     if keep:
         for m in range(len(members)):
             values = np.concatenate([outs[m] for outs in kept], axis=1)
-            # numpy's inverted-CDF percentiles are these order statistics; one partition
-            # finds all three
+            # numpy's inverted-CDF percentiles are these order statistics
             found = _order_statistics(values, [inverted_cdf_rank(n, q) for q in PERCENTILES])
             for j in range(3):
                 for t, value in zip(targets[9 * m + 3 * j:9 * m + 3 * j + 3], found[j],

@@ -66,12 +66,24 @@ class Law:
         The grid is uniform, so each x finds its cell by arithmetic, not by a search."""
         last = self.cdf.size - 1
         u = (np.asarray(x, dtype=float) - self.start) / self.step
-        cell = np.clip(np.floor(u), 0, last - 1).astype(np.intp)
+        out = np.zeros(u.shape)
+        beyond = u >= last
+        out[beyond] = self._areas[-1] + (u[beyond] - last) * self.step
+        inside = (u > 0.0) & ~beyond
+        out[inside] = self._inside(u[inside])
+        return out
+
+    def _inside(self, u: FloatArray) -> FloatArray:
+        """G at positions ``u`` (in cells from the first edge, 0 < u < last): the area up to
+        the cell's left edge plus the trapezoid within it."""
+        cell = u.astype(np.intp)  # u > 0: truncation is the floor
         r = u - cell
-        lo, hi = self.cdf[cell], self.cdf[cell + 1]
-        inside = self._areas[cell] + self.step * r * (lo + (hi - lo) * (r / 2.0))
-        beyond = self._areas[-1] + (u - last) * self.step
-        return np.where(u <= 0.0, 0.0, np.where(u >= last, beyond, inside))
+        value = self._slopes[cell] * (r / 2.0)
+        value += self.cdf[cell]
+        value *= r
+        value *= self.step
+        value += self._areas[cell]
+        return value
 
     @cached_property
     def _slopes(self) -> FloatArray:
@@ -92,15 +104,7 @@ class Law:
         if hi < size:
             out[hi:] = self._areas[-1] + (u[hi:] - last) * self.step
         if lo < hi:
-            inside = u[lo:hi]
-            cell = inside.astype(np.intp)  # 0 < u < last: truncation is the floor
-            r = inside - cell
-            value = self._slopes[cell] * (r / 2.0)
-            value += self.cdf[cell]
-            value *= r
-            value *= self.step
-            value += self._areas[cell]
-            out[lo:hi] = value
+            out[lo:hi] = self._inside(u[lo:hi])
         return out
 
     def cdf_at(self, x: FloatArray | float) -> FloatArray:

@@ -771,14 +771,8 @@ class _Accumulator:
         outputs only (a caller that keeps every draw reads its percentiles off them, and needs
         S's histogram only for an outlook mixture)."""
         self.merge(_moments(out))
-        if histograms == 3:
-            hist, bands = _counts(out, self.bands, self.band_counts.size)
-            self.hist += hist
-        else:
-            for j, level in enumerate(_first_levels()[:histograms]):
-                self.hist[j] += np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
-            bands = np.bincount(band_index(out[0], self.bands),
-                                minlength=self.band_counts.size).astype(np.int64)
+        hist, bands = _counts(out, self.bands, self.band_counts.size, histograms)
+        self.hist[:histograms] += hist
         self.band_counts += bands
 
     def merge(self, moments: Moments) -> None:
@@ -807,12 +801,14 @@ def _moments(out: FloatArray) -> Moments:
     return out.shape[1], mean, m2, out.min(axis=1), out.max(axis=1)
 
 
-def _counts(out: FloatArray, bands: BandRule, n_bands: int
+def _counts(out: FloatArray, bands: BandRule, n_bands: int, histograms: int = 3
             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """One block's histogram counts (3, bins) and band counts: integers, so their sums do not
-    depend on the order in which blocks are added."""
-    hist = np.stack([np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
-                     for j, level in enumerate(_first_levels())]).astype(np.int64)
+    """One block's histogram counts of its first ``histograms`` outputs (histograms, bins)
+    and band counts: integers, so their sums do not depend on the order in which blocks are
+    added."""
+    hist = np.array([np.bincount(level.bins(out[j]), minlength=HIST_BINS + 2)
+                     for j, level in enumerate(_first_levels()[:histograms])],
+                    dtype=np.int64).reshape(histograms, HIST_BINS + 2)
     return hist, np.bincount(band_index(out[0], bands), minlength=n_bands).astype(np.int64)
 
 

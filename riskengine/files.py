@@ -25,7 +25,7 @@ from pydantic import BaseModel, ValidationError
 
 from riskengine.models import TREE_LEAF, TREE_NODE
 from riskengine.problems import InputError, Problem
-from riskengine.yamlio import PURE_ENV, Document, Location, read_yaml
+from riskengine.yamlio import PARSER_ENVS, Document, Location, read_yaml
 
 YAML_SUFFIXES = (".yaml", ".yml")
 UNION_TAGS = (TREE_NODE, TREE_LEAF)  # pydantic's union tags, dropped from finding locations
@@ -166,12 +166,14 @@ _MIN_BATCH = 25
 READER_NICENESS = 10
 _niced = False
 
-# What a worker sends back for one file: its YAML as plain values with the key positions, or
-# the fields of its problems. Plain data only: no models, no pickled engine objects.
-_Read = tuple[Any, dict[Location, tuple[int, int]] | None, list[tuple[Any, ...]] | None]
+# What a worker sends back for one file: its YAML as plain values with the key positions (or
+# the text to find them in, when the fast parser read it), or the fields of its problems.
+# Plain data only: no models, no pickled engine objects.
+_Read = tuple[Any, dict[Location, tuple[int, int]] | None, str | None,
+              list[tuple[Any, ...]] | None]
 
 
-def read_batch(paths: Sequence[str], cwd: str, pure: str | None) -> list[_Read]:
+def read_batch(paths: Sequence[str], cwd: str, parser: dict[str, str]) -> list[_Read]:
     """Worker: :func:`read_yaml` of each path, as plain data (top level: a pool pickles it by
     name). The working folder and the parser choice are the caller's, whatever the worker
     process inherited: paths are shown relative to the caller's folder."""
@@ -181,18 +183,20 @@ def read_batch(paths: Sequence[str], cwd: str, pure: str | None) -> list[_Read]:
         _niced = True
     if os.getcwd() != cwd:
         os.chdir(cwd)
-    if pure is None:
-        os.environ.pop(PURE_ENV, None)
-    else:
-        os.environ[PURE_ENV] = pure
+    for name in PARSER_ENVS:
+        if name in parser:
+            os.environ[name] = parser[name]
+        else:
+            os.environ.pop(name, None)
     out: list[_Read] = []
     for path in paths:
         try:
             doc = read_yaml(path)
         except InputError as exc:
-            out.append((None, None, [dataclasses.astuple(p) for p in exc.problems]))
+            out.append((None, None, None, [dataclasses.astuple(p) for p in exc.problems]))
             continue
-        out.append((doc.data, doc.positions, None))
+        text = doc.text
+        out.append((doc.data, None if text is not None else doc.positions, text, None))
     return out
 
 
@@ -277,18 +281,19 @@ class ReadAhead:
         # Starting the workers takes about half a second; the caller reads the first files
         # itself meanwhile, so the batches are handed over from a thread.
         self._submitter = threading.Thread(
-            target=self._submit, args=(pool, batches, os.getcwd(), os.environ.get(PURE_ENV)),
+            target=self._submit, args=(pool, batches, os.getcwd(), {
+                name: os.environ[name] for name in PARSER_ENVS if name in os.environ}),
             name="riskengine-read-ahead", daemon=True)
         self._submitter.start()
         return self
 
     def _submit(self, pool: Executor, batches: list[list[str]], cwd: str,
-                pure: str | None) -> None:
+                parser: dict[str, str]) -> None:
         for batch in batches:
             if self._closing:
                 return
             try:
-                self._batches.append(pool.submit(read_batch, batch, cwd, pure))
+                self._batches.append(pool.submit(read_batch, batch, cwd, parser))
             except Exception:  # no pool: the caller reads every file itself
                 return
 
@@ -326,10 +331,9 @@ class ReadAhead:
         if future is None:
             return read_yaml(path)
         try:
-            data, positions, problems = future.result()[where[2]]
+            data, positions, text, problems = future.result()[where[2]]
         except Exception:  # cancelled, or a worker died: read here
             return read_yaml(path)
         if problems is not None:
             raise InputError([Problem(*fields) for fields in problems])
-        assert positions is not None
-        return Document(path, data, positions)
+        return Document(path, data, positions, text)

@@ -60,7 +60,7 @@ def scenario_warnings(file: ScenarioFile, doc: Document, scenario: Scenario,
 def unused_factor_warnings(catalogue: Catalogue, used: Collection[str]) -> list[Problem]:
     """A warning at each catalogue factor whose id is not in ``used``."""
     return [Problem(display_path(catalogue.paths[factor_id]),
-                    *catalogue.positions.get(factor_id, (None, None)), "id",
+                    *catalogue.position(factor_id), "id",
                     f"factor {factor_id!r} is not used by any scenario checked", "RE606",
                     "warning")
             for factor_id in sorted(catalogue.paths) if factor_id not in used]

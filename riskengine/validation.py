@@ -251,7 +251,7 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
             if factor_id not in catalogue.factors:
                 catalogue.factors[factor_id] = part[factor_id]
                 catalogue.paths[factor_id] = part.paths[factor_id]
-                catalogue.positions[factor_id] = part.positions[factor_id]
+                catalogue.docs[factor_id] = part.docs[factor_id]
 
     # The trees: those given, and those of each catalogue's project (models/ beside factors/).
     # A project's trees are checked whole, like its catalogue: a broken tree affects every

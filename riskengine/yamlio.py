@@ -17,7 +17,6 @@ import math
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,9 @@ MAX_DEPTH = 64
 # Set (to anything but "" or "0") to parse with ruamel's pure-Python parser only, as on a machine
 # without the compiled ruamel.yaml.clib; the test suite runs its YAML cases through both.
 PURE_ENV = "RISKENGINE_PURE_YAML"
+# Set to read every file with ruamel (libyaml where safe), as on a machine without yaml-rs.
+RUAMEL_ENV = "RISKENGINE_RUAMEL_YAML"
+PARSER_ENVS = (PURE_ENV, RUAMEL_ENV)
 
 Location = tuple[str | int, ...]
 
@@ -76,13 +78,44 @@ def _core_schema_tag(text: str) -> str:
     return _STR if match is None else _CORE_GROUPS[match.lastgroup]  # type: ignore[index]
 
 
-@dataclass
 class Document:
-    """A parsed YAML file: its data and where each key of it was written."""
+    """A parsed YAML file: its data and where each key of it was written.
 
-    path: Path
-    data: Any
-    positions: dict[Location, tuple[int, int]] = field(default_factory=dict)
+    A file read by the fast parser records no positions while it is read: they are found
+    (by composing its text with ruamel) the first time a finding asks for one, which in a
+    clean project is never.
+    """
+
+    __slots__ = ("_positions", "_text", "data", "path")
+
+    def __init__(self, path: Path, data: Any,
+                 positions: dict[Location, tuple[int, int]] | None = None,
+                 text: str | None = None) -> None:
+        self.path = path
+        self.data = data
+        self._positions = positions if positions is not None or text is not None else {}
+        self._text = text
+
+    def __repr__(self) -> str:
+        return f"Document({self.path!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Document) and (self.path, self.data, self.positions) == (
+            other.path, other.data, other.positions)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    @property
+    def positions(self) -> dict[Location, tuple[int, int]]:
+        if self._positions is None:
+            self._positions = _positions_of(self._text or "", self.shown)
+            self._text = None
+        return self._positions
+
+    @property
+    def text(self) -> str | None:
+        """The text the positions are still to be found in (None once found, or if given)."""
+        return self._text
 
     @property
     def shown(self) -> str:
@@ -116,8 +149,9 @@ def dotted(loc: Location) -> str:
 class _Builder:
     """Turns a node tree into dicts, lists and scalars, recording key positions."""
 
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
+    def __init__(self, shown: str) -> None:
+        self.shown = shown
+        self.positions: dict[Location, tuple[int, int]] = {}
         self.nodes = 0
         self.problems: list[Problem] = []
         self.plain_tag, self.str_tag = _tag_objects()[_PLAIN], _tag_objects()[_STR]
@@ -125,7 +159,7 @@ class _Builder:
     def fail(self, node: Any, message: str, code: str, loc: Location) -> None:
         mark = node.start_mark
         self.problems.append(
-            Problem(self.doc.shown, mark.line + 1, mark.column + 1, dotted(loc), message, code)
+            Problem(self.shown, mark.line + 1, mark.column + 1, dotted(loc), message, code)
         )
 
     def build(self, node: Any, loc: Location, depth: int) -> Any:
@@ -158,7 +192,7 @@ class _Builder:
 
     def build_mapping(self, node: Any, loc: Location, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        positions = self.doc.positions
+        positions = self.positions
         build, scalar = self.build, self.scalar
         plain, string = self.plain_tag, self.str_tag
         for key_node, value_node in node.value:
@@ -287,8 +321,7 @@ def _read_regular(path: Path, shown: str, limit: int) -> bytes:
 def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Parse one YAML file into a :class:`Document`; every problem raises :class:`InputError`."""
     path = Path(path)
-    doc = Document(path, None)
-    shown = doc.shown
+    shown = display_path(path)
     raw = _read_regular(path, shown, max_bytes + 1)
     if len(raw) > max_bytes:
         raise InputError([Problem(shown, None, None, "",
@@ -296,18 +329,186 @@ def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     text = _decode(raw, shown)
     if not text.strip():
         raise InputError([Problem(shown, 1, 1, "", "empty file", "RE001")])
+    if _use_fast():
+        data = _fast_data(text, shown)
+        if data is not _NOT_PLAIN:
+            return Document(path, data, text=text)
+    data, positions = _read_text(text, shown)
+    return Document(path, data, positions)
+
+
+def _read_text(text: str, shown: str) -> tuple[Any, dict[Location, tuple[int, int]]]:
+    """The data of ``text`` through ruamel's node tree, with every key's position."""
     node = _compose(text, shown)
-    builder = _Builder(doc)
-    doc.positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    builder = _Builder(shown)
+    builder.positions[()] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    data = None
     try:
-        doc.data = builder.build(node, (), 0)
+        data = builder.build(node, (), 0)
     except _Abort as abort:
         builder.fail(abort.node, abort.message, abort.code, abort.loc)
     except RecursionError:
         raise InputError([Problem(shown, None, None, "", "nesting too deep", "RE002")]) from None
     if builder.problems:
         raise InputError(builder.problems)
-    return doc
+    return data, builder.positions
+
+
+def _positions_of(text: str, shown: str) -> dict[Location, tuple[int, int]]:
+    """The key positions of a file the fast parser read. Should ruamel refuse what yaml-rs
+    took (the two are tested to agree on what they both accept), findings lose their lines
+    rather than the file its data."""
+    try:
+        return _read_text(text, shown)[1]
+    except InputError:
+        return {}
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast parser: yaml-rs (saphyr, in Rust) builds plain values directly, about ten times
+# faster than composing ruamel's node tree in Python (5,000 scenario files: 0.5 s against 6.4 s),
+# which was most of the time of loading a large project.
+#
+# It is used only where it means what ruamel and _Builder mean. Text with a construct where the
+# two are known to differ, or that this module refuses, goes to ruamel, which also words every
+# error: directives and document markers, anchors, aliases and tags (yaml-rs drops unknown
+# tags), numbers with `_` or a `0X`/`0O`/`0b` prefix (yaml-rs reads them, the YAML 1.2 core
+# schema does not), tabs, and the characters YAML 1.1 took for line breaks. What yaml-rs
+# returns is then checked: keys that are not text (`1:`, `true:`), numbers that are not finite
+# or too long to read, more nesting or values than the limits, all go to ruamel. The two
+# parsers are compared on generated documents in tests/test_yaml_parsers.py.
+
+_NOT_PLAIN = object()
+
+# Each pattern is tried only when a cheap test says it could match: tried on every file, the
+# one regex these make took four times as long as yaml-rs's reading.
+_MARKERS = ("%", "---", "...")
+_INDICATOR = re.compile(r"(?:^|[\s\[\]{},])[&*!]")  # anchors, aliases, tags
+# yaml-rs reads a number with `_` anywhere in it (`1_000`, `_0`, `+_1`, `._5`, `0x_1F`): a
+# token that starts with [-+_.]* and a digit, and has a `_`. Searched from the `_`, a literal
+# being fast to find (ids with underscores are everywhere): after the first digit, in the text
+# backwards; before it, forwards, checking what leads up to it.
+_UNDERSCORE_AFTER_DIGIT = re.compile(r"_[^\s,\[\]{}]*[0-9][-+_.]*(?:[\s\[{,]|$)")
+_UNDERSCORE_BEFORE_DIGIT = re.compile(r"_[-+_.]*[0-9]")
+_NUMBER_LEAD = frozenset("-+_.")
+_TOKEN_END = frozenset(" \t\r\n[{,")
+
+
+def _underscore_number(text: str) -> bool:
+    if "_" not in text:
+        return False
+    if _UNDERSCORE_AFTER_DIGIT.search(text[::-1]):
+        return True
+    for match in _UNDERSCORE_BEFORE_DIGIT.finditer(text):
+        i = match.start() - 1
+        while i >= 0 and text[i] in _NUMBER_LEAD:
+            i -= 1
+        if i < 0 or text[i] in _TOKEN_END:
+            return True
+    return False
+
+
+_PREFIX = re.compile(r"0[XObB]")
+_PREFIX_NUMBER = re.compile(r"(?:^|[\s\[{,])[-+]?0[XObB]")  # 0X1F, 0b101
+_ODD_SPACE = ("\t", "\x85", "\u2028", "\u2029")
+
+
+def _fast_refused(text: str) -> bool:
+    """Whether ``text`` has a construct the fast parser does not read as ruamel does."""
+    return (text.startswith(_MARKERS) or any(f"\n{m}" in text for m in _MARKERS)
+            or (("&" in text or "*" in text or "!" in text)
+                and _INDICATOR.search(text) is not None)
+            or _underscore_number(text)
+            or (_PREFIX.search(text) is not None and _PREFIX_NUMBER.search(text) is not None)
+            or any(c in text for c in _ODD_SPACE))
+
+
+# yaml-rs recurses in Rust, where no recursion limit guards the stack; with at most this many
+# leading indentation and indicator characters on any line, block nesting stays below a depth
+# (about 3 levels a character, plus the 48 of flow brackets) that a 256 KB thread stack takes.
+_FAST_LEAD = 32
+_FAST_DEEP_LINE = re.compile(rf"\n[ ?:-]{{{_FAST_LEAD}}}")
+# An int of more digits than Python reads from text (sys.get_int_max_str_digits, 4,300) is one
+# _Builder refuses; this many bits is fewer digits than that.
+_FAST_INT_BITS = 14_000
+
+
+def _use_fast() -> bool:
+    return _has_fast() and not any(os.environ.get(name, "") not in ("", "0")
+                                   for name in PARSER_ENVS)
+
+
+@functools.cache
+def _has_fast() -> bool:
+    try:
+        import yaml_rs  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _fast_data(text: str, shown: str) -> Any:
+    """The data of ``text`` as yaml-rs reads it, or ``_NOT_PLAIN`` where ruamel must read it."""
+    if _fast_refused(text) or _FAST_DEEP_LINE.search(f"\n{text[:_FAST_LEAD]}") \
+            or _FAST_DEEP_LINE.search(text) or (
+                text.count("[") + text.count("{") > _C_SAFE_BRACKETS
+                and _bracket_depth(text, shown) > _C_SAFE_BRACKETS):
+        return _NOT_PLAIN
+    import yaml_rs
+
+    try:
+        data = yaml_rs.loads(text, parse_datetime=False)
+    except Exception:  # its errors are worded by ruamel, at their line
+        return _NOT_PLAIN
+    return data if data is not None and _plain(data) else _NOT_PLAIN
+
+
+def _plain(data: Any) -> bool:
+    """Whether ``data`` is what _Builder would have made of the same text, as far as its type
+    shows: text keys, finite numbers, within the node and depth limits."""
+    if type(data) is dict or type(data) is list:
+        return 0 <= _plain_nodes(data, 0) < MAX_NODES  # and the root: _Builder counts it
+    return _plain_scalar(data)
+
+
+def _plain_nodes(container: dict[Any, Any] | list[Any], depth: int) -> int:
+    """The values in ``container`` and below (-1: one that is not plain). Recursive to at
+    most MAX_DEPTH levels, as _Builder is."""
+    if depth >= MAX_DEPTH:
+        return -1
+    if type(container) is dict:
+        for key in container:
+            if type(key) is not str:
+                return -1  # `1:`, `true:`, `null:`: _Builder keeps the text written
+        items: Any = container.values()
+    else:
+        items = container
+    nodes = len(items)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            continue
+        if kind is dict or kind is list:
+            below = _plain_nodes(item, depth + 1)
+            if below < 0:
+                return -1
+            nodes += below
+            if nodes > MAX_NODES:
+                return -1
+        elif not _plain_scalar(item):
+            return -1
+    return nodes
+
+
+def _plain_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return bool(value.bit_length() <= _FAST_INT_BITS)
+    if kind is float:
+        return math.isfinite(value)
+    return False
 
 
 # libyaml's composer recurses in C and overflows the stack on deep nesting (100,000 levels

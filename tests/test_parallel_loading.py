@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks.generate import generate
-from riskengine import cli, files
+from riskengine import cli, files, yamlio
 from riskengine.executors import LazyPool
 from riskengine.files import ReadAhead, Readers, read_batch
 from riskengine.loading import load_project_scenarios
 from riskengine.problems import InputError
 from riskengine.validation import validate
-from riskengine.yamlio import PURE_ENV, read_yaml
+from riskengine.yamlio import PURE_ENV, RUAMEL_ENV, Document, read_yaml
 
 
 @pytest.fixture
@@ -142,18 +142,38 @@ def test_read_batch_takes_the_callers_folder_and_parser(
     (tmp_path / "a.yaml").write_text("x: 1\ny: [2, 3]\n", encoding="utf-8")
     (tmp_path / "bad.yaml").write_text("x: [\n", encoding="utf-8")
     monkeypatch.setenv(PURE_ENV, "")
+    monkeypatch.setenv(RUAMEL_ENV, "1")
     here = os.getcwd()
-    [(data, positions, none), (nothing, no_positions, problems)] = read_batch(
-        ["a.yaml", "bad.yaml"], str(tmp_path), "1")
+    [(data, positions, text, none), (nothing, no_positions, no_text, problems)] = read_batch(
+        ["a.yaml", "bad.yaml"], str(tmp_path), {PURE_ENV: "1"})
     try:
         assert os.getcwd() == str(tmp_path)
         assert os.environ[PURE_ENV] == "1"
+        assert RUAMEL_ENV not in os.environ  # the caller's choice, not the worker's inherited
     finally:
         os.chdir(here)
+    monkeypatch.setenv(PURE_ENV, "1")
     doc = read_yaml(tmp_path / "a.yaml")
-    assert (data, positions, none) == (doc.data, doc.positions, None)
-    assert nothing is None and no_positions is None and problems is not None
-    assert problems[0][:2] == ("bad.yaml", 2)
+    assert (data, positions, text, none) == (doc.data, doc.positions, None, None)
+    assert nothing is None and no_positions is None and no_text is None
+    assert problems is not None and problems[0][:2] == ("bad.yaml", 2)
+
+
+def test_read_batch_sends_the_text_of_a_file_the_fast_parser_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions are found when a finding needs them, in the caller, from the text."""
+    if not yamlio._has_fast():
+        pytest.skip("yaml-rs is not installed")
+    (tmp_path / "a.yaml").write_text("x: 1\ny:\n  z: [2, 3]\n", encoding="utf-8")
+    here = os.getcwd()
+    try:
+        [(data, positions, text, none)] = read_batch(["a.yaml"], str(tmp_path), {})
+    finally:
+        os.chdir(here)
+    assert positions is None and text == "x: 1\ny:\n  z: [2, 3]\n" and none is None
+    doc = Document(tmp_path / "a.yaml", data, positions, text)
+    assert doc.data == {"x": 1, "y": {"z": [2, 3]}}
+    assert doc.position(("y", "z")) == (3, 3)
 
 
 def test_read_ahead_reads_here_below_the_threshold_or_under_another_spelling(
@@ -221,7 +241,7 @@ def test_workers_behind_the_caller_get_no_more_work(
         assert ahead._submitter is not None
         ahead._submitter.join()
         first = read_yaml(paths[0])
-        futures[0].set_result([(first.data, first.positions, None)])  # a worker read `a`
+        futures[0].set_result([(first.data, first.positions, None, None)])  # a worker read `a`
         assert ahead.read(paths[0]) == first
         assert not any(f.cancelled() for f in futures)
         assert ahead.read(paths[1]) == read_yaml(paths[1])  # `b` not begun: read here...

@@ -19,6 +19,7 @@ Two ways to turn randomness into estimates:
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -640,13 +641,27 @@ def _stream(members: Sequence[_Member], sources: Sequence[SourceSpec], n: int, s
             blocks: range | None = None) -> Iterator[list[FloatArray]]:
     """Per stream block, each member's (3, rows) outputs. The numbers depend only on the seed,
     the sampler and n: a block is drawn in pieces of ``chunk_rows`` with the same result."""
-    from threadpoolctl import threadpool_limits
-
     # The (rows x k) @ (k x 2) product in the scoring is too small for BLAS threads: waking a
     # second thread costs more than it saves, and far more when the other core is busy.
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_controller().limit(limits=1, user_api="blas"):
         yield from _stream_blocks(members, sources, n, seed, sampler, chunk_rows, progress,
                                   blocks if blocks is not None else range(n_blocks(n)))
+
+
+_controller: tuple[int, Any] | None = None
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's view of this process's thread pools. Finding them lists and reads every
+    loaded library (about 0.9 ms), which ``threadpool_limits`` did on every call, a fifth of
+    `run` over 5,000 scenarios; so the view is kept until an import (which may load another
+    BLAS, as scipy's does) grows ``sys.modules``."""
+    global _controller
+    if _controller is None or _controller[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
+
+        _controller = (len(sys.modules), ThreadpoolController())
+    return _controller[1]
 
 
 def n_blocks(n: int) -> int:

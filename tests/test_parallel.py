@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -104,6 +105,29 @@ def test_workers_use_one_blas_thread(pool: Executor) -> None:
     counts, variable = pool.submit(blas_threads).result()
     assert counts and set(counts) == {1}
     assert variable == "1"
+
+
+def test_a_stream_is_drawn_on_one_blas_thread(shipped: list[Scenario],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit holds inside every stream, also for a BLAS loaded since the controller was
+    found (scipy's, by the first stream), and the caller's thread count comes back after."""
+    from threadpoolctl import threadpool_info
+
+    def blas() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before, inside = blas(), []
+    blocks = simulation._stream_blocks
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        inside.append(blas())
+        yield from blocks(*args, **kwargs)
+
+    monkeypatch.setattr(simulation, "_stream_blocks", spy)
+    for _ in range(2):
+        simulate(shipped[0], n=500, seed=1, method="mc")
+    assert len(inside) == 2 and all(counts and set(counts) == {1} for counts in inside)
+    assert set(blas()) == set(before)  # scipy's BLAS, loaded meanwhile, starts at the default
 
 
 def test_sweep_rows_are_run_simulate_rows_whatever_the_batching(shipped: list[Scenario],

@@ -869,10 +869,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from riskengine.loading import gc_relaxed
     from riskengine.reporting import printable
 
     try:
-        code = args.handler(args)
+        # the whole command, not loading alone: scoring, grading and writing thousands of
+        # scenarios make as many small objects (validate of 5,000 files: 0.8 s of collections)
+        with gc_relaxed():
+            code = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows here, where main can still handle it
         return code
     except InputError as exc:

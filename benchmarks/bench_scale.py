@@ -13,7 +13,9 @@ Each figure is printed beside a baseline measured in the same run:
   deduplication, default GC thresholds): same digest. The current loader is measured twice:
   in one process (``jobs=1``) and reading the files on worker processes (default ``jobs``:
   every core); the whole ``riskengine validate`` and ``riskengine run`` commands likewise,
-  with ``--jobs 1`` and without.
+  with ``--jobs 1`` and without. A row "YAML by ruamel" reads every file with ruamel
+  (``RISKENGINE_RUAMEL_YAML=1``), as before the fast reader, yaml-rs; the former loader's
+  baseline reads with ruamel too.
 
 Every figure is wall time, CPU time and peak RSS of its own subprocess, with the load average.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -107,9 +110,12 @@ print(json.dumps({"seconds": seconds, "cpu": time.process_time() - cpu, "code": 
 """
 
 
-def run_child(code: str, *args: str) -> dict[str, float]:
+def run_child(code: str, *args: str, ruamel: bool = False) -> dict[str, float]:
+    """``code`` in its own interpreter; ``ruamel``: every YAML file read by ruamel, as before
+    the fast reader (yaml-rs) was used."""
+    env = {**os.environ, "RISKENGINE_RUAMEL_YAML": "1"} if ruamel else None
     proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                          check=True)
+                          check=True, env=env)
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
@@ -164,17 +170,20 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
                                "validate"),
                               (f"load_scenarios, one extends chain of {chain:,}", long,
                                "load")):
-        base = run_child(LOAD_CHILD, str(root), what, "old")
+        base = run_child(LOAD_CHILD, str(root), what, "old", ruamel=True)
+        ruamel = run_child(LOAD_CHILD, str(root), what, "serial", ruamel=True)
         serial = run_child(LOAD_CHILD, str(root), what, "serial")
         parallel = run_child(LOAD_CHILD, str(root), what, "parallel")
         for name, r in ((label + " (old)", base),
+                        ("  current loader, YAML by ruamel, jobs=1", ruamel),
                         ("  current loader, jobs=1", serial),
                         ("  current loader, files read on every core", parallel)):
             print(f"{name:46} {r['seconds']:7.2f} {r['cpu']:7.2f} "
                   f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
                   f"{loadavg():>5}")
     print("whole commands in a subprocess (riskengine.cli.main, output captured); baseline: "
-          "--jobs 1; cpu s: the command's own process, not its workers")
+          "--jobs 1 with YAML read by ruamel; cpu s: the command's own process, not its "
+          "workers")
     print(f"{'case':54} {'s':>7} {'cpu s':>7} {'ratio':>6} {'RSS MB':>7} {'digest':>13} "
           f"{'load':>5}")
     for label, argv in ((f"riskengine validate, {scenarios:,} files + 2,000 factors",
@@ -182,9 +191,11 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
                         (f"riskengine run --simulate 1, {scenarios:,} files",
                          ["run", "scenarios", "--simulate", "1", "--method", "mc",
                           "--format", "json"])):
-        base = run_child(COMMAND_CHILD, str(many), *argv, "--jobs", "1")
+        base = run_child(COMMAND_CHILD, str(many), *argv, "--jobs", "1", ruamel=True)
+        serial = run_child(COMMAND_CHILD, str(many), *argv, "--jobs", "1")
         new = run_child(COMMAND_CHILD, str(many), *argv)
-        for name, r in ((label + " --jobs 1", base), ("  files read on every core", new)):
+        for name, r in ((label + " --jobs 1, YAML by ruamel", base),
+                        ("  --jobs 1", serial), ("  files read on every core", new)):
             print(f"{name:54} {r['seconds']:7.2f} {r['cpu']:7.2f} "
                   f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
                   f"{loadavg():>5}")

@@ -73,6 +73,14 @@ class Catalogue(Mapping[str, Factor]):
     def __getitem__(self, factor_id: str) -> Factor:
         return self.factors[factor_id]
 
+    # Mapping's own versions go through __getitem__ and a KeyError: loading asks these of
+    # every estimate of every scenario
+    def __contains__(self, factor_id: object) -> bool:
+        return factor_id in self.factors
+
+    def get(self, factor_id: str, default: Any = None) -> Any:
+        return self.factors.get(factor_id, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.factors)
 

@@ -34,6 +34,10 @@ HOSTILE: list[tuple[str, bytes, str]] = [
      "factors/r_a.yaml:1:68: nesting deeper than 64 levels [RE002]"),
     ("deep-block", "".join(" " * i + "k:\n" for i in range(1_000)).encode(),
      "factors/r_a.yaml:66:66: nesting deeper than 64 levels [RE002]"),
+    # one line of nested block sequences: the fast reader (yaml-rs, whose recursion no limit
+    # guards) must never see it
+    ("deep-compact-sequence", b"- " * 5_000 + b"x\n",
+     "factors/r_a.yaml: nesting too deep [RE002]"),
     ("huge", b"a: " + b"x" * 2_000_000 + b"\n",
      "factors/r_a.yaml: file larger than the 1,000,000-byte limit [RE002]"),
     ("binary", b"id: r_a\n\x00\x01\x02\x03",
@@ -62,7 +66,7 @@ HOSTILE: list[tuple[str, bytes, str]] = [
 ]
 
 
-CAN_CRASH_THE_PROCESS = {"alias-bomb", "deep-flow", "deep-block"}
+CAN_CRASH_THE_PROCESS = {"alias-bomb", "deep-flow", "deep-block", "deep-compact-sequence"}
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), HOSTILE,

@@ -357,7 +357,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                    else None)
             budget -= 3 * 8 * n * len(run)
             # compiled here, where the scenarios' arrays are cached: a worker is sent arrays,
-            # not the models (several times smaller, and cheaper at both ends)
+            # not the models (less than half the pickle, and cheaper at both ends)
             tasks.append((r, StreamSpec.of(members, n, seed, sampler, True, STREAM_BLOCK),
                           inside, mix, want, budget >= 0))
         else:

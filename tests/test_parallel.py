@@ -275,12 +275,13 @@ def test_a_run_shipped_to_a_worker_gives_the_numbers_drawn_here(shipped: list[Sc
     assert any(s.correlations for s in group)
     pairs = list(combinations(range(len(group)), 2))
     mixture = [1.0 / len(group)] * len(group)
-    spec = StreamSpec.of(group, N, 5, sampler, True)  # type: ignore[arg-type]
+    n = 5_000  # a whole run is one task whatever its blocks: one block is enough
+    spec = StreamSpec.of(group, n, 5, sampler, True)  # type: ignore[arg-type]
     args = (pairs, mixture, [0, 2], True)
     there = pool.submit(run_task, spec, *args).result()
     _same_runs(there, run_task(spec, *args))
     # and the numbers of the models themselves, run here
-    result, arrays_of = run_members(group, N, 5, sampler, True,  # type: ignore[arg-type]
+    result, arrays_of = run_members(group, n, 5, sampler, True,  # type: ignore[arg-type]
                                     pairs=pairs, mixture=mixture, want=[0, 2])
     _same_runs(there, (result, [arrays_of(m) for m in range(len(group))]))
 

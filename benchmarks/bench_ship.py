@@ -1,16 +1,19 @@
 """What shipping a whole run to a worker costs: ``compare``'s run tasks, pickled and unpickled.
 
 ``riskengine compare`` of many partnerships sends each partnership's run to a worker process
-(:func:`riskengine.simulation.run_task`). This measures, in CPU seconds of this process
-(``time.process_time``, so a busy machine does not inflate it), each task's pickle size and
-the time to pickle and unpickle it, over the tasks a comparison of ``DIR`` submits; then the
-CPU of the whole command in the main process and in its workers (``--jobs``), and its wall
-time (noisy on a shared machine).
+(:func:`riskengine.simulation.run_task`) as a compiled run (arrays, marginals, copula, draw
+keys: :class:`riskengine.simulation.CompiledScenario`). For the tasks a comparison of DIR
+(default: ``generate.py``'s 1,000 scenarios in 100 partnerships over 2,000 factors) submits,
+this measures each task's pickle size and the CPU time (``time.process_time``, so a busy
+machine inflates it little) to pickle it here and to unpickle it in a fresh process that has
+imported the engine (as the pool's forkserver workers have); the baseline is the same tasks
+carrying the pydantic scenarios instead, as before. Then the CPU of the whole command in the
+main process and in its workers (``--jobs``), and its wall time (noisy on a shared machine).
 
-    .venv/bin/python benchmarks/bench_ship.py DIR [--n 20000] [--jobs 2] [--repeat 5]
+    .venv/bin/python benchmarks/bench_ship.py [DIR] [--n 20000] [--jobs 2] [--repeat 5]
 
 (Subprocesses run in a temporary folder, so ``PYTHONPATH=OTHER/checkout`` measures another
-revision's code with the same script.)
+revision's code with the same script, for the command's figures.)
 """
 
 from __future__ import annotations
@@ -26,6 +29,11 @@ import time
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from generate import generate  # noqa: E402
 
 ONE_COMMAND = """
 import glob, os, resource, sys, time
@@ -56,7 +64,6 @@ for pid, seconds in cpu.items():
 print(f"{time.process_time():.3f} {workers:.3f} {wall:.3f} {code}")
 """
 
-
 COLD = """
 import pickle, sys, time
 import riskengine.simulation  # what the forkserver preloads for its workers
@@ -70,56 +77,70 @@ print(" ".join(f"{t:.6f}" for t in times))
 """
 
 
-class Recorder(Executor):
-    """Runs every task here and keeps what was submitted (the pickled arguments' costs)."""
+def costs(payload: Any, repeat: int) -> tuple[bytes, float]:
+    """The pickle and the median CPU seconds to make it."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+        times.append(time.process_time() - start)
+    return blob, statistics.median(times)
 
-    def __init__(self, repeat: int) -> None:
-        self.repeat, self.rows, self.blobs = repeat, [], []
+
+class Recorder(Executor):
+    """Runs every task here, keeping each run task's pickle and, as the baseline, that of the
+    same task carrying the scenarios' models."""
+
+    def __init__(self, repeat: int, models: dict[int, Any]) -> None:
+        self.repeat, self.models = repeat, models
+        self.rows: dict[str, list[tuple[bytes, float]]] = {"compiled": [], "models": []}
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
-        payload = (fn, args, kwargs)
-        dumps, loads = [], []
-        for _ in range(self.repeat):
-            t0 = time.process_time()
-            blob = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
-            t1 = time.process_time()
-            pickle.loads(blob)
-            t2 = time.process_time()
-            dumps.append(t1 - t0)
-            loads.append(t2 - t1)
-        self.rows.append((fn.__name__, len(blob), statistics.median(dumps),
-                          statistics.median(loads)))
         if fn.__name__ == "run_task":
-            self.blobs.append(blob)
+            spec, *rest = args
+            self.rows["compiled"].append(costs((fn, args, kwargs), self.repeat))
+            scenarios = tuple(self.models[id(c.arrays)] for c in spec.members)
+            self.rows["models"].append(costs((fn, (scenarios, spec.n, spec.seed, spec.sampler,
+                                                   spec.shared, spec.chunk_size, *rest),
+                                              kwargs), self.repeat))
         future: Future[Any] = Future()
         future.set_result(fn(*args, **kwargs))
         return future
 
 
-def shipped(folder: Path, n: int, repeat: int) -> None:
-    from riskengine.compare import compare
-    from riskengine.loading import load_scenarios
-
-    scenarios = load_scenarios(folder)
-    recorder = Recorder(repeat)
-    compare(scenarios, n=n, seed=0, method="mc", executor=recorder)
-    runs = [r for r in recorder.rows if r[0] == "run_task"]
-    print(f"{len(runs)} run tasks of {len(scenarios)} scenarios")
-    for name, pick in (("pickle size (bytes)", 1), ("pickle CPU (ms)", 2),
-                       ("unpickle CPU (ms)", 3)):
-        values = [r[pick] * (1 if pick == 1 else 1e3) for r in runs]
-        print(f"  {name:22s} median {statistics.median(values):10.2f}  "
-              f"total {sum(values):12.1f}")
-    # each task unpickled once in a fresh process, as a worker receives it
+def unpickle_cold(blobs: list[bytes]) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "blobs.pickle")
         with open(path, "wb") as out:
-            pickle.dump(recorder.blobs, out)
-        cold = [float(t) * 1e3 for t in subprocess.run(
+            pickle.dump(blobs, out)
+        return [float(t) for t in subprocess.run(
             [sys.executable, "-c", COLD, path], check=True, capture_output=True, text=True,
             cwd=tmp).stdout.split()]
-    print(f"  {'unpickle CPU, fresh (ms)':22s} median {statistics.median(cold):10.2f}  "
-          f"total {sum(cold):12.1f}")
+
+
+def shipped(folder: Path, n: int, repeat: int) -> None:
+    from riskengine.compare import compare
+    from riskengine.loading import load_scenarios
+    from riskengine.scoring import ModelArrays
+
+    scenarios = load_scenarios(folder)
+    recorder = Recorder(repeat, {id(ModelArrays.of(s)): s for s in scenarios})
+    compare(scenarios, n=n, seed=0, method="mc", executor=recorder)
+    rows = recorder.rows
+    print(f"{len(rows['compiled'])} run tasks of {len(scenarios)} scenarios, {n:,} draws")
+    figures = {}
+    for kind, found in rows.items():
+        cold = unpickle_cold([blob for blob, _ in found])
+        figures[kind] = (statistics.median(len(blob) for blob, _ in found),
+                         1e3 * statistics.median(t for _, t in found),
+                         sum(t for _, t in found), 1e3 * statistics.median(cold), sum(cold))
+    print(f"{'per task (median) / all tasks':34s} {'compiled':>10s} {'models':>10s} "
+          f"{'ratio':>6s}")
+    names = ("pickle size (bytes)", "pickle CPU here (ms)", "  all tasks (s)",
+             "unpickle CPU, fresh process (ms)", "  all tasks (s)")
+    for i, name in enumerate(names):
+        ours, theirs = figures["compiled"][i], figures["models"][i]
+        print(f"{name:34s} {ours:10.4g} {theirs:10.4g} {ours / theirs:6.2f}")
 
 
 def command(folder: Path, n: int, jobs: int) -> None:
@@ -135,16 +156,20 @@ def command(folder: Path, n: int, jobs: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("folder", type=Path, nargs="?",
+                        help="scenarios to compare (default: 1,000 generated ones)")
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--skip-tasks", action="store_true")
+    parser.add_argument("--skip-tasks", action="store_true", help="the command's figures only")
     args = parser.parse_args()
-    if not args.skip_tasks:
-        shipped(args.folder, args.n, args.repeat)
-    command(args.folder, args.n, args.jobs)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.folder or generate(Path(tmp) / "project", n_factors=2000,
+                                         n_scenarios=1000) / "scenarios"
+        if not args.skip_tasks:
+            shipped(folder, args.n, args.repeat)
+        command(folder, args.n, args.jobs)
 
 
 if __name__ == "__main__":

@@ -356,7 +356,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                    and partnership in with_outlook and any(laws[m] is None for m in run)
                    else None)
             budget -= 3 * 8 * n * len(run)
-            tasks.append((r, StreamSpec(tuple(members), n, seed, sampler, True, STREAM_BLOCK),
+            # compiled here, where the scenarios' arrays are cached: a worker is sent arrays,
+            # not the models (less than half the pickle, and cheaper at both ends)
+            tasks.append((r, StreamSpec.of(members, n, seed, sampler, True, STREAM_BLOCK),
                           inside, mix, want, budget >= 0))
         else:
             if progress is not None:
@@ -365,7 +367,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     # many runs: each is one task of the executor (a run's numbers do not depend on where it
     # is drawn); one run: its blocks are shared out instead
     whole_runs = (executor is not None and len(tasks) > 1
-                  and n * sum(len(task[1].scenarios) for task in tasks) >= SHARE_RUNS_FROM)
+                  and n * sum(len(task[1].members) for task in tasks) >= SHARE_RUNS_FROM)
     finished = _run_all(tasks, executor if whole_runs else None,
                         None if whole_runs else executor, progress)
     # the full point scores and reliabilities while the workers draw the first runs
@@ -718,7 +720,7 @@ def _run_all(tasks: Sequence[RunTask], pool: Executor | None, blocks: Executor |
 def _run_here(tasks: Sequence[RunTask], blocks: Executor | None, progress: Progress | None
               ) -> Iterator[tuple[int, RunResult, Callable[[int], Any] | None]]:
     for r, spec, inside, mix, want, keep in tasks:
-        result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
+        result, arrays_of = run_members(spec.members, spec.n, spec.seed, spec.sampler,
                                         spec.shared, progress=progress, pairs=inside,
                                         mixture=mix, executor=blocks, want=want)
         yield r, result, arrays_of if keep else None
@@ -734,7 +736,7 @@ def _collect(pending: deque[tuple[RunTask, Future[tuple[RunResult, list[Any] | N
             break
         result, outputs = future.result()
         if progress is not None:
-            progress(spec.n * len(spec.scenarios))
+            progress(spec.n * len(spec.members))
         yield r, result, None if outputs is None else outputs.__getitem__
 
 
@@ -770,8 +772,7 @@ def _count_pairs(scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]]
     local = {m: i for i, m in enumerate(involved)}
     if executor is not None and len(block_ranges(n)) > 1:
         # integer counts per range of blocks: their sum does not depend on the split
-        spec = StreamSpec(tuple(scenarios[m] for m in involved), n, seed, sampler, True,
-                          1 << 16)
+        spec = StreamSpec.of([scenarios[m] for m in involved], n, seed, sampler, True, 1 << 16)
         wanted = [(local[i], local[j]) for i, j in pairs]
         futures = [executor.submit(stream_part, spec, blocks, wanted, False)
                    for blocks in block_ranges(n)]

@@ -23,7 +23,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property, lru_cache
 from typing import Any, Literal
 
@@ -72,10 +72,14 @@ class Marginals:
     FIXED, PERT, TRIANGULAR, UNIFORM = 0, 1, 2, 3
 
     @classmethod
-    def of(cls, scenario: Scenario) -> Marginals:
+    def of(cls, scenario: Scenario, arrays: ModelArrays | None = None) -> Marginals:
+        """``arrays``: the scenario's :class:`ModelArrays`, whose (read-only) low, mode and
+        high are these numbers; taken as they are, so a pickle of both holds them once."""
         codes = {"pert": cls.PERT, "triangular": cls.TRIANGULAR, "uniform": cls.UNIFORM}
         kind = np.array([cls.FIXED if e.fixed or e.low == e.high else codes[e.distribution]
                          for e in scenario.estimates], dtype=np.int8)
+        if arrays is not None:
+            return cls(low=arrays.low, mode=arrays.mode, high=arrays.high, kind=kind)
         return cls(low=np.array([e.low for e in scenario.estimates], dtype=float),
                    mode=np.array([e.mode for e in scenario.estimates], dtype=float),
                    high=np.array([e.high for e in scenario.estimates], dtype=float),
@@ -465,8 +469,71 @@ def _score_into(out: FloatArray, raw: FloatArray, arrays: ModelArrays) -> None:
 
 
 @dataclass(frozen=True)
+class CompiledScenario:
+    """What a run needs of one scenario, without the scenario: its scoring arrays, its
+    estimates' marginals, its copula and each estimate's :func:`draw_key`.
+
+    Built in the caller's process (the arrays are cached per scenario object there, and the
+    caller scores the same scenarios), and shipped to a worker instead of the pydantic model,
+    whose pickle is larger and slower to rebuild (a partnership of 10 generated scenarios:
+    60 kB and 2.8 ms of CPU to unpickle, compiled 22 kB and 1.3 ms; benchmarks/bench_ship.py).
+    The pickled state holds only numpy arrays, plain dataclasses and strings: the tree's bands
+    and display scale (small pydantic models) travel as their fields and are rebuilt
+    unvalidated on arrival.
+    """
+
+    arrays: ModelArrays
+    marginals: Marginals
+    copula: Copula | None
+    keys: tuple[DrawKey, ...]
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> CompiledScenario:
+        arrays = ModelArrays.of(scenario)
+        return cls(arrays, Marginals.of(scenario, arrays), Copula.of(scenario),
+                   tuple(draw_key(scenario, e.factor) for e in scenario.estimates))
+
+    def __getstate__(self) -> dict[str, Any]:
+        arrays, tree = self.arrays, self.arrays.tree
+        return {"arrays": {f.name: getattr(arrays, f.name) for f in fields(arrays)
+                           if f.name not in ("bands", "tree")},
+                "bands": _plain_bands(arrays.bands),
+                "tree": {f.name: getattr(tree, f.name) for f in fields(tree)
+                         if f.name not in ("bands", "scale")},
+                "tree_bands": _plain_bands(tree.bands),
+                "scale": tree.scale.model_dump(),
+                "marginals": self.marginals, "copula": self.copula, "keys": self.keys}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from riskengine.models import BandSpec, DisplayScale
+        from riskengine.tree import CompiledTree
+
+        def bands(plain: list[dict[str, Any]]) -> tuple[BandSpec, ...]:
+            # the fields of models validated where they were built: not checked again
+            return tuple(BandSpec.model_construct(**b) for b in plain)
+
+        tree = CompiledTree(**state["tree"], bands=bands(state["tree_bands"]),
+                            scale=DisplayScale.model_construct(**state["scale"]))
+        # a frozen dataclass: its fields are set through object's own setattr
+        object.__setattr__(self, "arrays", ModelArrays(
+            **state["arrays"], bands=bands(state["bands"]), tree=tree))
+        for name in ("marginals", "copula", "keys"):
+            object.__setattr__(self, name, state[name])
+
+
+def _plain_bands(bands: Sequence[Any]) -> list[dict[str, Any]]:
+    return [b.model_dump() for b in bands]
+
+
+def compiled(scenarios: Iterable[Scenario | CompiledScenario]) -> tuple[CompiledScenario, ...]:
+    """Each scenario as a run needs it (:class:`CompiledScenario`); compiled ones as they
+    are."""
+    return tuple(s if isinstance(s, CompiledScenario) else CompiledScenario.of(s)
+                 for s in scenarios)
+
+
+@dataclass(frozen=True)
 class _Member:
-    scenario: Scenario
     arrays: ModelArrays
     marginals: Marginals
     copula: Copula | None
@@ -515,13 +582,15 @@ def draw_key(scenario: Scenario, factor: Factor) -> tuple[str, str]:
     ``parties`` a party factor is known only within its partnership. Party names are compared
     case- and space-insensitively ("Turkey" and "turkey " are one party; "Türkiye" is not).
     """
+    # interned: a run's scenarios share their keys, and a pickle of a run (a worker's task)
+    # then holds each once
     if factor.about in ("a", "b") and scenario.parties is not None:
         name = scenario.parties[0 if factor.about == "a" else 1]
-        return factor.id, "party:" + " ".join(name.split()).casefold()
-    return factor.id, "partnership:" + scenario.partnership
+        return factor.id, sys.intern("party:" + " ".join(name.split()).casefold())
+    return factor.id, sys.intern("partnership:" + scenario.partnership)
 
 
-def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
+def _members(scenarios: Sequence[Scenario | CompiledScenario], shared: bool, sampler: Sampler
              ) -> tuple[list[_Member], list[SourceSpec]]:
     """The members of a run and their uniform sources.
 
@@ -532,20 +601,20 @@ def _members(scenarios: Sequence[Scenario], shared: bool, sampler: Sampler
     """
     members: list[_Member] = []
     sources: list[SourceSpec] = []
+    parts = compiled(scenarios)
     if shared:
-        keys = sorted({draw_key(s, e.factor) for s in scenarios for e in s.estimates})
+        keys = sorted({key for c in parts for key in c.keys})
         column = {key: i for i, key in enumerate(keys)}
         sources.append(SourceSpec(len(keys), tuple(keys)))
-    for s in scenarios:
-        arrays, marginals, copula = ModelArrays.of(s), Marginals.of(s), Copula.of(s)
+    for c in parts:
+        arrays, marginals, copula = c.arrays, c.marginals, c.copula
         if shared:
-            cols = np.array([column[draw_key(s, e.factor)] for e in s.estimates],
-                            dtype=np.intp)
-            members.append(_Member(s, arrays, marginals, copula, 0, cols))
+            cols = np.array([column[key] for key in c.keys], dtype=np.intp)
+            members.append(_Member(arrays, marginals, copula, 0, cols))
         elif sampler == "random" and copula is None:
-            members.append(_Member(s, arrays, marginals, None, None, None))
+            members.append(_Member(arrays, marginals, None, None, None))
         else:
-            members.append(_Member(s, arrays, marginals, copula, len(sources), None))
+            members.append(_Member(arrays, marginals, copula, len(sources), None))
             sources.append(SourceSpec(len(arrays.ids)))
     return members, sources
 
@@ -1211,17 +1280,24 @@ class RunResult:
 
 @dataclass(frozen=True)
 class StreamSpec:
-    """Everything a worker needs to draw and score any stream block of a run (picklable)."""
+    """Everything a worker needs to draw and score any stream block of a run (picklable):
+    the members compiled (:class:`CompiledScenario`, no pydantic model), the run's
+    settings."""
 
-    scenarios: tuple[Scenario, ...]
+    members: tuple[CompiledScenario, ...]
     n: int
     seed: int
     sampler: Sampler
     shared: bool
     chunk_size: int
 
+    @classmethod
+    def of(cls, scenarios: Iterable[Scenario | CompiledScenario], n: int, seed: int,
+           sampler: Sampler, shared: bool, chunk_size: int = STREAM_BLOCK) -> StreamSpec:
+        return cls(compiled(scenarios), n, seed, sampler, shared, chunk_size)
+
     def open(self) -> tuple[list[_Member], list[SourceSpec], int]:
-        members, sources = _members(self.scenarios, self.shared, self.sampler)
+        members, sources = _members(self.members, self.shared, self.sampler)
         return members, sources, _chunk_rows(members, sources, self.chunk_size)
 
     def stream(self, blocks: range | None = None, progress: Progress | None = None,
@@ -1246,7 +1322,7 @@ class StreamPart:
 def stream_part(spec: StreamSpec, blocks: range, pairs: Sequence[tuple[int, int]],
                 keep: bool, want: Sequence[int] = ()) -> StreamPart:
     """Worker: draw and score ``blocks`` of a run and summarise them (top level: picklable)."""
-    bands = [ModelArrays.of(s).bands for s in spec.scenarios]
+    bands = [c.arrays.bands for c in spec.members]
     n_bands = [len(band_names(b)) for b in bands]
     part = StreamPart([], [np.zeros((3, HIST_BINS + 2), dtype=np.int64) for _ in bands],
                       [np.zeros(k, dtype=np.int64) for k in n_bands],
@@ -1278,10 +1354,10 @@ def run_task(spec: StreamSpec, pairs: Sequence[tuple[int, int]],
     """Worker: a whole run in one process (top level: picklable), for callers that share out
     many runs rather than the blocks of one; with ``keep``, each member's (3, n) outputs too
     (the caller's budget for held draws decides)."""
-    result, arrays_of = run_members(spec.scenarios, spec.n, spec.seed, spec.sampler,
+    result, arrays_of = run_members(spec.members, spec.n, spec.seed, spec.sampler,
                                     spec.shared, spec.chunk_size, pairs=pairs,
                                     mixture=mixture, want=want)
-    return result, [arrays_of(m) for m in range(len(spec.scenarios))] if keep else None
+    return result, [arrays_of(m) for m in range(len(spec.members))] if keep else None
 
 
 def block_ranges(n: int, parts: int = 32) -> list[range]:
@@ -1292,8 +1368,9 @@ def block_ranges(n: int, parts: int = 32) -> list[range]:
     return [range(b, min(b + size, total)) for b in range(0, total, size)]
 
 
-def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampler,
-                shared: bool, chunk_size: int = STREAM_BLOCK, progress: Progress | None = None,
+def run_members(scenarios: Sequence[Scenario | CompiledScenario], n: int, seed: int,
+                sampler: Sampler, shared: bool, chunk_size: int = STREAM_BLOCK,
+                progress: Progress | None = None,
                 pairs: Sequence[tuple[int, int]] = (), mixture: Sequence[float] | None = None,
                 executor: Executor | None = None, want: Sequence[int] = (),
                 ) -> tuple[RunResult, Callable[[int], FloatArray]]:
@@ -1304,7 +1381,7 @@ def run_members(scenarios: Sequence[Scenario], n: int, seed: int, sampler: Sampl
     With an ``executor`` (any :class:`concurrent.futures.Executor`: a process pool, a Dask
     client's) the stream blocks are drawn by its workers; every partial result is combined in
     block order, so the numbers are the same to the last digit as without one."""
-    spec = StreamSpec(tuple(scenarios), n, seed, sampler, shared, chunk_size)
+    spec = StreamSpec.of(scenarios, n, seed, sampler, shared, chunk_size)
     members, sources, rows = spec.open()
     accs = [_Accumulator(m.arrays.bands) for m in members]
     keep = 3 * n * len(members) * 8 <= KEEP_BYTES

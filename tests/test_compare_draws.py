@@ -61,9 +61,8 @@ def test_shared_party_factor_gets_identical_draws(shipped: dict[str, Scenario]) 
         jt.estimate("russia_balancing") if e.factor.id == "russia_balancing" else e
         for e in _only(shipped["japan-uk/baseline"], keep).estimates)})
     members, _ = _members([jt, it, ju], True, "random")
-    col = {m.scenario.partnership: dict(zip((e.factor.id for e in m.scenario.estimates),
-                                            m.cols.tolist(), strict=True))  # type: ignore
-           for m in members}
+    col = {s.partnership: dict(zip(m.arrays.ids, m.cols.tolist(), strict=True))  # type: ignore
+           for s, m in zip([jt, it, ju], members, strict=True)}
     assert col["japan-turkey"]["russia_balancing"] == col["indonesia-turkey"]["russia_balancing"]
     assert col["japan-uk"]["russia_balancing"] != col["japan-turkey"]["russia_balancing"]
     # cooperation momentum is about the pair: three partnerships, three quantities
@@ -91,8 +90,8 @@ def test_scenarios_of_one_partnership_still_share_draws(shipped: dict[str, Scena
     members, sources = _members(group, True, "random")
     assert [source.width for source in sources] == [
         len({e.factor.id for s in group for e in s.estimates})]
-    columns = [dict(zip((e.factor.id for e in m.scenario.estimates), m.cols.tolist(),
-                        strict=True)) for m in members]  # type: ignore[union-attr]
+    columns = [dict(zip(m.arrays.ids, m.cols.tolist(), strict=True))  # type: ignore[union-attr]
+               for m in members]
     for a in columns:
         for b in columns:
             assert all(a[f] == b[f] for f in a.keys() & b.keys())

@@ -9,14 +9,19 @@ they claim.
 from __future__ import annotations
 
 import importlib
+import io
 import json
+import pickle
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import fields, is_dataclass
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
 from riskengine import cli, simulation
 from riskengine.compare import compare
@@ -26,7 +31,16 @@ from riskengine.models import Scenario
 from riskengine.outlook import outlook
 from riskengine.parallel import sweep
 from riskengine.sensitivity import analytic_sobol, sobol
-from riskengine.simulation import STREAM_BLOCK, block_ranges, run_members, simulate
+from riskengine.simulation import (
+    STREAM_BLOCK,
+    CompiledScenario,
+    RunResult,
+    StreamSpec,
+    block_ranges,
+    run_members,
+    run_task,
+    simulate,
+)
 from tests.test_sensitivity import linear_case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -258,3 +272,105 @@ def test_sobol_interval_is_the_student_t_over_replicates() -> None:
                                 (r["total"], r["total_ci"])):
             assert lo < value < hi and hi - lo < 0.1
             assert value - lo == pytest.approx(hi - value)  # symmetric about the estimate
+
+
+def _same_runs(got: tuple[RunResult, list[np.ndarray] | None],
+               want: tuple[RunResult, list[np.ndarray] | None]) -> None:
+    (result, outputs), (ref, ref_outputs) = got, want
+    assert (result.summaries, result.pairs, result.mixture) == (ref.summaries, ref.pairs,
+                                                                 ref.mixture)
+    assert result.stability.keys() == ref.stability.keys()
+    for m, values in result.stability.items():
+        assert np.array_equal(values, ref.stability[m])
+    assert (outputs is None) == (ref_outputs is None)
+    for out, ref_out in zip(outputs or [], ref_outputs or [], strict=True):
+        assert np.array_equal(out, ref_out)
+
+
+@pytest.mark.parametrize("sampler", ["random", "sobol"])
+def test_a_run_shipped_to_a_worker_gives_the_numbers_drawn_here(shipped: list[Scenario],
+                                                                pool: Executor,
+                                                                sampler: str) -> None:
+    # what crosses to the worker is the compiled run (arrays, marginals, copula, draw keys),
+    # not the models: a correlated baseline (the copula), variants sharing its columns, the
+    # pairs, the outlook mixture, stability draws and the kept outputs all come back the same
+    group = [s for s in shipped if s.partnership == "japan-turkey"]
+    assert any(s.correlations for s in group)
+    pairs = list(combinations(range(len(group)), 2))
+    mixture = [1.0 / len(group)] * len(group)
+    n = 5_000  # a whole run is one task whatever its blocks: one block is enough
+    spec = StreamSpec.of(group, n, 5, sampler, True)  # type: ignore[arg-type]
+    args = (pairs, mixture, [0, 2], True)
+    there = pool.submit(run_task, spec, *args).result()
+    _same_runs(there, run_task(spec, *args))
+    # and the numbers of the models themselves, run here
+    result, arrays_of = run_members(group, n, 5, sampler, True,  # type: ignore[arg-type]
+                                    pairs=pairs, mixture=mixture, want=[0, 2])
+    _same_runs(there, (result, [arrays_of(m) for m in range(len(group))]))
+
+
+class _Watch(pickle.Pickler):
+    """A pickler that notes every pydantic model it is asked to pickle."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.models: list[str] = []
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, BaseModel):
+            self.models.append(type(obj).__name__)
+        return NotImplemented
+
+
+class _Shipping(Executor):
+    """Pickles every task as a process pool would (watching for models), then runs it here."""
+
+    def __init__(self) -> None:
+        self.tasks: list[str] = []
+        self.models: list[str] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        watch = _Watch()
+        watch.dump((fn, args, kwargs))
+        self.tasks.append(fn.__name__)
+        self.models += watch.models
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_compare_ships_its_runs_without_a_pydantic_model(shipped: list[Scenario],
+                                                          share_small: None) -> None:
+    watch = _Watch()
+    watch.dump(tuple(shipped))
+    assert "Scenario" in watch.models  # the watch sees models where there are some
+    shipping = _Shipping()
+    got = compare(shipped, n=3000, seed=3, method="mc", executor=shipping).to_dict()
+    assert shipping.tasks and set(shipping.tasks) == {"run_task"}
+    assert shipping.models == []
+    assert got == compare(shipped, n=3000, seed=3, method="mc").to_dict()
+
+
+def test_a_compiled_scenario_arrives_whole() -> None:
+    # a tree over a population (the ASEM example): its bands and display scale travel as
+    # plain fields and are rebuilt on arrival
+    scenario = load_scenarios(ROOT / "examples" / "asem-2018" / "scenarios")[0]
+    sent = CompiledScenario.of(scenario)
+    back = pickle.loads(pickle.dumps(sent))
+    assert _equal(back, sent)
+    assert [(b.name, b.min) for b in back.arrays.bands] == [(b.name, b.min)
+                                                           for b in sent.arrays.bands]
+    assert back.arrays.tree.scale == sent.arrays.tree.scale
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """Equal field by field, arrays element by element."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    if is_dataclass(a) and not isinstance(a, type):
+        return type(a) is type(b) and all(_equal(getattr(a, f.name), getattr(b, f.name))
+                                          for f in fields(a))
+    if isinstance(a, (tuple, list)):
+        return type(a) is type(b) and len(a) == len(b) and all(
+            _equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -220,7 +220,7 @@ def reference_stream(scenarios: list[Scenario], n: int, seed: int, sampler: str
 def test_shared_columns_give_the_draws_of_each_member_alone(sampler: str) -> None:
     scenarios = variants()
     n = STREAM_BLOCK + 1000  # two blocks, the second partial
-    spec = StreamSpec(tuple(scenarios), n, 5, sampler, True, 4096)  # type: ignore[arg-type]
+    spec = StreamSpec.of(scenarios, n, 5, sampler, True, 4096)  # type: ignore[arg-type]
     got = list(spec.stream())
     want = reference_stream(scenarios, n, 5, sampler)
     assert len(got) == len(want)
@@ -233,7 +233,7 @@ def test_shared_columns_give_the_draws_of_each_member_alone(sampler: str) -> Non
 
 def test_shipped_comparison_runs_match_the_reference() -> None:
     scenarios = load_scenarios(ROOT / "scenarios" / "japan-turkey")
-    spec = StreamSpec(tuple(scenarios), 3000, 11, "random", True, 1 << 16)
+    spec = StreamSpec.of(scenarios, 3000, 11, "random", True, 1 << 16)
     for g, w in zip(next(iter(spec.stream())), reference_stream(scenarios, 3000, 11,
                                                                  "random")[0], strict=True):
         assert np.array_equal(g, w)

@@ -213,9 +213,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scenarios = loaded.scenarios
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
             _pool(args) as pool:
+        # the command writes summaries only: no per-draw outputs held for charts
         comparison = compare(scenarios, n=args.simulate, seed=args.seed, sampler=args.sampler,
                              progress=advance, method=args.method, pairs=args.pairs,
-                             executor=pool, catalogue=loaded.catalogue_of)
+                             executor=pool, catalogue=loaded.catalogue_of, keep_draws=False)
     if args.format == "xlsx":
         from riskengine.fileio import write_atomic
 

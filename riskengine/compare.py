@@ -270,7 +270,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             sampler: Sampler = "random", progress: Progress | None = None,
             method: Method = "auto", pairs: Pairs = "default",
             executor: Executor | None = None,
-            catalogue: CatalogueOf | Mapping[str, Factor] | None = None) -> Comparison:
+            catalogue: CatalogueOf | Mapping[str, Factor] | None = None,
+            keep_draws: bool = True) -> Comparison:
     """Score ``scenarios`` and summarise their uncertainty: exact laws where ``method`` allows
     (see :func:`riskengine.simulation.simulate`), else Monte Carlo with common random numbers.
 
@@ -289,6 +290,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     function giving each scenario's (``Loaded.catalogue_of`` when they come from several
     projects). Each row's ``catalogue`` column is the scenario's own ``catalogue`` (set by the
     loader), else the given catalogue's folder.
+
+    ``keep_draws``: hold the simulations' per-draw outputs (up to ``KEEP_BYTES`` in all) so
+    that a chart of them draws nothing again; False when only the summaries are used (the
+    ``compare`` command): each ``Simulation``'s draws then come from a second drawing if asked
+    for, the same numbers.
     """
     if pairs not in PAIR_SCOPES:
         raise PairsError(f"unknown pairs {pairs!r}: use default or all")
@@ -335,7 +341,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     mixtures: dict[str, Any] = {}
     # the first pass's draws are kept for the arrays while they fit in KEEP_BYTES; beyond
     # that a run is drawn again when its arrays are asked for, one run at a time
-    budget = KEEP_BYTES
+    budget = KEEP_BYTES if keep_draws else -1
     redraw = _Redraw(n, seed, sampler)
     inside_of: dict[int, list[tuple[int, int]]] = {}
     for i, j in mc_pairs:

@@ -92,6 +92,18 @@ def test_whole_runs_on_an_executor_give_the_same_numbers(shipped: list[Scenario]
         assert np.array_equal(a.stability, b.stability)
 
 
+def test_draws_not_kept_are_drawn_again_the_same(shipped: list[Scenario]) -> None:
+    """keep_draws=False (the compare command) holds no per-draw outputs, and changes no number:
+    a simulation's draws asked for afterwards are drawn again, equal to those kept."""
+    kept = compare(shipped, n=N, seed=4, method="mc")
+    light = compare(shipped, n=N, seed=4, method="mc", keep_draws=False)
+    assert light.to_dict() == kept.to_dict()
+    for a, b in zip(light.simulations, kept.simulations, strict=True):
+        assert np.array_equal(a.stability, b.stability)
+        assert np.array_equal(a.risk_index, b.risk_index)
+        assert np.array_equal(a.opportunity_index, b.opportunity_index)
+
+
 def test_sobol_comparisons_count_across_runs_in_their_own_passes(
         shipped: list[Scenario]) -> None:
     two = [s for s in shipped if s.partnership in ("japan-turkey", "japan-uk")]

@@ -82,6 +82,9 @@ def _same_with_fast_and_ruamel(path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 needs_fast = pytest.mark.skipif(not yamlio._has_fast(), reason="yaml-rs is not installed")
+# the differential tests' examples (their first run found `_0`, a number to yaml-rs and text
+# to the core schema); RISKENGINE_LONG_FUZZ=1 searches far longer
+DIFFERENTIAL_EXAMPLES = 4_000 if os.environ.get("RISKENGINE_LONG_FUZZ") else 200
 
 # Scalars in plain, quoted and block styles, with what tends to tell YAML readers apart.
 SNIPPETS = [
@@ -102,7 +105,7 @@ KEYS = ["id", "two words", "with-dash", "under_score", "'quoted key'", '"dq key"
 
 
 @needs_fast
-@settings(max_examples=int(os.environ.get("FAST_EXAMPLES", "300")), deadline=None,
+@settings(max_examples=DIFFERENTIAL_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(entries=st.lists(st.tuples(st.sampled_from(KEYS), st.sampled_from(SNIPPETS),
                                   st.sampled_from(["", "  # note", "   "])),
@@ -126,7 +129,7 @@ def test_fast_parser_reads_documents_as_ruamel_does(
 
 
 @needs_fast
-@settings(max_examples=int(os.environ.get("FAST_EXAMPLES", "300")), deadline=None,
+@settings(max_examples=DIFFERENTIAL_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(scalar=st.text(alphabet="0123456789+-._eExXoObBnNaAfFiItTrRuUlLsS~ ", min_size=1,
                       max_size=8),

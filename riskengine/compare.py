@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 from typing import Any, Literal
@@ -325,8 +325,10 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     # P(outlook A beats outlook B) needs every pair of scenarios across A and B
     cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
              if p not in chosen]
-    exact_pairs = _exact_pairs(scenarios, laws, [*wanted, *cross]) if method != "mc" else {}
-    mc_pairs = [p for p in (*wanted, *cross) if p not in exact_pairs]
+    exact_pairs, independent = (_exact_pairs(scenarios, laws, [*wanted, *cross])
+                                if method != "mc" else ({}, []))
+    exact_keys = {*exact_pairs, *independent}
+    mc_pairs = [p for p in (*wanted, *cross) if p not in exact_keys]
     run_of = {m: r for r, run in enumerate(runs) for m in run}
     outside = [(i, j) for i, j in mc_pairs if run_of[i] != run_of[j]]
     # runs in the ranking's order, so the partnerships whose outlooks are compared come one
@@ -376,24 +378,38 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                   and n * sum(len(task[1].members) for task in tasks) >= SHARE_RUNS_FROM)
     finished = _run_all(tasks, executor if whole_runs else None,
                         None if whole_runs else executor, progress)
-    # the full point scores and reliabilities while the workers draw the first runs
-    results = tuple(score(s) for s in scenarios)
-    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
-    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
-    for r, result, arrays_of in finished:
-        run = runs[r]
-        summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
-        counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
-        if result.mixture is not None:
-            mixtures[scenarios[run[0]].partnership] = result.mixture
-        if counter is not None:
-            counted.update(counter.add(r, {run[i]: v for i, v in result.stability.items()}))
-        if arrays_of is None:
-            arrays_of = redraw.of([scenarios[m] for m in run])
-        draws.update((m, _bind(arrays_of, i)) for i, m in enumerate(run))
-    if counter is None and outside:
-        counted.update(_count_outside(scenarios, outside, set(cross), n, seed, sampler,
-                                      executor))
+    # The odds of the independent pairs from their laws (14,751 at 1,000 scenarios, 5 s of a
+    # core) on a thread while the workers draw the runs, when they do: this thread mostly
+    # waits for them then. That thread alone touches the laws until it is joined, below.
+    side = ThreadPoolExecutor(1) if whole_runs and independent else None
+    try:
+        later = side.submit(independent_odds_of, laws, independent) if side else None
+        if later is None:
+            exact_pairs.update(independent_odds_of(laws, independent))
+        # the full point scores and reliabilities while the workers draw the first runs
+        results = tuple(score(s) for s in scenarios)
+        paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
+        rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
+        for r, result, arrays_of in finished:
+            run = runs[r]
+            summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
+            counted.update(((run[i], run[j]), odds) for (i, j), odds in result.pairs.items())
+            if result.mixture is not None:
+                mixtures[scenarios[run[0]].partnership] = result.mixture
+            if counter is not None:
+                stability = {run[i]: v for i, v in result.stability.items()}
+                counted.update(counter.add(r, stability))
+            if arrays_of is None:
+                arrays_of = redraw.of([scenarios[m] for m in run])
+            draws.update((m, _bind(arrays_of, i)) for i, m in enumerate(run))
+        if counter is None and outside:
+            counted.update(_count_outside(scenarios, outside, set(cross), n, seed, sampler,
+                                          executor))
+        if later is not None:
+            exact_pairs.update(later.result())
+    finally:
+        if side is not None:
+            side.shutdown(wait=True, cancel_futures=True)
     sims = []
     for m, (s, law) in enumerate(zip(scenarios, laws, strict=True)):
         if law is not None:
@@ -592,19 +608,20 @@ class _Redraw:
 
 
 def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
-                 wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int],
-                                                          tuple[float, float]]:
-    """The exact odds of the pairs where both scenarios have exact laws."""
+                 wanted: Sequence[tuple[int, int]]
+                 ) -> tuple[dict[tuple[int, int], tuple[float, float]], list[tuple[int, int]]]:
+    """The exact odds of the pairs where both scenarios have exact laws and share a quantity,
+    and the pairs that share none: independent, their odds follow from the two laws of S
+    already computed (:func:`independent_odds_of`, no new convolution)."""
     forms: dict[int, Any] = {}
     ids = [frozenset(draw_key(s, e.factor) for e in s.estimates) for s in scenarios]
     out = {}
+    independent = []
     for i, j in wanted:
         if laws[i] is None or laws[j] is None:
             continue
-        if not ids[i] & ids[j]:
-            # no uncertain quantity in common: independent under common random numbers too, so
-            # the odds follow from the two laws of S already computed (no new convolution)
-            out[i, j] = independent_odds(laws[i][0], laws[j][0])
+        if not ids[i] & ids[j]:  # independent under common random numbers too
+            independent.append((i, j))
             continue
         for m in (i, j):
             if m not in forms:
@@ -612,7 +629,13 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
         odds = difference_odds(scenarios[i], scenarios[j], forms[i], forms[j])
         if odds is not None:
             out[i, j] = odds
-    return out
+    return out, independent
+
+
+def independent_odds_of(laws: Sequence[Any], pairs: Sequence[tuple[int, int]]
+                        ) -> dict[tuple[int, int], tuple[float, float]]:
+    """:func:`independent_odds` of each pair of scenarios, from their laws of S."""
+    return {(i, j): independent_odds(laws[i][0], laws[j][0]) for i, j in pairs}
 
 
 def independent_odds(a: Any, b: Any) -> tuple[float, float]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -190,6 +191,26 @@ def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
         # --method exact on a scenario that is not linear: the worker's error, as here
         with pytest.raises(MethodError, match="not linear"):
             compare(shipped, n=N, method="exact", executor=threads)
+
+
+def test_independent_odds_on_a_thread_while_the_runs_are_drawn(
+        shipped: list[Scenario], share_small: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With whole runs on workers, the independent pairs' odds are found on a side thread;
+    the numbers are those found in line."""
+    linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
+    want = compare(linear, n=N, seed=4).to_dict()
+    where: list[str] = []
+    found = compare_module.independent_odds_of
+
+    def spy(laws: Any, pairs: Any) -> Any:
+        where.append(threading.current_thread().name)
+        return found(laws, pairs)
+
+    monkeypatch.setattr(compare_module, "independent_odds_of", spy)
+    with ThreadPoolExecutor(2) as threads:
+        assert compare(linear, n=N, seed=4, executor=threads).to_dict() == want
+    assert where and threading.main_thread().name not in where
+    assert any(p["method"] == "exact" for p in want["pairs"])
 
 
 def test_point_stability_is_the_scores_stability(shipped: list[Scenario]) -> None:

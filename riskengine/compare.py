@@ -634,8 +634,19 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
 
 def independent_odds_of(laws: Sequence[Any], pairs: Sequence[tuple[int, int]]
                         ) -> dict[tuple[int, int], tuple[float, float]]:
-    """:func:`independent_odds` of each pair of scenarios, from their laws of S."""
-    return {(i, j): independent_odds(laws[i][0], laws[j][0]) for i, j in pairs}
+    """:func:`independent_odds` of each pair of scenarios, from their laws of S. The pairs are
+    taken by their second law, whose integral tables each pair reads; they are dropped once
+    its pairs are done, so at most one law's are held (the same numbers in any order)."""
+    by_second: dict[int, list[int]] = {}
+    for i, j in pairs:
+        by_second.setdefault(j, []).append(i)
+    out = {}
+    for j, firsts in by_second.items():
+        b = laws[j][0]
+        for i in firsts:
+            out[i, j] = independent_odds(laws[i][0], b)
+        b.forget_integrals()
+    return out
 
 
 def independent_odds(a: Any, b: Any) -> tuple[float, float]:

@@ -213,6 +213,28 @@ def test_independent_odds_on_a_thread_while_the_runs_are_drawn(
     assert any(p["method"] == "exact" for p in want["pairs"])
 
 
+def test_laws_let_go_of_their_integral_tables_after_their_pairs(
+        shipped: list[Scenario], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each law's integral tables (two arrays its size) are dropped once the independent pairs
+    that read them are done: 1,000 laws' tables were two thirds of a comparison's memory."""
+    linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
+    taken: list[int] = []
+    found = compare_module.independent_odds_of
+
+    def spy(laws: Any, pairs: Any) -> Any:
+        taken.append(len(pairs))
+        return found(laws, pairs)
+
+    monkeypatch.setattr(compare_module, "independent_odds_of", spy)
+    comparison = compare(linear, n=N, seed=4)
+    assert sum(taken) > 0  # the tables were made
+    laws = [law for law in comparison.laws if law is not None]
+    assert laws and any(p["method"] == "exact" for p in comparison.to_dict()["pairs"])
+    assert not [law for law in laws if {"_areas", "_slopes"} & set(vars(law[0]))]
+    again = compare(linear, n=N, seed=4)
+    assert again.to_dict() == comparison.to_dict()
+
+
 def test_point_stability_is_the_scores_stability(shipped: list[Scenario]) -> None:
     """The ranking of partnerships reads point_stability before the full scores exist: the
     same number to the last digit, default tree or not."""

@@ -182,57 +182,34 @@ def test_default_tree_is_shared_by_scenarios_with_the_same_factors(
 
 
 def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
-                                                  share_small: None) -> None:
+                                                  share_small: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same numbers with the laws found by partnership on workers; with whole runs on
+    workers the independent pairs' odds are found on a side thread, not this one; and each
+    law's integral tables (two arrays its size, two thirds of the memory of 1,000 laws) are
+    dropped once the pairs that read them are done."""
     linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
-    want = compare(linear, n=N, seed=4).to_dict()
+    where: list[tuple[str, int]] = []
+    found = compare_module.independent_odds_of
+
+    def spy(laws: Any, pairs: Any) -> Any:
+        where.append((threading.current_thread().name, len(pairs)))
+        return found(laws, pairs)
+
+    monkeypatch.setattr(compare_module, "independent_odds_of", spy)
+    alone = compare(linear, n=N, seed=4)
+    want = alone.to_dict()
     assert {row["method"] for row in want["rows"]} == {"exact"}
+    laws = [law[0] for law in alone.laws if law is not None]
+    assert where and sum(n for _, n in where) > 0  # the tables were made...
+    assert not [law for law in laws if {"_areas", "_slopes"} & set(vars(law))]  # ...and let go
+    where.clear()
     with ThreadPoolExecutor(2) as threads:
         assert compare(linear, n=N, seed=4, executor=threads).to_dict() == want
+        assert where and threading.main_thread().name not in {name for name, _ in where}
         # --method exact on a scenario that is not linear: the worker's error, as here
         with pytest.raises(MethodError, match="not linear"):
             compare(shipped, n=N, method="exact", executor=threads)
-
-
-def test_independent_odds_on_a_thread_while_the_runs_are_drawn(
-        shipped: list[Scenario], share_small: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With whole runs on workers, the independent pairs' odds are found on a side thread;
-    the numbers are those found in line."""
-    linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
-    want = compare(linear, n=N, seed=4).to_dict()
-    where: list[str] = []
-    found = compare_module.independent_odds_of
-
-    def spy(laws: Any, pairs: Any) -> Any:
-        where.append(threading.current_thread().name)
-        return found(laws, pairs)
-
-    monkeypatch.setattr(compare_module, "independent_odds_of", spy)
-    with ThreadPoolExecutor(2) as threads:
-        assert compare(linear, n=N, seed=4, executor=threads).to_dict() == want
-    assert where and threading.main_thread().name not in where
-    assert any(p["method"] == "exact" for p in want["pairs"])
-
-
-def test_laws_let_go_of_their_integral_tables_after_their_pairs(
-        shipped: list[Scenario], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each law's integral tables (two arrays its size) are dropped once the independent pairs
-    that read them are done: 1,000 laws' tables were two thirds of a comparison's memory."""
-    linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
-    taken: list[int] = []
-    found = compare_module.independent_odds_of
-
-    def spy(laws: Any, pairs: Any) -> Any:
-        taken.append(len(pairs))
-        return found(laws, pairs)
-
-    monkeypatch.setattr(compare_module, "independent_odds_of", spy)
-    comparison = compare(linear, n=N, seed=4)
-    assert sum(taken) > 0  # the tables were made
-    laws = [law for law in comparison.laws if law is not None]
-    assert laws and any(p["method"] == "exact" for p in comparison.to_dict()["pairs"])
-    assert not [law for law in laws if {"_areas", "_slopes"} & set(vars(law[0]))]
-    again = compare(linear, n=N, seed=4)
-    assert again.to_dict() == comparison.to_dict()
 
 
 def test_point_stability_is_the_scores_stability(shipped: list[Scenario]) -> None:

@@ -25,7 +25,14 @@ from riskengine.models import Factor, Scenario
 from riskengine.outlook import Outlook, outlook
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.reliability import Reliability, reliability
-from riskengine.scoring import Result, has_sides, point_stability, scenario_bands, score
+from riskengine.scoring import (
+    FloatArray,
+    Result,
+    has_sides,
+    point_stability,
+    scenario_bands,
+    score,
+)
 from riskengine.simulation import (
     KEEP_BYTES,
     STREAM_BLOCK,
@@ -305,12 +312,7 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                       f"is also defined in {seen[s.key].source}", "RE202")])
         seen[s.key] = s
     group_map = _groups(scenarios)
-    exact = _exact_results(scenarios, method, group_map, executor)
-    laws = [None if e is None else e[0] for e in exact]
     groups = list(group_map.values())
-    # the partnerships that have an outlook: probabilities in every scenario, summing to 1
-    reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
-    with_outlook = {p: g for p, g in group_map.items() if not reasons[p]}
     if pairs == "all":
         wanted = list(combinations(range(len(scenarios)), 2))
         runs = [list(range(len(scenarios)))]
@@ -319,14 +321,21 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         wanted = sorted({*(p for group in groups for p in combinations(group, 2)),
                          *((min(p), max(p)) for p in combinations(bases, 2))})
         runs = groups
+    # each partnership's laws, and the exact odds of the pairs within it, together
+    exact, within = _exact_results(scenarios, method, group_map, executor)
+    laws = [None if e is None else e[0] for e in exact]
+    # the partnerships that have an outlook: probabilities in every scenario, summing to 1
+    reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
+    with_outlook = {p: g for p, g in group_map.items() if not reasons[p]}
     ranked = _ranked(scenarios, [point_stability(s) for s in scenarios], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
     chosen = set(wanted)
     # P(outlook A beats outlook B) needs every pair of scenarios across A and B
     cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
              if p not in chosen]
-    exact_pairs, independent = (_exact_pairs(scenarios, laws, [*wanted, *cross])
-                                if method != "mc" else ({}, []))
+    exact_pairs, independent = (_exact_pairs(scenarios, laws, [
+        p for p in (*wanted, *cross) if p not in within]) if method != "mc" else ({}, []))
+    exact_pairs.update(within)
     exact_keys = {*exact_pairs, *independent}
     mc_pairs = [p for p in (*wanted, *cross) if p not in exact_keys]
     run_of = {m: r for r, run in enumerate(runs) for m in run}
@@ -379,9 +388,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     finished = _run_all(tasks, executor if whole_runs else None,
                         None if whole_runs else executor, progress)
     # The odds of the independent pairs from their laws (14,751 at 1,000 scenarios, 5 s of a
-    # core) on a thread while the workers draw the runs, when they do: this thread mostly
-    # waits for them then. That thread alone touches the laws until it is joined, below.
-    side = ThreadPoolExecutor(1) if whole_runs and independent else None
+    # core) on a thread while this one scores and the workers draw the runs, when there are
+    # workers (numpy lets go of the interpreter in the arithmetic, so the two overlap). That
+    # thread alone touches the laws until it is joined, below.
+    side = ThreadPoolExecutor(1) if executor is not None and len(independent) >= SIDE_PAIRS \
+        else None
     try:
         later = side.submit(independent_odds_of, laws, independent) if side else None
         if later is None:
@@ -457,6 +468,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
 #: 11 scenarios x 20,000 draws, takes a quarter of a second here).
 SHARE_RUNS_FROM = 2_000_000
 SHARE_LAWS_FROM = 64
+#: From this many independent pairs (a third of a millisecond each), their odds are found on
+#: a side thread when there are workers.
+SIDE_PAIRS = 256
 
 #: Up to this many scenarios, the pairs across partnerships are counted in one pass.
 ONE_PASS = 48
@@ -552,19 +566,38 @@ def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequ
 
 def _exact_results(scenarios: Sequence[Scenario], method: Method,
                    groups: Mapping[str, list[int]], executor: Executor | None
-                   ) -> list[ExactResult]:
-    """Each scenario's law of S and summary (None: Monte Carlo), a partnership a task on the
+                   ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]]]:
+    """Each scenario's law of S and summary (None: Monte Carlo), and the exact odds of every
+    pair within a partnership (:func:`partnership_exact`): a partnership a task on the
     executor when there is one (its variants share the baseline's terms: see
     :mod:`riskengine.exact`'s spectrum cache), else here."""
-    if executor is None or method == "mc" or len(groups) < 2 or len(scenarios) < SHARE_LAWS_FROM:
-        return exact_results(scenarios, method)
-    chunks = list(groups.values())
-    found = ordered(executor, exact_results, [[scenarios[m] for m in c] for c in chunks], method)
     out: list[ExactResult] = [None] * len(scenarios)
-    for chunk, results in zip(chunks, found, strict=True):
+    odds: dict[tuple[int, int], tuple[float, float]] = {}
+    if method == "mc":
+        return out, odds
+    chunks = list(groups.values())
+    args = [[scenarios[m] for m in c] for c in chunks]
+    share = executor is not None and len(groups) >= 2 and len(scenarios) >= SHARE_LAWS_FROM
+    found = ordered(executor if share else None, partnership_exact, args, method)
+    for chunk, (results, pair_odds) in zip(chunks, found, strict=True):
         for m, result in zip(chunk, results, strict=True):
             out[m] = result
-    return out
+        odds.update(((chunk[i], chunk[j]), value) for (i, j), value in pair_odds.items())
+    return out, odds
+
+
+def partnership_exact(scenarios: Sequence[Scenario], method: Method
+                      ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]]]:
+    """One partnership's :func:`~riskengine.simulation.exact_results` and the exact odds of
+    the pairs of its scenarios (indices into ``scenarios``) that have them: found where the
+    laws are, on a worker, instead of one by one after them (4,500 laws of differences at
+    1,000 scenarios). Top level: picklable."""
+    results = exact_results(scenarios, method)
+    laws = [None if r is None else r[0] for r in results]
+    odds, independent = _exact_pairs(scenarios, laws,
+                                     list(combinations(range(len(scenarios)), 2)))
+    odds.update(independent_odds_of(laws, independent))
+    return results, odds
 
 
 class PairsError(ValueError):
@@ -630,6 +663,32 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
         if odds is not None:
             out[i, j] = odds
     return out, independent
+
+
+def _affine_image(m_a: Marginals, i: int, ab_a: tuple[FloatArray, FloatArray],
+                  m_b: Marginals, j: int, ab_b: tuple[FloatArray, FloatArray]
+                  ) -> tuple[float, float] | None:
+    """(ratio, offset) when b's estimate j is ratio * (a's estimate i) + offset for every
+    uniform, else None. Under common random numbers both are drawn from one uniform; two
+    estimates of one kind and shape (a variant's ``shift``, a range rescaled about the same
+    mode share) are then each low + width * the same standard variable: the PERT's Beta with
+    the same (a, b), which the simulation draws from one table; the triangle with the same
+    mode share; the uniform. A point value against a point value is a constant."""
+    kind = m_a.kind[i]
+    if kind != m_b.kind[j]:
+        return None
+    width_a, width_b = float(m_a.high[i] - m_a.low[i]), float(m_b.high[j] - m_b.low[j])
+    if kind == Marginals.FIXED or (width_a == 0.0 and width_b == 0.0):
+        return 0.0, float(m_b.low[j])
+    if width_a <= 0.0 or width_b <= 0.0:
+        return None
+    if kind == Marginals.PERT and (ab_a[0][i], ab_a[1][i]) != (ab_b[0][j], ab_b[1][j]):
+        return None
+    if kind == Marginals.TRIANGULAR and (m_a.mode[i] - m_a.low[i]) / width_a != (
+            m_b.mode[j] - m_b.low[j]) / width_b:
+        return None
+    ratio = width_b / width_a
+    return ratio, float(m_b.low[j]) - ratio * float(m_a.low[i])
 
 
 def independent_odds_of(laws: Sequence[Any], pairs: Sequence[tuple[int, int]]
@@ -852,26 +911,40 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
         return None
     index_a = {draw_key(a, e.factor): i for i, e in enumerate(a.estimates)}
     index_b = {draw_key(b, e.factor): i for i, e in enumerate(b.estimates)}
+    # a shared quantity estimated in b as an affine image of a's estimate: b's value is
+    # ratio * a's + offset, draw by draw
+    affine: dict[tuple[str, str], tuple[float, float]] = {}
+    ab_a, ab_b = m_a.pert_ab(), m_b.pert_ab()
     for fid in index_a.keys() & index_b.keys():
         i, j = index_a[fid], index_b[fid]
         if (m_a.kind[i], m_a.low[i], m_a.mode[i], m_a.high[i]) != (
                 m_b.kind[j], m_b.low[j], m_b.mode[j], m_b.high[j]):
-            return None
+            found = _affine_image(m_a, i, ab_a, m_b, j, ab_b)
+            if found is None:
+                return None
+            affine[fid] = found
     ids = sorted(index_a.keys() | index_b.keys())
     coef = np.zeros(len(ids))
     fields = {name: np.zeros(len(ids)) for name in ("low", "mode", "high")}
     kind = np.zeros(len(ids), dtype=np.int8)
+    c0 = float(form_a[0][0] - form_b[0][0])
     for sign, form, marg, index in ((1.0, form_a, m_a, index_a), (-1.0, form_b, m_b, index_b)):
         for col, fid in enumerate(ids):
-            if fid in index:
-                i = index[fid]
-                coef[col] += sign * form[1][0][i]
-                kind[col] = marg.kind[i]
-                for name in fields:
-                    fields[name][col] = getattr(marg, name)[i]
+            if fid not in index:
+                continue
+            i = index[fid]
+            if sign < 0 and fid in affine:
+                # - c_b (ratio x_a + offset): a's column, its coefficient less c_b ratio
+                ratio, offset = affine[fid]
+                coef[col] -= form[1][0][i] * ratio
+                c0 -= form[1][0][i] * offset
+                continue
+            coef[col] += sign * form[1][0][i]
+            kind[col] = marg.kind[i]
+            for name in fields:
+                fields[name][col] = getattr(marg, name)[i]
     merged = Marginals(fields["low"], fields["mode"], fields["high"], kind)
     alpha, beta = merged.pert_ab()
-    c0 = float(form_a[0][0] - form_b[0][0])
     law = exact.linear_law(c0, coef, kind, merged.low, merged.mode, merged.high, alpha, beta,
                            mean=c0 + float(coef @ merged.mean()),
                            std=float(np.sqrt(coef**2 @ merged.variance())))

@@ -80,6 +80,7 @@ def share_small(monkeypatch: pytest.MonkeyPatch) -> None:
     for these few draws, so compare would keep them here)."""
     monkeypatch.setattr(compare_module, "SHARE_RUNS_FROM", 0)
     monkeypatch.setattr(compare_module, "SHARE_LAWS_FROM", 0)
+    monkeypatch.setattr(compare_module, "SIDE_PAIRS", 0)
 
 
 def test_whole_runs_on_an_executor_give_the_same_numbers(shipped: list[Scenario],

@@ -84,6 +84,7 @@ def share_small(monkeypatch: pytest.MonkeyPatch) -> None:
     module = importlib.import_module("riskengine.compare")
     monkeypatch.setattr(module, "SHARE_RUNS_FROM", 0)
     monkeypatch.setattr(module, "SHARE_LAWS_FROM", 0)
+    monkeypatch.setattr(module, "SIDE_PAIRS", 0)
 
 
 def test_compare_and_outlook_are_identical_on_any_executor(shipped: list[Scenario],

@@ -92,6 +92,42 @@ def test_independent_odds_match_the_difference_law() -> None:
                                                                               abs=1e-4)
 
 
+A_ESTIMATES = [("r1", "risk", 2, 4, 6), ("r2", "risk", 1, 2, 5), ("o1", "opportunity", 1, 5, 9),
+               ("o2", "opportunity", 3, 4, 8)]
+
+
+@pytest.mark.parametrize("b_estimates", [
+    # each of a's estimates rescaled about the same mode share, and shifted
+    [("r1", "risk", 0, 4, 8), ("r2", "risk", 2, 3.5, 8), ("o1", "opportunity", 2.5, 5, 7.5),
+     ("o2", "opportunity", 4, 5, 9)],
+    # some shared alike, one shifted, one of b's own
+    [("r1", "risk", 2, 4, 6), ("r2", "risk", 0.5, 1.5, 4.5), ("o1", "opportunity", 1, 5, 9),
+     ("o3", "opportunity", 2, 6, 7)],
+], ids=["rescaled-and-shifted", "shifted-and-own"])
+def test_variants_of_the_same_shapes_compare_exactly(b_estimates: list) -> None:
+    """Under common random numbers, two estimates of one quantity with the same kind and shape
+    are affine images of one standard variable, so S_a - S_b stays linear in independent
+    inputs: its exact law gives the odds the draws count."""
+    a = scenario_of(A_ESTIMATES).model_copy(update={"id": "a"})
+    b = scenario_of(b_estimates).model_copy(update={"id": "b"})
+    exact = difference_odds(a, b)
+    assert exact is not None and exact[1] == 0.0
+    assert 0.05 < exact[0] < 0.95  # no foregone conclusion
+    n = 200_000
+    counted = compare([a, b], n=n, seed=3, method="mc").pairs()[0]["p_a_beats_b"]
+    assert counted == pytest.approx(exact[0], abs=5 * (0.25 / n) ** 0.5 + 1e-4)
+    pair = compare([a, b], n=1_000).pairs()[0]
+    assert pair["method"] == "exact" and pair["p_a_beats_b"] == exact[0]
+
+
+def test_a_shared_quantity_of_another_shape_is_counted() -> None:
+    a = scenario_of(A_ESTIMATES).model_copy(update={"id": "a"})
+    other = [("r1", "risk", 2, 3, 6), *A_ESTIMATES[1:]]  # r1's mode share 0.25, not 0.5
+    b = scenario_of(other).model_copy(update={"id": "b"})
+    assert difference_odds(a, b) is None
+    assert compare([a, b], n=1_000).pairs()[0]["method"] == "mc"
+
+
 def test_cli_pairs_flag(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
                         ) -> None:
     monkeypatch.chdir(ROOT)

@@ -38,6 +38,10 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     # guards) must never see it
     ("deep-compact-sequence", b"- " * 5_000 + b"x\n",
      "factors/r_a.yaml: nesting too deep [RE002]"),
+    # a long run of `_`: the fast reader's check for numbers like 1_000 once took quadratic
+    # time on it (40,000 in 32 s); cut into tokens it is linear
+    ("underscore-run", b"a: " + b"_" * 60_000 + b"\n",
+     "factors/r_a.yaml:1:1: a: unknown key 'a' [RE101]"),
     ("huge", b"a: " + b"x" * 2_000_000 + b"\n",
      "factors/r_a.yaml: file larger than the 1,000,000-byte limit [RE002]"),
     ("binary", b"id: r_a\n\x00\x01\x02\x03",

@@ -385,21 +385,28 @@ _NOT_PLAIN = object()
 _MARKERS = ("%", "---", "...")
 _INDICATOR = re.compile(r"(?:^|[\s\[\]{},])[&*!]")  # anchors, aliases, tags
 # yaml-rs reads a number with `_` anywhere in it (`1_000`, `_0`, `+_1`, `._5`, `0x_1F`): a
-# token that starts with [-+_.]* and a digit, and has a `_`. The text is cut into tokens once
-# and each token with a `_` is tried at its start: a pattern searched from every `_` took
-# quadratic time on a long run of them (40,000 in 32 s).
+# token that starts with [-+_.]* and a digit, and has a `_`. The lines with a `_` are cut into
+# tokens, each with a `_` tried at its start: linear (a pattern searched from every `_` took
+# quadratic time on a long run of them, 40,000 in 32 s), and only the lines that need it.
 _TOKEN_BREAK = re.compile(r"[\s,\[\]{}]+")
 _NUMBER_START = re.compile(r"[-+_.]*[0-9]")
 
 
 def _underscore_number(text: str) -> bool:
-    return "_" in text and any("_" in token and _NUMBER_START.match(token) is not None
-                               for token in _TOKEN_BREAK.split(text))
+    if "_" not in text:
+        return False
+    return any("_" in token and _NUMBER_START.match(token) is not None
+               for line in text.splitlines() if "_" in line
+               for token in _TOKEN_BREAK.split(line))
 
 
 _PREFIX = re.compile(r"0[XObB]")
 _PREFIX_NUMBER = re.compile(r"(?:^|[\s\[{,])[-+]?0[XObB]")  # 0X1F, 0b101
-_ODD_SPACE = ("\t", "\x85", "\u2028", "\u2029")
+# Tabs; the characters YAML 1.1 took for line breaks (NEL, LS, PS); and what YAML does not
+# allow in a stream at all (C0 and C1 controls, DEL, U+FFFE/U+FFFF), which ruamel refuses
+# and yaml-rs reads into the data, an escape sequence bound for a terminal among them.
+_NOT_PLAIN_TEXT = re.compile(
+    "[^\n\r\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _fast_refused(text: str) -> bool:
@@ -409,7 +416,7 @@ def _fast_refused(text: str) -> bool:
                 and _INDICATOR.search(text) is not None)
             or _underscore_number(text)
             or (_PREFIX.search(text) is not None and _PREFIX_NUMBER.search(text) is not None)
-            or any(c in text for c in _ODD_SPACE))
+            or _NOT_PLAIN_TEXT.search(text) is not None)
 
 
 # yaml-rs recurses in Rust, where no recursion limit guards the stack; with at most this many

@@ -147,6 +147,9 @@ def test_fast_parser_resolves_plain_scalars_as_the_core_schema(
     ("a: &x 1\nb: *x\n", "alias"), ("a: !!str 5\n", "tag"), ("a: !x 5\n", "local tag"),
     ("%YAML 1.2\n---\na: 1\n", "directive"), ("a: 1\n---\nb: 2\n", "two documents"),
     ("a:\t1\n", "tab"), ("a: x\u2028y\n", "line separator"),
+    # characters YAML does not allow in a stream: ruamel refuses them, yaml-rs read them
+    ("a: red \x1b[31mtext\n", "escape"), ("a: b\x7fc\n", "DEL"), ("a: b\x9fc\n", "C1"),
+    ("a: b\x0cc\n", "form feed"), ("a: b\ufffec\n", "non-character"),
     ("1: x\n", "number key"), ("true: x\n", "bool key"), ("~: x\n", "null key"),
     ("a: .Nan\n", "not finite"), ("a: 1e400\n", "overflow"),
     ("a: " + "9" * 5000 + "\n", "long int"), ("a: 1\na: 2\n", "duplicate"),

@@ -373,8 +373,9 @@ def _positions_of(text: str, shown: str) -> dict[Location, tuple[int, int]]:
 # two are known to differ, or that this module refuses, goes to ruamel, which also words every
 # error: directives and document markers, anchors, aliases and tags (yaml-rs drops unknown
 # tags), numbers with `_` or a `0X`/`0O`/`0b` prefix (yaml-rs reads them, the YAML 1.2 core
-# schema does not), tabs, and the characters YAML 1.1 took for line breaks. What yaml-rs
-# returns is then checked: keys that are not text (`1:`, `true:`), numbers that are not finite
+# schema does not), tabs, the characters YAML 1.1 took for line breaks, and characters YAML
+# does not allow (yaml-rs reads control characters into the data). What yaml-rs returns is
+# then checked: keys that are not text (`1:`, `true:`), numbers that are not finite
 # or too long to read, more nesting or values than the limits, all go to ruamel. The two
 # parsers are compared on generated documents in tests/test_yaml_parsers.py.
 

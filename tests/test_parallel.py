@@ -229,6 +229,9 @@ def test_dask_cluster_gives_the_same_numbers(shipped: list[Scenario], pool: Exec
     # two partnerships: each one's run is a task of the cluster
     group = [s for s in shipped if s.partnership in ("japan-turkey", "japan-uk")]
     want = compare(group, n=N, seed=5, method="mc").to_dict()
+    # exact laws and the pairs within each partnership, a partnership a task
+    linear = [s.model_copy(update={"correlations": ()}) for s in group]
+    exact = compare(linear, n=N, seed=5).to_dict()
     rows = sweep(shipped, n=2_000, seed=5, method="mc")
     # Workers as threads of this process, talking TCP: every task and result still crosses
     # the wire serialised, as on a remote cluster, without starting two interpreters
@@ -239,6 +242,7 @@ def test_dask_cluster_gives_the_same_numbers(shipped: list[Scenario], pool: Exec
         with executor(f"dask://{address}") as dask:
             assert dask is not None
             assert compare(group, n=N, seed=5, method="mc", executor=dask).to_dict() == want
+            assert compare(linear, n=N, seed=5, executor=dask).to_dict() == exact
             assert sweep(shipped, n=2_000, seed=5, method="mc", executor=dask, batch=3) == rows
         assert cli.main(["sweep", str(ROOT / "scenarios"), "--simulate", "2000", "--seed",
                          "5", "--method", "mc", "--format", "json", "-q", "--executor",

@@ -441,8 +441,7 @@ def score(scenario: Scenario) -> Result:
     values = evaluate(tree, s)
     stability, r, o = _root_and_sides(tree, values)
     contrib = tree_contributions(tree, s, values)
-    parents = {int(col): tree.nodes[int(p)].id for col, p in enumerate(tree.parent_of_col)
-               if p >= 0}
+    parents = tree.column_parents
     factors = tuple(
         FactorScore(id=e.factor.id, name=e.factor.name, kind=e.factor.kind,
                     group=e.factor.group, value=float(arrays.point[i]),
@@ -451,19 +450,13 @@ def score(scenario: Scenario) -> Result:
         for i, e in enumerate(scenario.estimates)
     )
     nodes = []
-    for j in tree.preorder():
+    for j, parent, weight, below in tree.outline:
         node = tree.nodes[j]
-        parent = tree.nodes[node.parent] if node.parent >= 0 else None
-        if parent is None:
-            weight = 1.0
-        else:
-            position = parent.leaf_cols.size + int(np.flatnonzero(parent.node_ids == j)[0])
-            weight = float(parent.child_weights[position])
         nodes.append(NodeScore(
             id=node.id, name=node.name, parent=parent.id if parent else None, depth=node.depth,
             method=node.method, weight=weight, inverted=node.inverted,
             value=float(tree.display(values[j], j)), normalised=float(values[j]),
-            contribution=float(contrib[tree.descendant_cols(j)].sum()),
+            contribution=float(contrib[below].sum()),
             coverage=node.coverage, missing=node.missing))
     population = scenario.population
     info = TreeInfo(id=tree.id, name=tree.name, scale_min=tree.scale.min,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,6 +149,31 @@ class CompiledTree:
         node = self.nodes[j]
         parts = [node.leaf_cols] + [self.descendant_cols(int(c)) for c in node.node_ids]
         return np.concatenate(parts).astype(np.intp)
+
+    @cached_property
+    def outline(self) -> tuple[tuple[int, Node | None, float, IntArray], ...]:
+        """Each node, root first: its index, its parent, its weight in the parent (1 at the
+        root) and the columns below it. The tree's own, whatever the values: found once per
+        compiled tree, which a partnership's scenarios share, not once per score."""
+        out = []
+        for j in self.preorder():
+            node = self.nodes[j]
+            parent = self.nodes[node.parent] if node.parent >= 0 else None
+            if parent is None:
+                weight = 1.0
+            else:
+                position = parent.leaf_cols.size + int(np.flatnonzero(parent.node_ids == j)[0])
+                weight = float(parent.child_weights[position])
+            below = self.descendant_cols(j)
+            below.flags.writeable = False  # shared by every score of the tree
+            out.append((j, parent, weight, below))
+        return tuple(out)
+
+    @cached_property
+    def column_parents(self) -> dict[int, str]:
+        """The id of the node each used column hangs from."""
+        return {int(col): self.nodes[int(p)].id for col, p in enumerate(self.parent_of_col)
+                if p >= 0}
 
 
 # ---------------------------------------------------------------------------------------------

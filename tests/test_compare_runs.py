@@ -165,6 +165,11 @@ def test_model_arrays_are_built_once_and_read_only(shipped: list[Scenario]) -> N
     other = first.model_copy(update={"id": "other"})
     assert ModelArrays.of(other) is not arrays
     assert np.array_equal(ModelArrays.of(other).point, arrays.point)
+    # what a score reports of the tree itself is found once per compiled tree, and shared
+    tree = arrays.tree
+    assert score(first).nodes == score(other).nodes and tree.outline is tree.outline
+    with pytest.raises(ValueError):
+        tree.outline[0][3][0] = 0
 
 
 def test_default_tree_is_shared_by_scenarios_with_the_same_factors(

@@ -22,7 +22,7 @@ from riskengine.problems import InputError
 from .conftest import ROOT
 
 LONG = bool(os.environ.get("RISKENGINE_LONG_FUZZ"))
-FUZZ = settings(max_examples=5_000 if LONG else 40, derandomize=not LONG, deadline=None,
+FUZZ = settings(max_examples=5_000 if LONG else 25, derandomize=not LONG, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 FACTOR_SEEDS = [p.read_text() for p in sorted((ROOT / "factors").glob("*.yaml"))[:4]]

@@ -113,7 +113,7 @@ def test_variants_of_the_same_shapes_compare_exactly(b_estimates: list) -> None:
     exact = difference_odds(a, b)
     assert exact is not None and exact[1] == 0.0
     assert 0.05 < exact[0] < 0.95  # no foregone conclusion
-    n = 200_000
+    n = 100_000
     counted = compare([a, b], n=n, seed=3, method="mc").pairs()[0]["p_a_beats_b"]
     assert counted == pytest.approx(exact[0], abs=5 * (0.25 / n) ** 0.5 + 1e-4)
     pair = compare([a, b], n=1_000).pairs()[0]

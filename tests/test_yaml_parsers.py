@@ -84,7 +84,7 @@ def _same_with_fast_and_ruamel(path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 needs_fast = pytest.mark.skipif(not yamlio._has_fast(), reason="yaml-rs is not installed")
 # the differential tests' examples (their first run found `_0`, a number to yaml-rs and text
 # to the core schema); RISKENGINE_LONG_FUZZ=1 searches far longer
-DIFFERENTIAL_EXAMPLES = 4_000 if os.environ.get("RISKENGINE_LONG_FUZZ") else 150
+DIFFERENTIAL_EXAMPLES = 4_000 if os.environ.get("RISKENGINE_LONG_FUZZ") else 100
 
 # Scalars in plain, quoted and block styles, with what tends to tell YAML readers apart.
 SNIPPETS = [

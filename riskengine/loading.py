@@ -667,7 +667,7 @@ def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Pr
         factor=factor, low=low, mode=mode, high=high, distribution=distribution,
         confidence=keys.get("confidence"), weight=keys.get("weight", factor.weight),
         evidence=tuple(keys.get("evidence", ())), fixed=fixed,
-    ), context=_CHECKED    ), []
+    ), context=_CHECKED), []
 
 
 def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:

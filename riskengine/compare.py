@@ -673,8 +673,12 @@ def _affine_image(m_a: Marginals, i: int, ab_a: tuple[FloatArray, FloatArray],
     estimates of one kind and shape (a variant's ``shift``, a range rescaled about the same
     mode share) are then each low + width * the same standard variable: the PERT's Beta with
     the same (a, b), which the simulation draws from one table; the triangle with the same
-    mode share; the uniform. A point value against a point value is a constant."""
+    mode share; the uniform. A point value against a point value is a constant. An estimate
+    alike in both is its own image (1, 0)."""
     kind = m_a.kind[i]
+    if (kind, m_a.low[i], m_a.mode[i], m_a.high[i]) == (
+            m_b.kind[j], m_b.low[j], m_b.mode[j], m_b.high[j]):
+        return 1.0, 0.0
     if kind != m_b.kind[j]:
         return None
     width_a, width_b = float(m_a.high[i] - m_a.low[i]), float(m_b.high[j] - m_b.low[j])
@@ -911,18 +915,15 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
         return None
     index_a = {draw_key(a, e.factor): i for i, e in enumerate(a.estimates)}
     index_b = {draw_key(b, e.factor): i for i, e in enumerate(b.estimates)}
-    # a shared quantity estimated in b as an affine image of a's estimate: b's value is
+    # each shared quantity's estimate in b as an affine image of a's: b's value is
     # ratio * a's + offset, draw by draw
     affine: dict[tuple[str, str], tuple[float, float]] = {}
     ab_a, ab_b = m_a.pert_ab(), m_b.pert_ab()
     for fid in index_a.keys() & index_b.keys():
-        i, j = index_a[fid], index_b[fid]
-        if (m_a.kind[i], m_a.low[i], m_a.mode[i], m_a.high[i]) != (
-                m_b.kind[j], m_b.low[j], m_b.mode[j], m_b.high[j]):
-            found = _affine_image(m_a, i, ab_a, m_b, j, ab_b)
-            if found is None:
-                return None
-            affine[fid] = found
+        found = _affine_image(m_a, index_a[fid], ab_a, m_b, index_b[fid], ab_b)
+        if found is None:
+            return None
+        affine[fid] = found
     ids = sorted(index_a.keys() | index_b.keys())
     coef = np.zeros(len(ids))
     fields = {name: np.zeros(len(ids)) for name in ("low", "mode", "high")}
@@ -934,7 +935,8 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
                 continue
             i = index[fid]
             if sign < 0 and fid in affine:
-                # - c_b (ratio x_a + offset): a's column, its coefficient less c_b ratio
+                # - c_b (ratio x_a + offset): a's column, its coefficient less c_b ratio (for
+                # an estimate alike in both, ratio 1 and offset 0: a's column less c_b)
                 ratio, offset = affine[fid]
                 coef[col] -= form[1][0][i] * ratio
                 c0 -= form[1][0][i] * offset

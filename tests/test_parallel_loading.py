@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -198,32 +199,10 @@ def test_read_ahead_reads_here_below_the_threshold_or_under_another_spelling(
         assert ahead.read(Path("a.yaml")) == read_yaml(Path("a.yaml"))
 
 
-def test_caller_reads_what_the_workers_have_not_reached(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A batch not done when its first file is wanted is read here, and dropped if not begun."""
-    monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 0)
-    monkeypatch.setattr(files, "_MIN_BATCH", 1)
-    pending: list[Future[object]] = []
-
-    def submit(self: LazyPool, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        pending.append(Future())
-        return pending[-1]
-
-    monkeypatch.setattr(LazyPool, "submit", submit)
-    paths = []
-    for name in ("a", "b"):
-        paths.append(tmp_path / f"{name}.yaml")
-        paths[-1].write_text(f"id: {name}\n", encoding="utf-8")
-    with ReadAhead(paths, 2) as ahead:
-        assert ahead._submitter is not None
-        ahead._submitter.join()
-        assert [ahead.read(p) for p in paths] == [read_yaml(p) for p in paths]
-    assert len(pending) == 2 and all(f.cancelled() for f in pending)
-
-
-def test_workers_behind_the_caller_get_no_more_work(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Workers that are up but a whole batch behind lack a core: the rest is read here."""
+def _idle_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, names: Sequence[str]
+                  ) -> tuple[list[Path], list[Future[object]]]:
+    """Files ``names`` read ahead one a batch by workers that never start on their own: each
+    batch's future is the test's to complete or leave pending."""
     monkeypatch.setattr(files, "PARALLEL_MIN_FILES", 0)
     monkeypatch.setattr(files, "_MIN_BATCH", 1)
     futures: list[Future[object]] = []
@@ -234,9 +213,27 @@ def test_workers_behind_the_caller_get_no_more_work(
 
     monkeypatch.setattr(LazyPool, "submit", submit)
     paths = []
-    for name in ("a", "b", "c"):
+    for name in names:
         paths.append(tmp_path / f"{name}.yaml")
         paths[-1].write_text(f"id: {name}\n", encoding="utf-8")
+    return paths, futures
+
+
+def test_caller_reads_what_the_workers_have_not_reached(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch not done when its first file is wanted is read here, and dropped if not begun."""
+    paths, pending = _idle_workers(tmp_path, monkeypatch, ("a", "b"))
+    with ReadAhead(paths, 2) as ahead:
+        assert ahead._submitter is not None
+        ahead._submitter.join()
+        assert [ahead.read(p) for p in paths] == [read_yaml(p) for p in paths]
+    assert len(pending) == 2 and all(f.cancelled() for f in pending)
+
+
+def test_workers_behind_the_caller_get_no_more_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers that are up but a whole batch behind lack a core: the rest is read here."""
+    paths, futures = _idle_workers(tmp_path, monkeypatch, ("a", "b", "c"))
     with ReadAhead(paths, 2) as ahead:
         assert ahead._submitter is not None
         ahead._submitter.join()

@@ -534,15 +534,18 @@ def _bracket_depth(text: str, shown: str) -> int:
         if match.group() in "[{":
             depth += 1
             if depth > MAX_DEPTH:
-                offset = match.start()
-                line = text.count("\n", 0, offset) + 1
-                col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+                line, col = _line_col(text, match.start())
                 raise InputError([Problem(shown, line, col, "", f"nesting deeper than "
                                           f"{MAX_DEPTH} levels", "RE002")])
             deepest = max(deepest, depth)
         else:
             depth = max(depth - 1, 0)
     return deepest
+
+
+def _line_col(text: str, offset: int) -> tuple[int, int]:
+    """Line and column (1-based) of character ``offset`` of ``text``."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
 
 def _c_parser_is_safe(text: str, depth: int) -> bool:
@@ -637,12 +640,14 @@ def _compose_nodes(text: str, fast: bool) -> list[Any]:
 
 def _compose(text: str, shown: str) -> Any:
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     # The "safe" C parser is about seven times faster than the pure one; both only compose
     # nodes here, and YAML 1.2 resolution is the same.
     depth = _bracket_depth(text, shown)
+    libyaml = _use_libyaml() and _c_parser_is_safe(text, depth)
     try:
-        nodes = _compose_nodes(text, fast=_use_libyaml() and _c_parser_is_safe(text, depth))
+        nodes = _compose_nodes(text, fast=libyaml)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
@@ -651,6 +656,13 @@ def _compose(text: str, shown: str) -> Any:
             message += f" (started at line {start.line + 1})"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
         raise InputError([Problem(shown, line, col, "", f"YAML syntax error: {message}",
+                                  "RE001")]) from None
+    except ReaderError as exc:  # a character YAML does not allow: at its place in the text
+        offset = exc.position if isinstance(exc.position, int) else -1
+        if libyaml and offset >= 0:  # libyaml counts bytes of UTF-8, the pure reader characters
+            offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+        line, col = _line_col(text, offset) if 0 <= offset < len(text) else (None, None)
+        raise InputError([Problem(shown, line, col, "", str(exc).splitlines()[0],
                                   "RE001")]) from None
     except (YAMLError, RecursionError, ValueError) as exc:
         message = "nesting too deep" if isinstance(exc, RecursionError) else str(exc)

@@ -42,6 +42,10 @@ HOSTILE: list[tuple[str, bytes, str]] = [
     # time on it (40,000 in 32 s); cut into tokens it is linear
     ("underscore-run", b"a: " + b"_" * 60_000 + b"\n",
      "factors/r_a.yaml:1:1: a: unknown key 'a' [RE101]"),
+    # a terminal escape: refused where it stands (ruamel's reader gave no line)
+    ("control-character", b"id: r_a\nname: red \x1b[31m\n",
+     "factors/r_a.yaml:2:11: unacceptable character #x001b: control characters are not "
+     "allowed [RE001]"),
     ("huge", b"a: " + b"x" * 2_000_000 + b"\n",
      "factors/r_a.yaml: file larger than the 1,000,000-byte limit [RE002]"),
     ("binary", b"id: r_a\n\x00\x01\x02\x03",

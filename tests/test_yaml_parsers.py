@@ -165,6 +165,18 @@ def test_text_the_fast_parser_does_not_read_goes_to_ruamel(
     _same_with_fast_and_ruamel(path, monkeypatch)
 
 
+def test_a_forbidden_character_is_located_alike_by_each_parser(
+        tmp_path: Path, parser: str) -> None:
+    """libyaml counts its offset in bytes of UTF-8, the pure reader in characters: the line
+    and column are the same, after text of several bytes a character."""
+    path = write(tmp_path / "x.yaml", "id: ké\nname: 日本 \x7f\n")
+    with pytest.raises(InputError) as caught:
+        read_yaml(path)
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.col, problem.code) == (2, 10, "RE001")
+    assert problem.message.startswith("unacceptable character #x007f")
+
+
 @needs_fast
 def test_positions_of_a_fast_read_file_are_found_when_asked(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

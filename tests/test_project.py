@@ -371,3 +371,29 @@ def test_validate_in_a_project_with_only_a_broken_config(tmp_path: Path, cli: Ru
     assert result.returncode == 1
     assert "riskengine.toml:2:14: not valid TOML: Cannot overwrite a value [RE803]" \
         in result.stdout
+
+
+def test_a_project_root_given_to_run_and_compare_stands_for_its_scenarios(
+        project: Path, tmp_path: Path, cli: Runner) -> None:
+    # the root holds factor (and tree) files too: read as scenarios, each was a finding
+    for command in ("run", "compare", "outlook"):
+        by_root = cli(command, str(project), "--format", "json")
+        by_folder = cli(command, str(project / "scenarios"), "--format", "json")
+        assert by_root.returncode == 0, by_root.stderr
+        assert by_root.stdout == by_folder.stdout
+    # a config naming another scenarios folder is followed
+    moved = tmp_path / "moved"
+    shutil.copytree(project, moved)
+    (moved / "scenarios").rename(moved / "cases")
+    write(moved / "riskengine.toml", 'scenarios = "cases"\n')
+    result = cli("run", str(moved), "--format", "json")
+    assert result.returncode == 0, result.stderr
+
+    def scores(text: str) -> list[tuple[str, float]]:
+        return [(r["scenario"], r["stability"]) for r in json.loads(text)]
+
+    expected = scores(cli("run", str(project / "scenarios"), "--format", "json").stdout)
+    assert scores(result.stdout) == expected and expected
+    # a folder below the root is taken as it is
+    assert cli("run", str(project / "scenarios" / "demo"), "--format", "json").stdout == \
+        cli("run", str(project / "scenarios"), "--format", "json").stdout

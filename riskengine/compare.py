@@ -640,26 +640,45 @@ class _Redraw:
         return arrays_of
 
 
+@dataclass(frozen=True)
+class _Linear:
+    """What the exact odds of a scenario's pairs read from it, found once per scenario: its
+    linear form, its marginals with PERT's (a, b), and each estimate's row by draw key."""
+
+    form: Any
+    marginals: Marginals
+    index: dict[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> _Linear:
+        return cls(linear_form(scenario), Marginals.of(scenario),
+                   {draw_key(scenario, e.factor): i for i, e in enumerate(scenario.estimates)})
+
+
 def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
                  wanted: Sequence[tuple[int, int]]
                  ) -> tuple[dict[tuple[int, int], tuple[float, float]], list[tuple[int, int]]]:
     """The exact odds of the pairs where both scenarios have exact laws and share a quantity,
     and the pairs that share none: independent, their odds follow from the two laws of S
     already computed (:func:`independent_odds_of`, no new convolution)."""
-    forms: dict[int, Any] = {}
-    ids = [frozenset(draw_key(s, e.factor) for e in s.estimates) for s in scenarios]
+    prepared: dict[int, _Linear] = {}
+    ids: dict[int, frozenset[tuple[str, str]]] = {}
     out = {}
     independent = []
     for i, j in wanted:
         if laws[i] is None or laws[j] is None:
             continue
+        for m in (i, j):
+            if m not in ids:
+                ids[m] = frozenset(draw_key(scenarios[m], e.factor)
+                                   for e in scenarios[m].estimates)
         if not ids[i] & ids[j]:  # independent under common random numbers too
             independent.append((i, j))
             continue
         for m in (i, j):
-            if m not in forms:
-                forms[m] = (linear_form(scenarios[m]), Marginals.of(scenarios[m]))
-        odds = difference_odds(scenarios[i], scenarios[j], forms[i], forms[j])
+            if m not in prepared:
+                prepared[m] = _Linear.of(scenarios[m])
+        odds = difference_odds(scenarios[i], scenarios[j], prepared[i], prepared[j])
         if odds is not None:
             out[i, j] = odds
     return out, independent
@@ -896,8 +915,8 @@ def _bind(func: Any, m: int) -> Any:
     return lambda: func(m)
 
 
-def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = None
-                    ) -> tuple[float, float] | None:
+def difference_odds(a: Scenario, b: Scenario, pre_a: _Linear | None = None,
+                    pre_b: _Linear | None = None) -> tuple[float, float] | None:
     """P(S_a > S_b) and P(S_a == S_b) from the exact law of S_a - S_b, or None.
 
     Under common random numbers a quantity shared by both scenarios (the same
@@ -905,47 +924,53 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: Any = None, pre_b: Any = No
     partnership) is one input only if both estimate it the same way; then S_a - S_b is linear
     in independent inputs. Otherwise (the same uniform drives two different estimates) it is
     not, and the caller counts draws. Quantities of one scenario only are independent inputs.
+    ``pre_a``, ``pre_b``: what :class:`_Linear` finds of each, from a caller with many pairs.
     """
     from riskengine import exact
 
-    # pre_a, pre_b: (linear_form, Marginals) computed once by a caller with many pairs
-    form_a, m_a = pre_a if pre_a is not None else (linear_form(a), Marginals.of(a))
-    form_b, m_b = pre_b if pre_b is not None else (linear_form(b), Marginals.of(b))
-    if form_a is None or form_b is None:
+    pa = pre_a if pre_a is not None else _Linear.of(a)
+    pb = pre_b if pre_b is not None else _Linear.of(b)
+    if pa.form is None or pb.form is None:
         return None
-    index_a = {draw_key(a, e.factor): i for i, e in enumerate(a.estimates)}
-    index_b = {draw_key(b, e.factor): i for i, e in enumerate(b.estimates)}
+    m_a, m_b = pa.marginals, pb.marginals
     # each shared quantity's estimate in b as an affine image of a's: b's value is
     # ratio * a's + offset, draw by draw
     affine: dict[tuple[str, str], tuple[float, float]] = {}
     ab_a, ab_b = m_a.pert_ab(), m_b.pert_ab()
-    for fid in index_a.keys() & index_b.keys():
-        found = _affine_image(m_a, index_a[fid], ab_a, m_b, index_b[fid], ab_b)
+    for fid in pa.index.keys() & pb.index.keys():
+        found = _affine_image(m_a, pa.index[fid], ab_a, m_b, pb.index[fid], ab_b)
         if found is None:
             return None
         affine[fid] = found
-    ids = sorted(index_a.keys() | index_b.keys())
+    ids = sorted(pa.index.keys() | pb.index.keys())
+    column = {fid: col for col, fid in enumerate(ids)}
+    coef_a, coef_b = pa.form[1][0], pb.form[1][0]
     coef = np.zeros(len(ids))
-    fields = {name: np.zeros(len(ids)) for name in ("low", "mode", "high")}
+    low, mode, high = np.zeros(len(ids)), np.zeros(len(ids)), np.zeros(len(ids))
     kind = np.zeros(len(ids), dtype=np.int8)
-    c0 = float(form_a[0][0] - form_b[0][0])
-    for sign, form, marg, index in ((1.0, form_a, m_a, index_a), (-1.0, form_b, m_b, index_b)):
-        for col, fid in enumerate(ids):
-            if fid not in index:
-                continue
-            i = index[fid]
-            if sign < 0 and fid in affine:
-                # - c_b (ratio x_a + offset): a's column, its coefficient less c_b ratio (for
-                # an estimate alike in both, ratio 1 and offset 0: a's column less c_b)
-                ratio, offset = affine[fid]
-                coef[col] -= form[1][0][i] * ratio
-                c0 -= form[1][0][i] * offset
-                continue
-            coef[col] += sign * form[1][0][i]
-            kind[col] = marg.kind[i]
-            for name in fields:
-                fields[name][col] = getattr(marg, name)[i]
-    merged = Marginals(fields["low"], fields["mode"], fields["high"], kind)
+    c0 = float(pa.form[0][0] - pb.form[0][0])
+    # a's estimates are the columns of their quantities, with a's coefficients
+    rows_a = np.fromiter(pa.index.values(), dtype=np.intp, count=len(pa.index))
+    cols_a = np.fromiter((column[fid] for fid in pa.index), dtype=np.intp, count=len(pa.index))
+    coef[cols_a] += coef_a[rows_a]
+    for field_, source in ((low, m_a.low), (mode, m_a.mode), (high, m_a.high)):
+        field_[cols_a] = source[rows_a]
+    kind[cols_a] = m_a.kind[rows_a]
+    for col, fid in enumerate(ids):  # in the columns' order: c0 sums offsets in that order
+        i = pb.index.get(fid)
+        if i is None:
+            continue
+        if fid in affine:
+            # - c_b (ratio x_a + offset): a's column, its coefficient less c_b ratio (for
+            # an estimate alike in both, ratio 1 and offset 0: a's column less c_b)
+            ratio, offset = affine[fid]
+            coef[col] -= coef_b[i] * ratio
+            c0 -= coef_b[i] * offset
+            continue
+        coef[col] -= coef_b[i]
+        kind[col] = m_b.kind[i]
+        low[col], mode[col], high[col] = m_b.low[i], m_b.mode[i], m_b.high[i]
+    merged = Marginals(low, mode, high, kind)
     alpha, beta = merged.pert_ab()
     law = exact.linear_law(c0, coef, kind, merged.low, merged.mode, merged.high, alpha, beta,
                            mean=c0 + float(coef @ merged.mean()),

@@ -90,10 +90,17 @@ class Marginals:
         return self.high - self.low
 
     def pert_ab(self) -> tuple[FloatArray, FloatArray]:
-        """Beta parameters of MODEL.md's PERT: 1 + 4 (mode - low)/(high - low), and its mirror."""
+        """Beta parameters of MODEL.md's PERT: 1 + 4 (mode - low)/(high - low), and its mirror
+        (read-only arrays, computed once: a comparison asks for them for every pair)."""
+        return self._pert_ab
+
+    @cached_property
+    def _pert_ab(self) -> tuple[FloatArray, FloatArray]:
         width = np.where(self.width > 0, self.width, 1.0)
-        return (1.0 + 4.0 * (self.mode - self.low) / width,
-                1.0 + 4.0 * (self.high - self.mode) / width)
+        a = 1.0 + 4.0 * (self.mode - self.low) / width
+        b = 1.0 + 4.0 * (self.high - self.mode) / width
+        a.flags.writeable = b.flags.writeable = False
+        return a, b
 
     def mean(self) -> FloatArray:
         a, b = self.pert_ab()

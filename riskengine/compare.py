@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from riskengine.executors import default_jobs, ordered
+from riskengine.executors import default_jobs
 from riskengine.loading import outlook_problems
 from riskengine.models import Factor, Scenario
 from riskengine.outlook import Outlook, outlook
@@ -321,18 +321,41 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         wanted = sorted({*(p for group in groups for p in combinations(group, 2)),
                          *((min(p), max(p)) for p in combinations(bases, 2))})
         runs = groups
-    # each partnership's laws, and the exact odds of the pairs within it, together
-    exact, within = _exact_results(scenarios, method, group_map, executor)
-    laws = [None if e is None else e[0] for e in exact]
     # the partnerships that have an outlook: probabilities in every scenario, summing to 1
     reasons = {p: outlook_problems([scenarios[m] for m in g]) for p, g in group_map.items()}
     with_outlook = {p: g for p, g in group_map.items() if not reasons[p]}
+    # each partnership's laws, the exact odds of the pairs within it and its outlook's
+    # mixture, together, on the workers while this thread scores; a partnership that shares
+    # no quantity with another sends back only its baseline's law of S when the caller keeps
+    # no laws: its outlook's odds come from its mixture law
+    keys = {p: frozenset(draw_key(scenarios[m], e.factor) for m in g
+                         for e in scenarios[m].estimates) for p, g in group_map.items()}
+    unshared = _unshared(keys)
+    keep = {} if keep_draws or pairs == "all" else {
+        p: [g.index(base)] for (p, g), base in zip(group_map.items(), bases, strict=True)
+        if p in unshared}
+    pending = _ExactFound(scenarios, method, group_map, executor, {
+        p: [scenarios[m].probability or 0.0 for m in g] for p, g in with_outlook.items()}, keep)
+    results = tuple(score(s) for s in scenarios)
+    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
+    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
+    exact, within, found = pending.wait()
+    laws = [None if e is None else e[0] for e in exact]
     ranked = _ranked(scenarios, [point_stability(s) for s in scenarios], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
     chosen = set(wanted)
-    # P(outlook A beats outlook B) needs every pair of scenarios across A and B
-    cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered])
-             if p not in chosen]
+    # P(outlook A beats outlook B): one integral of the two mixture laws when A and B share
+    # no quantity (independent, whichever scenarios they end in), else every pair of
+    # scenarios across A and B
+    direct = {(a, b): _mixture_odds(found[a].mixture, found[b].mixture)
+              for a, b in partnered if a in found and b in found
+              and found[a].mixture is not None and found[b].mixture is not None
+              and not keys[a] & keys[b]}
+    cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered
+                                      if (a, b) not in direct]) if p not in chosen]
+    if method != "mc":
+        _found_again(scenarios, method, exact, laws, [
+            p for p in (*wanted, *cross) if p not in within])
     exact_pairs, independent = (_exact_pairs(scenarios, laws, [
         p for p in (*wanted, *cross) if p not in within]) if method != "mc" else ({}, []))
     exact_pairs.update(within)
@@ -397,10 +420,6 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         later = side.submit(independent_odds_of, laws, independent) if side else None
         if later is None:
             exact_pairs.update(independent_odds_of(laws, independent))
-        # the full point scores and reliabilities while the workers draw the first runs
-        results = tuple(score(s) for s in scenarios)
-        paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
-        rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
         for r, result, arrays_of in finished:
             run = runs[r]
             summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
@@ -447,6 +466,11 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
             outlooks.append(Outlook(partnership, tuple(members),
                                     tuple(results[m] for m in group),
                                     tuple(sims[m] for m in group), mixtures[partnership], "mc"))
+        elif partnership in found and found[partnership].outlook is not None:
+            outlooks.append(Outlook(partnership, tuple(members),
+                                    tuple(results[m] for m in group),
+                                    tuple(sims[m] for m in group), found[partnership].outlook,
+                                    "exact"))
         elif all(laws[m] is not None for m in group):  # the exact laws already computed
             outlooks.append(outlook(members, n=n, seed=seed, sampler=sampler, method=method,
                                     executor=executor, laws=[laws[m] for m in group],
@@ -458,8 +482,35 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                     for p in group_map if reasons[p])
     return Comparison(tuple(scenarios), results, tuple(sims), tuple(odds), PAIR_SCOPES[pairs],
                       tuple(outlooks), _outlook_odds(scenarios, with_outlook, outlooks,
-                                                     partnered, known),
-                      without, rels, paths, tuple(laws), OUTLOOK_PAIR_SCOPES[pairs])
+                                                     partnered, known, direct),
+                      without, rels, paths, tuple(laws) if not keep else (),
+                      OUTLOOK_PAIR_SCOPES[pairs])
+
+
+def _unshared(keys: Mapping[str, frozenset[tuple[str, str]]]) -> set[str]:
+    """The partnerships none of whose quantities (draw keys) another one has."""
+    owners: dict[tuple[str, str], set[str]] = {}
+    for name, own in keys.items():
+        for key in own:
+            owners.setdefault(key, set()).add(name)
+    shared = {name for names in owners.values() if len(names) > 1 for name in names}
+    return set(keys) - shared
+
+
+def _mixture_odds(a: Any, b: Any) -> tuple[float, float, str]:
+    """P(A > B) and P(A == B) of two independent outlooks from their mixture laws."""
+    return (*independent_odds(a, b), "exact")
+
+
+def _found_again(scenarios: Sequence[Scenario], method: Method, exact: list[ExactResult],
+                 laws: list[Any], pairs: Sequence[tuple[int, int]]) -> None:
+    """The laws of S a worker did not send back (:attr:`PartnershipExact.dropped`) that
+    ``pairs`` still need, computed again here: the same numbers. (Only when an outlook without
+    a mixture law is compared with one whose partnership kept its baseline's law alone.)"""
+    for m in sorted({m for pair in pairs for m in pair}):
+        if laws[m] is not None and laws[m][0] is None:
+            exact[m] = exact_results([scenarios[m]], method)[0]
+            laws[m] = None if exact[m] is None else exact[m][0]  # type: ignore[index]
 
 
 #: Whole runs go to the executor's workers from this many draws in all (n times the scenarios
@@ -532,7 +583,8 @@ def _outlook_pairs(names: Sequence[str], ranked: Sequence[str], pairs: Pairs
 
 def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequence[int]],
                   outlooks: Sequence[Outlook], partnered: Sequence[tuple[str, str]],
-                  known: dict[tuple[int, int], tuple[float, float, str]]
+                  known: dict[tuple[int, int], tuple[float, float, str]],
+                  direct: Mapping[tuple[str, str], tuple[float, float, str]] | None = None
                   ) -> tuple[dict[str, Any], ...]:
     """P(outlook A beats outlook B) for the ``partnered`` pairs of partnerships.
 
@@ -546,6 +598,11 @@ def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequ
     by_name = {o.partnership: o for o in outlooks}
     for name_a, name_b in partnered:
         a, b = by_name[name_a], by_name[name_b]
+        if direct is not None and (name_a, name_b) in direct:
+            p_beats, p_tie, how = direct[name_a, name_b]
+            odds.append({"a": a.partnership, "b": b.partnership, "p_a_beats_b": p_beats,
+                         "p_tie": p_tie, "method": how})
+            continue
         ga, gb = with_outlook[name_a], with_outlook[name_b]
         beats, ties, hows = [], [], set()
         for k in ga:
@@ -564,40 +621,88 @@ def _outlook_odds(scenarios: Sequence[Scenario], with_outlook: Mapping[str, Sequ
     return tuple(odds)
 
 
-def _exact_results(scenarios: Sequence[Scenario], method: Method,
-                   groups: Mapping[str, list[int]], executor: Executor | None
-                   ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]]]:
-    """Each scenario's law of S and summary (None: Monte Carlo), and the exact odds of every
-    pair within a partnership (:func:`partnership_exact`): a partnership a task on the
-    executor when there is one (its variants share the baseline's terms: see
-    :mod:`riskengine.exact`'s spectrum cache), else here."""
-    out: list[ExactResult] = [None] * len(scenarios)
-    odds: dict[tuple[int, int], tuple[float, float]] = {}
-    if method == "mc":
-        return out, odds
-    chunks = list(groups.values())
-    args = [[scenarios[m] for m in c] for c in chunks]
-    share = executor is not None and len(groups) >= 2 and len(scenarios) >= SHARE_LAWS_FROM
-    found = ordered(executor if share else None, partnership_exact, args, method)
-    for chunk, (results, pair_odds) in zip(chunks, found, strict=True):
-        for m, result in zip(chunk, results, strict=True):
-            out[m] = result
-        odds.update(((chunk[i], chunk[j]), value) for (i, j), value in pair_odds.items())
-    return out, odds
+@dataclass(frozen=True)
+class PartnershipExact:
+    """What one partnership's exact laws give (:func:`partnership_exact`), found where they
+    are computed: a worker, when there is one."""
+
+    results: list[ExactResult]  # each scenario's (law of S,) and summary; None: Monte Carlo
+    odds: dict[tuple[int, int], tuple[float, float]]  # the exact odds of pairs within it
+    outlook: dict[str, Any] | None = None  # the outlook's exact summary
+    mixture: Any = None  # the outlook's mixture law (:func:`riskengine.exact.mixture_law`)
+    dropped: bool = False  # the laws of S of scenarios outside ``keep`` were not sent back
 
 
-def partnership_exact(scenarios: Sequence[Scenario], method: Method
-                      ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]]]:
+def partnership_exact(scenarios: Sequence[Scenario], method: Method,
+                      probabilities: Sequence[float] | None = None,
+                      keep: Sequence[int] | None = None) -> PartnershipExact:
     """One partnership's :func:`~riskengine.simulation.exact_results` and the exact odds of
-    the pairs of its scenarios (indices into ``scenarios``) that have them: found where the
+    the pairs of its scenarios (indices into ``scenarios``) that have them; with
+    ``probabilities``, its outlook's exact summary and mixture law too. All found where the
     laws are, on a worker, instead of one by one after them (4,500 laws of differences at
-    1,000 scenarios). Top level: picklable."""
+    1,000 scenarios). ``keep``: the only scenarios whose laws of S the caller needs later, when
+    the outlook's odds can come from its mixture law (or it has no outlook): the others stay
+    here, a comparison of 1,000 scenarios holding 100 laws instead of 1,000. Top level:
+    picklable."""
+    from riskengine import exact
+    from riskengine.outlook import exact_mixture_summary
+
     results = exact_results(scenarios, method)
     laws = [None if r is None else r[0] for r in results]
     odds, independent = _exact_pairs(scenarios, laws,
                                      list(combinations(range(len(scenarios)), 2)))
     odds.update(independent_odds_of(laws, independent))
-    return results, odds
+    summary = mixture = None
+    if probabilities is not None and scenarios and all(law is not None for law in laws):
+        weights = np.array(probabilities, dtype=float)
+        stability = [law[0] for law in laws if law is not None]
+        summary = exact_mixture_summary(stability, weights, scenario_bands(scenarios[0]))
+        mixture = exact.mixture_law(stability, weights)
+    drop = keep is not None and (probabilities is None or mixture is not None)
+    if drop:
+        kept = set(keep or ())
+        results = [r if r is None or m in kept else ((None,), r[1])
+                   for m, r in enumerate(results)]
+    return PartnershipExact(results, odds, summary, mixture, drop)
+
+
+class _ExactFound:
+    """The partnerships' :func:`partnership_exact`, started on the executor's workers when
+    there is one (collected by :meth:`wait`, so the caller scores meanwhile), else computed
+    in :meth:`wait`."""
+
+    def __init__(self, scenarios: Sequence[Scenario], method: Method,
+                 groups: Mapping[str, list[int]], executor: Executor | None,
+                 probabilities: Mapping[str, list[float]], keep: Mapping[str, list[int]]
+                 ) -> None:
+        self.scenarios, self.method, self.groups = scenarios, method, groups
+        self.items = [([scenarios[m] for m in g], probabilities.get(p), keep.get(p))
+                      for p, g in groups.items()]
+        share = (executor is not None and method != "mc" and len(groups) >= 2
+                 and len(scenarios) >= SHARE_LAWS_FROM)
+        self.futures: list[Future[PartnershipExact]] | None = (
+            [executor.submit(partnership_exact, members, method, probs, kept)
+             for members, probs, kept in self.items]
+            if share and executor is not None else None)
+
+    def wait(self) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]],
+                            dict[str, PartnershipExact]]:
+        """Each scenario's exact result (None: Monte Carlo), the exact odds within the
+        partnerships by scenario indices, and each partnership's :class:`PartnershipExact`."""
+        out: list[ExactResult] = [None] * len(self.scenarios)
+        odds: dict[tuple[int, int], tuple[float, float]] = {}
+        found: dict[str, PartnershipExact] = {}
+        if self.method == "mc":
+            return out, odds, found
+        for k, (name, chunk) in enumerate(self.groups.items()):
+            members, probabilities, keep = self.items[k]
+            part = (self.futures[k].result() if self.futures is not None
+                    else partnership_exact(members, self.method, probabilities, keep))
+            found[name] = part
+            for m, result in zip(chunk, part.results, strict=True):
+                out[m] = result
+            odds.update(((chunk[i], chunk[j]), value) for (i, j), value in part.odds.items())
+        return out, odds, found
 
 
 class PairsError(ValueError):

@@ -16,6 +16,7 @@ Pure functions over numpy arrays; no knowledge of scenarios or of the scoring mo
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cached_property
@@ -278,6 +279,30 @@ def mixture_quantile(laws: list[Law], weights: FloatArray, p: FloatArray) -> Flo
     if edges.size == 1:
         return np.full(np.shape(p), edges[0])
     return _invert(edges, cdf, np.asarray(p, dtype=float))
+
+
+def mixture_law(laws: list[Law], weights: FloatArray, grid: int = 2 * GRID) -> Law | None:
+    """The mixture ``sum(w_k F_k)`` as one law on a uniform grid of ``grid`` cells spanning
+    the laws' grids (None if one is a point mass): its CDF is exact at every new edge and
+    linear between them, as each law's is on its own grid. Twice the laws' resolution keeps
+    the interpolation error below theirs, and one integral against it replaces one per
+    member: the odds between two outlooks of 10 scenarios each are 1 integral, not 100."""
+    if not laws or any(law.step == 0.0 for law in laws):
+        return None
+    start = min(law.start for law in laws)
+    stop = max(law.start + law.step * (law.cdf.size - 1) for law in laws)
+    step = (stop - start) / grid
+    edges = start + step * np.arange(grid + 1, dtype=float)
+    total = float(np.sum(weights))
+    cdf = np.zeros(grid + 1)
+    for w, law in zip(weights, laws, strict=True):
+        cdf += (w / total) * law.cdf_at(edges)
+    cdf[-1] = 1.0  # every law's CDF is 1 at its last edge, which is at most this one
+    mean = float(sum(w * law.mean for w, law in zip(weights, laws, strict=True))) / total
+    second = float(sum(w * (law.std ** 2 + law.mean ** 2)
+                       for w, law in zip(weights, laws, strict=True))) / total
+    support = (min(law.support[0] for law in laws), max(law.support[1] for law in laws))
+    return Law(start, step, cdf, mean, math.sqrt(max(second - mean * mean, 0.0)), support)
 
 
 def mixture_band_probabilities(laws: list[Law], weights: FloatArray, bands: BandRule

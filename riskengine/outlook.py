@@ -20,7 +20,7 @@ import numpy as np
 from riskengine.loading import outlook_problems
 from riskengine.models import Scenario
 from riskengine.problems import InputError
-from riskengine.scoring import FloatArray, Result, has_sides, scenario_bands, score
+from riskengine.scoring import BandRule, FloatArray, Result, has_sides, scenario_bands, score
 from riskengine.simulation import (
     PERCENTILES,
     Method,
@@ -127,8 +127,6 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     the scenarios' exact laws as :func:`riskengine.simulation.choose_method` gives them
     (``Comparison.laws``), so they are not computed again.
     """
-    from riskengine import exact
-
     problems = outlook_problems(scenarios)
     if problems:
         raise InputError(problems)
@@ -146,13 +144,8 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     bands = scenario_bands(scenarios[0])
     results = tuple(results) if results is not None else tuple(score(s) for s in scenarios)
     if all(law is not None for law in laws):
-        stability_laws = [law[0] for law in laws if law is not None]
-        p5, p50, p95 = (float(v) for v in exact.mixture_quantile(
-            stability_laws, probs, np.array(PERCENTILES) / 100.0))
-        summary = {"mean": float(np.sum(probs * [law.mean for law in stability_laws])),
-                   "p5": p5, "p50": p50, "p95": p95,
-                   "band_probabilities": exact.mixture_band_probabilities(
-                       stability_laws, probs, bands)}
+        summary = exact_mixture_summary([law[0] for law in laws if law is not None], probs,
+                                        bands)
 
         def rerun(m: int) -> FloatArray:
             return run_members(scenarios, n, seed, sampler, False)[1](m)
@@ -173,6 +166,19 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                  for m, s in enumerate(scenarios))
     return Outlook(scenarios[0].partnership, tuple(scenarios), results, sims, result.mixture,
                    "mc")
+
+
+def exact_mixture_summary(laws: Sequence[Any], probs: FloatArray, bands: BandRule
+                          ) -> dict[str, Any]:
+    """An outlook's summary from its scenarios' exact laws of S (:class:`exact.Law`) and
+    probabilities: the mean, the mixture's percentiles and its band probabilities."""
+    from riskengine import exact
+
+    p5, p50, p95 = (float(v) for v in exact.mixture_quantile(
+        list(laws), probs, np.array(PERCENTILES) / 100.0))
+    return {"mean": float(np.sum(probs * [law.mean for law in laws])),
+            "p5": p5, "p50": p50, "p95": p95,
+            "band_probabilities": exact.mixture_band_probabilities(list(laws), probs, bands)}
 
 
 def _bind(func: Any, m: int) -> Any:

@@ -339,7 +339,9 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     results = tuple(score(s) for s in scenarios)
     paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
     rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
-    exact, within, found = pending.wait()
+    early = _PairsAsTheyCome(scenarios, [
+        p for p in wanted if scenarios[p[0]].partnership != scenarios[p[1]].partnership])
+    exact, within, found = pending.wait(early if method != "mc" else None)
     laws = [None if e is None else e[0] for e in exact]
     ranked = _ranked(scenarios, [point_stability(s) for s in scenarios], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
@@ -353,12 +355,13 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
               and not keys[a] & keys[b]}
     cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered
                                       if (a, b) not in direct]) if p not in chosen]
+    rest = [p for p in (*wanted, *cross) if p not in within and p not in early.tried]
     if method != "mc":
-        _found_again(scenarios, method, exact, laws, [
-            p for p in (*wanted, *cross) if p not in within])
-    exact_pairs, independent = (_exact_pairs(scenarios, laws, [
-        p for p in (*wanted, *cross) if p not in within]) if method != "mc" else ({}, []))
+        _found_again(scenarios, method, exact, laws, rest)
+    exact_pairs, independent = (_exact_pairs(scenarios, laws, rest) if method != "mc"
+                                else ({}, []))
     exact_pairs.update(within)
+    exact_pairs.update(early.odds)
     exact_keys = {*exact_pairs, *independent}
     mc_pairs = [p for p in (*wanted, *cross) if p not in exact_keys]
     run_of = {m: r for r, run in enumerate(runs) for m in run}
@@ -685,10 +688,13 @@ class _ExactFound:
              for members, probs, kept in self.items]
             if share and executor is not None else None)
 
-    def wait(self) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]],
-                            dict[str, PartnershipExact]]:
+    def wait(self, arrived: Callable[[list[int], list[ExactResult]], None] | None = None
+             ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]],
+                        dict[str, PartnershipExact]]:
         """Each scenario's exact result (None: Monte Carlo), the exact odds within the
-        partnerships by scenario indices, and each partnership's :class:`PartnershipExact`."""
+        partnerships by scenario indices, and each partnership's :class:`PartnershipExact`.
+        ``arrived(chunk, results)``: called as each partnership's results come in (the
+        scenario indices, and every result so far), while the workers go on."""
         out: list[ExactResult] = [None] * len(self.scenarios)
         odds: dict[tuple[int, int], tuple[float, float]] = {}
         found: dict[str, PartnershipExact] = {}
@@ -702,7 +708,38 @@ class _ExactFound:
             for m, result in zip(chunk, part.results, strict=True):
                 out[m] = result
             odds.update(((chunk[i], chunk[j]), value) for (i, j), value in part.odds.items())
+            if arrived is not None:
+                arrived(chunk, out)
         return out, odds, found
+
+
+class _PairsAsTheyCome:
+    """The exact odds of pairs across partnerships (the baselines'), each found as soon as
+    both its scenarios' laws have come back from the workers: this thread would otherwise
+    idle until the last partnership, then take the 4,950 integrals of 100 baselines alone."""
+
+    def __init__(self, scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]]) -> None:
+        self.scenarios = scenarios
+        self.of_member: dict[int, list[tuple[int, int]]] = {}
+        for pair in pairs:
+            for m in pair:
+                self.of_member.setdefault(m, []).append(pair)
+        self.here: set[int] = set()
+        self.tried: set[tuple[int, int]] = set()  # found, or left to be counted
+        self.odds: dict[tuple[int, int], tuple[float, float]] = {}
+        self.seen = _Seen()
+
+    def __call__(self, chunk: list[int], results: list[ExactResult]) -> None:
+        self.here.update(chunk)
+        ready = sorted({pair for m in chunk for pair in self.of_member.get(m, ())
+                        if pair[0] in self.here and pair[1] in self.here} - self.tried)
+        if not ready:
+            return
+        laws = [None if r is None else r[0] for r in results]
+        found, independent = _exact_pairs(self.scenarios, laws, ready, self.seen)
+        found.update(independent_odds_of(laws, independent))
+        self.tried.update(ready)
+        self.odds.update(found)
 
 
 class PairsError(ValueError):
@@ -760,14 +797,22 @@ class _Linear:
                    {draw_key(scenario, e.factor): i for i, e in enumerate(scenario.estimates)})
 
 
+@dataclass
+class _Seen:
+    """What :func:`_exact_pairs` found of each scenario, kept by a caller that asks again."""
+
+    prepared: dict[int, _Linear] = field(default_factory=dict)
+    ids: dict[int, frozenset[tuple[str, str]]] = field(default_factory=dict)
+
+
 def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
-                 wanted: Sequence[tuple[int, int]]
+                 wanted: Sequence[tuple[int, int]], seen: _Seen | None = None
                  ) -> tuple[dict[tuple[int, int], tuple[float, float]], list[tuple[int, int]]]:
     """The exact odds of the pairs where both scenarios have exact laws and share a quantity,
     and the pairs that share none: independent, their odds follow from the two laws of S
     already computed (:func:`independent_odds_of`, no new convolution)."""
-    prepared: dict[int, _Linear] = {}
-    ids: dict[int, frozenset[tuple[str, str]]] = {}
+    seen = seen if seen is not None else _Seen()
+    prepared, ids = seen.prepared, seen.ids
     out = {}
     independent = []
     for i, j in wanted:
@@ -1042,8 +1087,14 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: _Linear | None = None,
     # ratio * a's + offset, draw by draw
     affine: dict[tuple[str, str], tuple[float, float]] = {}
     ab_a, ab_b = m_a.pert_ab(), m_b.pert_ab()
-    for fid in pa.index.keys() & pb.index.keys():
-        found = _affine_image(m_a, pa.index[fid], ab_a, m_b, pb.index[fid], ab_b)
+    shared = list(pa.index.keys() & pb.index.keys())
+    ia = np.fromiter((pa.index[fid] for fid in shared), dtype=np.intp, count=len(shared))
+    ib = np.fromiter((pb.index[fid] for fid in shared), dtype=np.intp, count=len(shared))
+    # most shared quantities are estimated alike in both (their own image), found at once
+    alike = ((m_a.kind[ia] == m_b.kind[ib]) & (m_a.low[ia] == m_b.low[ib])
+             & (m_a.mode[ia] == m_b.mode[ib]) & (m_a.high[ia] == m_b.high[ib]))
+    for fid, i, j, same in zip(shared, ia.tolist(), ib.tolist(), alike.tolist(), strict=True):
+        found = (1.0, 0.0) if same else _affine_image(m_a, i, ab_a, m_b, j, ab_b)
         if found is None:
             return None
         affine[fid] = found

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -123,19 +124,14 @@ class ModelArrays:
         """The scenario's arrays, built once per scenario object: a comparison asks for them
         in its runs, its point scores and its exact laws, and compiling the tree is most of
         the cost. The arrays are read-only, so sharing them is safe."""
-        key = id(scenario)
-        hit = _ARRAYS.get(key)
-        if hit is not None and hit[0]() is scenario:
-            return hit[1]
+        return per_scenario(_ARRAYS, scenario, cls._read_only)
+
+    @classmethod
+    def _read_only(cls, scenario: Scenario) -> ModelArrays:
         arrays = cls._build(scenario)
         for value in vars(arrays).values():
             if isinstance(value, np.ndarray):
                 value.flags.writeable = False
-        def forget(_: weakref.ref[Scenario]) -> None:
-            # dropped with the scenario (its id cannot be reused before this runs)
-            _ARRAYS.pop(key, None)
-
-        _ARRAYS[key] = (weakref.ref(scenario, forget), arrays)
         return arrays
 
     @classmethod
@@ -184,6 +180,27 @@ class ModelArrays:
 
 
 _ARRAYS: dict[int, tuple[weakref.ref[Scenario], ModelArrays]] = {}
+
+Built = TypeVar("Built")
+
+
+def per_scenario(store: dict[int, tuple[weakref.ref[Scenario], Built]], scenario: Scenario,
+                 build: Callable[[Scenario], Built]) -> Built:
+    """``build(scenario)``, once per scenario object (models are not hashable, and a value
+    kept on one would be copied with it): kept in ``store`` by the object's id until the
+    object is dropped."""
+    key = id(scenario)
+    hit = store.get(key)
+    if hit is not None and hit[0]() is scenario:
+        return hit[1]
+    value = build(scenario)
+
+    def forget(_: weakref.ref[Scenario]) -> None:
+        # dropped with the scenario (its id cannot be reused before this runs)
+        store.pop(key, None)
+
+    store[key] = (weakref.ref(scenario, forget), value)
+    return value
 
 
 def _leaf_weights(tree: CompiledTree) -> FloatArray:

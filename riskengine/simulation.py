@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, fields
@@ -41,6 +42,7 @@ from riskengine.scoring import (
     band_names,
     has_sides,
     normalise,
+    per_scenario,
     scenario_bands,
 )
 
@@ -1172,8 +1174,16 @@ def linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     Needs independent inputs (no correlations) and a linear tree; the coefficients are
     read off the scoring function itself (each factor moved from its low to its high), and
     the linearity is checked at random interior points, so a nonlinear model (or an active
-    clip) is never treated as linear.
+    clip) is never treated as linear. Found once per scenario object (read-only arrays): a
+    comparison asks for it for the laws and again for the laws of differences.
     """
+    return per_scenario(_FORMS, scenario, _linear_form)
+
+
+_FORMS: dict[int, tuple[weakref.ref[Scenario], tuple[FloatArray, FloatArray] | None]] = {}
+
+
+def _linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     if scenario.correlations:
         return None
     arrays, marginals = ModelArrays.of(scenario), Marginals.of(scenario)
@@ -1196,6 +1206,7 @@ def linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     if not np.allclose(predicted, out[:, k + 1:], rtol=0.0,
                        atol=LINEAR_TOLERANCE * (1.0 + np.abs(out).max())):
         return None
+    c0.flags.writeable = coef.flags.writeable = False
     return c0, coef
 
 

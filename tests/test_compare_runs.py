@@ -190,10 +190,10 @@ def test_default_tree_is_shared_by_scenarios_with_the_same_factors(
 def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
                                                   share_small: None,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    """The same numbers with the laws found by partnership on workers; with whole runs on
-    workers the independent pairs' odds are found on a side thread, not this one; and each
-    law's integral tables (two arrays its size, two thirds of the memory of 1,000 laws) are
-    dropped once the pairs that read them are done."""
+    """The same numbers with the laws found by partnership on workers, each independent pair
+    found once (across partnerships, as their laws come back); and each law's integral tables
+    (two arrays its size, two thirds of the memory of 1,000 laws) are dropped once the pairs
+    that read them are done."""
     linear = [s.model_copy(update={"correlations": ()}) for s in shipped]
     where: list[tuple[str, int]] = []
     found = compare_module.independent_odds_of
@@ -209,10 +209,11 @@ def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
     laws = [law[0] for law in alone.laws if law is not None]
     assert where and sum(n for _, n in where) > 0  # the tables were made...
     assert not [law for law in laws if {"_areas", "_slopes"} & set(vars(law))]  # ...and let go
+    alone_pairs = sum(n for _, n in where)
     where.clear()
     with ThreadPoolExecutor(2) as threads:
         assert compare(linear, n=N, seed=4, executor=threads).to_dict() == want
-        assert where and threading.main_thread().name not in {name for name, _ in where}
+        assert sum(n for _, n in where) == alone_pairs
         # --method exact on a scenario that is not linear: the worker's error, as here
         with pytest.raises(MethodError, match="not linear"):
             compare(shipped, n=N, method="exact", executor=threads)

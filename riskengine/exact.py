@@ -271,7 +271,51 @@ def band_probabilities(law: Law, bands: BandRule) -> dict[str, float]:
 
 def mixture_quantile(laws: list[Law], weights: FloatArray, p: FloatArray) -> FloatArray:
     """Quantiles of the mixture ``sum(w_k F_k)``: its CDF is piecewise linear on the union of
-    the laws' edges, so inverting it there is exact."""
+    the laws' edges, so inverting it there is exact.
+
+    The union of ten laws' grids is 160,000 edges to sort and read ten CDFs at, per outlook.
+    Each quantile needs only the two union edges around it: a coarse grid brackets it (the
+    mixture's CDF is monotone), and the union is built inside the bracket alone, with one
+    edge of each law beyond each side; the same edges and CDF values, so the same numbers
+    (tested against :func:`_mixture_quantile_whole`)."""
+    p = np.asarray(p, dtype=float)
+    if any(law.step == 0.0 for law in laws):
+        return _mixture_quantile_whole(laws, weights, p)
+    total = float(np.sum(weights))
+
+    def mixture_cdf(x: FloatArray) -> FloatArray:
+        cdf = sum(w * law.cdf_at(x) for w, law in zip(weights, laws, strict=True))
+        return np.asarray(cdf, dtype=float) / total
+
+    first = min(law.start for law in laws)
+    last = max(law.start + law.step * (law.cdf.size - 1) for law in laws)
+    coarse = np.linspace(first, last, BRACKETS + 1)
+    at = mixture_cdf(coarse)
+    j = np.searchsorted(at, p, side="left")  # the first coarse point where F >= p
+    if np.any(j < 1) or np.any(j > BRACKETS):
+        return _mixture_quantile_whole(laws, weights, p)  # at the ends: the whole union
+    out = np.empty(p.shape)
+    for n, (pn, jn) in enumerate(zip(p.ravel().tolist(), j.ravel().tolist(), strict=True)):
+        lo, hi = float(coarse[jn - 1]), float(coarse[jn])
+        window = []
+        for law in laws:
+            # the law's edges in (lo, hi], with one more at or below lo and one above hi
+            # (its last edge when it ends below lo, its first when it starts above hi)
+            size = law.cdf.size
+            a = min(max(int(np.floor((lo - law.start) / law.step)) - 1, 0), size - 1)
+            b = min(max(int(np.ceil((hi - law.start) / law.step)) + 2, a + 1), size)
+            window.append(law.start + law.step * np.arange(a, b, dtype=float))
+        edges = np.unique(np.concatenate(window))
+        out.flat[n] = _invert(edges, mixture_cdf(edges), np.array([pn]))[0]
+    return out
+
+
+BRACKETS = 1024  # coarse points bracketing a mixture's quantiles
+
+
+def _mixture_quantile_whole(laws: list[Law], weights: FloatArray, p: FloatArray
+                            ) -> FloatArray:
+    """:func:`mixture_quantile` on the whole union of the laws' edges."""
     edges = np.unique(np.concatenate([law.edges if law.step else np.array([law.start])
                                       for law in laws]))
     cdf = sum(w * law.cdf_at(edges) for w, law in zip(weights, laws, strict=True))

@@ -238,3 +238,25 @@ def test_laws_not_sent_back_are_found_again_when_a_pair_needs_them(
     assert compare(scenarios, n=2_000, seed=1, keep_draws=False).to_dict() == kept
     assert again and all(not key.startswith("partnership-002/") for key in again)
     assert "mixed" in {pair["method"] for pair in kept["partnership_pairs"]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 10), st.floats(0.0, 60.0),
+       st.lists(st.floats(0.001, 0.999), min_size=1, max_size=5))
+def test_mixture_quantiles_in_brackets_are_those_of_the_whole_union(
+        seed: int, members: int, spread: float, p: list[float]) -> None:
+    """The quantiles found inside coarse brackets are those of the whole union of edges, to
+    the last digit, for members of different grids, far apart or overlapping."""
+    from riskengine.exact import _mixture_quantile_whole, mixture_quantile
+
+    rng = np.random.default_rng(seed)
+    laws = []
+    for _ in range(members):
+        law = _random_law(rng)
+        shift = float(rng.uniform(-spread, spread))
+        laws.append(Law(law.start + shift, law.step, law.cdf, law.mean + shift, law.std,
+                        (law.support[0] + shift, law.support[1] + shift)))
+    weights = rng.dirichlet(np.ones(members))
+    for q in (np.array(p), np.array([0.0, *p, 1.0])):  # the ends take the whole union
+        assert np.array_equal(mixture_quantile(laws, weights, q),
+                              _mixture_quantile_whole(laws, weights, q))

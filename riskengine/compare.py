@@ -1130,9 +1130,5 @@ def difference_odds(a: Scenario, b: Scenario, pre_a: _Linear | None = None,
         coef[col] -= coef_b[i]
         kind[col] = m_b.kind[i]
         low[col], mode[col], high[col] = m_b.low[i], m_b.mode[i], m_b.high[i]
-    merged = Marginals(low, mode, high, kind)
-    alpha, beta = merged.pert_ab()
-    law = exact.linear_law(c0, coef, kind, merged.low, merged.mode, merged.high, alpha, beta,
-                           mean=c0 + float(coef @ merged.mean()),
-                           std=float(np.sqrt(coef**2 @ merged.variance())))
-    return exact.prob_positive(law)
+    alpha, beta = Marginals(low, mode, high, kind).pert_ab()
+    return exact.linear_prob_positive(c0, coef, kind, low, mode, high, alpha, beta)

@@ -397,3 +397,13 @@ def test_a_project_root_given_to_run_and_compare_stands_for_its_scenarios(
     # a folder below the root is taken as it is
     assert cli("run", str(project / "scenarios" / "demo"), "--format", "json").stdout == \
         cli("run", str(project / "scenarios"), "--format", "json").stdout
+
+
+def test_a_project_root_with_a_broken_config_is_one_located_line(project: Path,
+                                                                 cli: Runner) -> None:
+    write(project / "riskengine.toml", 'scenarios = "../../etc"\n')
+    result = cli("run", str(project))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{project}/riskengine.toml:1:1: scenarios: '../../etc' lies outside the project "
+        f"folder {project} [RE802]"]

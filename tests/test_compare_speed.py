@@ -102,13 +102,18 @@ def test_independent_odds_unchanged_on_shipped_scenarios() -> None:
     assert _check_pairs(laws) > 0
 
 
-def test_independent_odds_unchanged_on_generated_scenarios(tmp_path: Path) -> None:
+def generated(folder: Path, n_scenarios: int, per_folder: int) -> Path:
+    """benchmarks/generate.py's project of 60 factors in ``folder``."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         from generate import generate
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    root = generate(tmp_path / "gen", n_factors=60, n_scenarios=12, per_folder=6)
+    return generate(folder, n_factors=60, n_scenarios=n_scenarios, per_folder=per_folder)
+
+
+def test_independent_odds_unchanged_on_generated_scenarios(tmp_path: Path) -> None:
+    root = generated(tmp_path / "gen", 12, 6)
     laws = _laws(load_scenarios(root / "scenarios"))[:18]
     assert _check_pairs(laws) > 0
 
@@ -172,13 +177,8 @@ def test_a_mixture_law_gives_the_odds_of_every_pair_of_members() -> None:
 
 
 def _generated(tmp_path: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        from generate import generate
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
     # three partnerships of ten, on disjoint factors: no quantity shared between them
-    root = generate(tmp_path / "gen", n_factors=60, n_scenarios=30, per_folder=10)
+    root = generated(tmp_path / "gen", 30, 10)
     base = root / "scenarios/partnership-001/baseline.yaml"
     base.write_text(base.read_text().replace("mode: 4", "mode: 5"))  # not a copy of the others
     return root

@@ -34,7 +34,7 @@ from riskengine.loading import (
 from riskengine.models import Scenario
 from riskengine.problems import Problem, display_path, matching_codes
 from riskengine.project import CONFIG_NAME, PYPROJECT, Project, check_project, read_config
-from riskengine.reliability import Reliability, reliability
+from riskengine.reliability import PartsCache, Reliability, reliability
 from riskengine.suppressions import apply as apply_suppressions
 from riskengine.suppressions import compile_per_file_ignores, statistics
 from riskengine.trees import check_tree_files, is_tree_file, models_dir_for
@@ -270,6 +270,7 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     by_folder: dict[Path, list[Scenario]] = defaultdict(list)
     graded: list[tuple[Scenario, Reliability]] = []
     resolved: list[tuple[Path, Scenario]] = []
+    grading: PartsCache = {}  # a parent's estimates, shared by its children, graded once
     with reader.reading_ahead(scenario_files, jobs):
         for file in scenario_files:
             scenario, found = reader.resolve(file)
@@ -282,7 +283,7 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
             if parsed is not None:
                 problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                                   max_evidence_age))
-            graded.append((scenario, reliability(scenario, catalogue)))
+            graded.append((scenario, reliability(scenario, catalogue, grading)))
     # the rule loading applies, so a tree that validates also loads for compare, report, diff
     problems.extend(reader.partnership_problems(resolved))
     valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]

@@ -51,7 +51,14 @@ def yaml_files(path: str | Path) -> list[Path]:
         # parsed per name (a tenth of listing 5,000 files)
         found += [Path(folder, f) for f in files
                   if not f.startswith(".") and os.path.splitext(f)[1] in YAML_SUFFIXES]
-    return sorted(found + unreadable)
+    return sorted(found + unreadable, key=_path_order)
+
+
+def _path_order(path: Path) -> str:
+    """A key that sorts paths as ``Path`` compares them, part by part (a separator before
+    any character: ``a/b`` before ``a-b``), without Path's comparison per pair (a tenth of
+    listing 5,000 files)."""
+    return str(path).replace(os.sep, "\0")
 
 
 def absolute(path: str | Path) -> Path:

@@ -90,6 +90,8 @@ def test_memoised_chains_give_the_scenarios_of_a_full_fold(tmp_path: Path) -> No
     assert by_id["f2"].confidence == "low"
     assert last.model.risk_share == 0.4
     assert load_scenarios(root / "scenarios", catalogue) == [s for s, _ in memoised]
+    # a path given as text is the same file as its Path: resolved once, the same result
+    assert reader.resolve(str(files[3])) is reader.resolve(files[3])
 
 
 @pytest.mark.parametrize("broken", [False, True])

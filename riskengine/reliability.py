@@ -17,6 +17,7 @@ depends most on it. Grades: A >= 0.85, B >= 0.70, C >= 0.55, D >= 0.40, else E.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -100,7 +101,8 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     total = math.fsum(importance) or 1.0
 
     def weighted(values: list[float]) -> float:
-        return math.fsum(w * v for w, v in zip(importance, values, strict=True)) / total
+        # the products the generator over zip made (as many of each), through map in C
+        return math.fsum(map(operator.mul, importance, values)) / total
 
     estimates = scenario.estimates
     if cache is None:
@@ -121,10 +123,12 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     coverage = None
     if catalogue:
         # A Catalogue caches its total: a validate run grades every scenario against it.
-        all_weight = (catalogue.total_weight if isinstance(catalogue, Catalogue)
-                      else math.fsum(f.weight for f in catalogue.values()))
-        used = {e.factor.id for e in estimates if e.factor.id in catalogue}
-        coverage = (math.fsum(catalogue[fid].weight for fid in used) / all_weight
+        if isinstance(catalogue, Catalogue):
+            all_weight, factors = catalogue.total_weight, catalogue.factors
+        else:
+            all_weight, factors = math.fsum(f.weight for f in catalogue.values()), catalogue
+        used = {e.factor.id for e in estimates if e.factor.id in factors}
+        coverage = (math.fsum(factors[fid].weight for fid in used) / all_weight
                     if all_weight > 0 else 0.0)
         components.append(coverage)
     score = math.fsum(components) / len(components)

@@ -147,8 +147,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _check_output(args)
     loaded = load_projects(args, args.scenarios)
     scenarios = loaded.scenarios
+    grading: dict[int, Any] = {}  # estimates shared by a family of scenarios, graded once
     records = [score(s).to_dict()
-               | {"reliability": reliability(s, loaded.catalogue_of(s)).to_dict()}
+               | {"reliability": reliability(s, loaded.catalogue_of(s), grading).to_dict()}
                for s in scenarios]
     if args.simulate:
         from riskengine.simulation import simulate

@@ -51,7 +51,14 @@ def yaml_files(path: str | Path) -> list[Path]:
         # parsed per name (a tenth of listing 5,000 files)
         found += [Path(folder, f) for f in files
                   if not f.startswith(".") and os.path.splitext(f)[1] in YAML_SUFFIXES]
-    return sorted(found + unreadable)
+    return sorted(found + unreadable, key=_path_order)
+
+
+def _path_order(path: Path) -> str:
+    """A key that sorts paths as ``Path`` compares them, part by part (a separator before
+    any character: ``a/b`` before ``a-b``), without Path's comparison per pair (a tenth of
+    listing 5,000 files)."""
+    return str(path).replace(os.sep, "\0")
 
 
 def absolute(path: str | Path) -> Path:
@@ -224,9 +231,12 @@ class Readers:
 
     def close(self) -> None:
         if self._pool is not None:
-            # not waiting: a batch still being read is the caller's no more (it read those
-            # files itself); the worker exits when it is done
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            # Waiting for the batches being read (the rest are cancelled): at most one a
+            # worker, a few tenths of a second. Not waiting let the interpreter's exit race
+            # the pool's manager thread closing its wake-up pipe, which printed a traceback
+            # ("Exception ignored ... Bad file descriptor") after a run that failed on its
+            # files, about one run in six.
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __enter__(self) -> Readers:

@@ -374,7 +374,8 @@ class ScenarioReader:
 
     def resolve(self, path: str | Path) -> tuple[Scenario | None, list[Problem]]:
         """The scenario at ``path`` with inheritance applied, and every problem of its own file."""
-        path = Path(path)
+        if not isinstance(path, Path):  # Path(a Path) parses it again: a tenth of a ms a file
+            path = Path(path)
         key = self.absolute(path)
         if key in self.resolved:
             return self.resolved[key]
@@ -502,17 +503,18 @@ def _finish(state: _FoldState, leaf: _Parsed, catalogue: Catalogue, trees: TreeS
     tree_doc = state.tree_doc or leaf.doc
     correlations_doc = state.correlations_doc or leaf.doc
 
+    factors = catalogue.factors  # the dict itself: asked twice of every estimate
     for factor_id in entries:
-        if factor_id not in catalogue:
+        if factor_id not in factors:
             doc, loc = next(iter(entries[factor_id].origin.values()))
             problems.append(replace(doc.problem(loc[:2], f"unknown factor {factor_id!r}"
                                                 f"{suggest(factor_id, catalogue)}", "RE301"),
                                     subject=factor_id))
     estimates = []
     for factor_id, merged in entries.items():
-        if factor_id in catalogue and not merged.broken:
+        if factor_id in factors and not merged.broken:
             if merged.completed is None:
-                merged.completed = _complete(catalogue[factor_id], merged)
+                merged.completed = _complete(factors[factor_id], merged)
             estimate, found = merged.completed
             problems.extend(found)
             if estimate is not None:
@@ -580,7 +582,9 @@ def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEnt
     # which the Estimate then had to validate again (a sixth of loading 5,000 files)
     given = {key: value for key, value in entry.__dict__.items() if value is not None}
     base = ("factors", factor_id)
-    merged = entries.setdefault(factor_id, _Merged())
+    merged = entries.get(factor_id)
+    if merged is None:  # not setdefault: that built a _Merged (two dicts) for every entry
+        merged = entries[factor_id] = _Merged()
     merged.origin.setdefault("", (doc, base))
     named_estimates = [k for k in ESTIMATE_KEYS if k in given]
     changes_numbers = bool(named_estimates) or "shift" in given

@@ -17,8 +17,10 @@ depends most on it. Grades: A >= 0.85, B >= 0.70, C >= 0.55, D >= 0.40, else E.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from riskengine.loading import Catalogue
 from riskengine.models import Estimate, Factor, Scenario
@@ -55,11 +57,34 @@ def _importance(scenario: Scenario) -> list[float]:
             for e in scenario.estimates]
 
 
-def _recency(estimate: Estimate, scenario: Scenario) -> float:
-    if scenario.as_of is None or not estimate.evidence:
+@dataclass(frozen=True)
+class _Parts:
+    """What an estimate alone gives to the grade, whatever scenario it lies in."""
+
+    evidenced: float
+    sources: float
+    newest: date | None  # its newest evidence, for the recency at a scenario's as_of
+    precision: float
+
+
+# Grading many scenarios: an estimate a child leaves unchanged is its parent's Estimate object
+# (loading shares them), so its parts are worked out once per object, not once per scenario.
+# Keyed by id(), the estimate kept beside its parts so the id cannot be reused meanwhile.
+PartsCache = dict[int, tuple[Estimate, _Parts]]
+
+
+def _parts(estimate: Estimate) -> _Parts:
+    evidence = estimate.evidence
+    return _Parts(1.0 if evidence else 0.0,
+                  min(len({item.source for item in evidence}), 2) / 2,
+                  max(item.date for item in evidence) if evidence else None,
+                  _precision(estimate))
+
+
+def _recency(newest: date | None, as_of: date | None) -> float:
+    if as_of is None or newest is None:
         return 0.0
-    newest = max(item.date for item in estimate.evidence)
-    age = (scenario.as_of - newest).days
+    age = (as_of - newest).days
     return min(1.0, max(0.0, (STALE_DAYS - age) / (STALE_DAYS - FRESH_DAYS)))
 
 
@@ -68,29 +93,43 @@ def _precision(estimate: Estimate) -> float:
     return 1.0 - (estimate.high - estimate.low) / span
 
 
-def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = None
-                ) -> Reliability:
-    """The reliability of ``scenario``; ``catalogue`` adds the coverage component."""
+def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = None,
+                cache: PartsCache | None = None) -> Reliability:
+    """The reliability of ``scenario``; ``catalogue`` adds the coverage component.
+    ``cache``: one dict shared over many calls (the same grades, fewer computed again)."""
     importance = _importance(scenario)
     total = math.fsum(importance) or 1.0
 
     def weighted(values: list[float]) -> float:
-        return math.fsum(w * v for w, v in zip(importance, values, strict=True)) / total
+        # the products the generator over zip made (as many of each), through map in C
+        return math.fsum(map(operator.mul, importance, values)) / total
 
     estimates = scenario.estimates
-    evidenced = weighted([1.0 if e.evidence else 0.0 for e in estimates])
-    sources = weighted([min(len({item.source for item in e.evidence}), 2) / 2 for e in estimates])
-    recency = weighted([_recency(e, scenario) for e in estimates])
-    precision = weighted([_precision(e) for e in estimates])
-    parts = [evidenced, sources, recency, precision]
+    if cache is None:
+        parts = [_parts(e) for e in estimates]
+    else:
+        parts = []
+        for e in estimates:
+            hit = cache.get(id(e))
+            if hit is None or hit[0] is not e:
+                hit = cache[id(e)] = (e, _parts(e))
+            parts.append(hit[1])
+    as_of = scenario.as_of
+    evidenced = weighted([p.evidenced for p in parts])
+    sources = weighted([p.sources for p in parts])
+    recency = weighted([_recency(p.newest, as_of) for p in parts])
+    precision = weighted([p.precision for p in parts])
+    components = [evidenced, sources, recency, precision]
     coverage = None
     if catalogue:
         # A Catalogue caches its total: a validate run grades every scenario against it.
-        all_weight = (catalogue.total_weight if isinstance(catalogue, Catalogue)
-                      else math.fsum(f.weight for f in catalogue.values()))
-        used = {e.factor.id for e in estimates if e.factor.id in catalogue}
-        coverage = (math.fsum(catalogue[fid].weight for fid in used) / all_weight
+        if isinstance(catalogue, Catalogue):
+            all_weight, factors = catalogue.total_weight, catalogue.factors
+        else:
+            all_weight, factors = math.fsum(f.weight for f in catalogue.values()), catalogue
+        used = {e.factor.id for e in estimates if e.factor.id in factors}
+        coverage = (math.fsum(factors[fid].weight for fid in used) / all_weight
                     if all_weight > 0 else 0.0)
-        parts.append(coverage)
-    score = math.fsum(parts) / len(parts)
+        components.append(coverage)
+    score = math.fsum(components) / len(components)
     return Reliability(score, grade_of(score), coverage, evidenced, sources, recency, precision)

@@ -459,11 +459,13 @@ def score(scenario: Scenario) -> Result:
     stability, r, o = _root_and_sides(tree, values)
     contrib = tree_contributions(tree, s, values)
     parents = tree.column_parents
+    # tolist(): the same floats as float(array[i]), without a numpy scalar made per item
+    point, normalised = arrays.point.tolist(), s.tolist()
+    weights, contributions = arrays.weights.tolist(), contrib.tolist()
     factors = tuple(
         FactorScore(id=e.factor.id, name=e.factor.name, kind=e.factor.kind,
-                    group=e.factor.group, value=float(arrays.point[i]),
-                    normalised=float(s[i]), weight=float(arrays.weights[i]),
-                    contribution=float(contrib[i]), parent=parents.get(i, ""))
+                    group=e.factor.group, value=point[i], normalised=normalised[i],
+                    weight=weights[i], contribution=contributions[i], parent=parents.get(i, ""))
         for i, e in enumerate(scenario.estimates)
     )
     nodes = []

@@ -244,3 +244,20 @@ def test_workers_behind_the_caller_get_no_more_work(
         assert ahead.read(paths[1]) == read_yaml(paths[1])  # `b` not begun: read here...
         assert futures[1].cancelled() and futures[2].cancelled()  # ...and no more for them
         assert ahead.read(paths[2]) == read_yaml(paths[2])
+
+
+def test_closing_readers_leaves_no_pool_thread_behind() -> None:
+    """Readers.close waits for the batch a worker is reading: a pool thread still running at
+    interpreter exit raced it closing its pipe and printed a traceback after a failed run."""
+    import threading
+    import time
+    from concurrent.futures.process import _ExecutorManagerThread
+
+    readers = Readers(2)
+    pool = readers.pool_for(files.PARALLEL_MIN_FILES)
+    assert pool is not None
+    busy = pool.submit(time.sleep, 0.5)  # a worker in the middle of a batch
+    readers.close()
+    assert busy.done()
+    assert not [t for t in threading.enumerate()
+                if isinstance(t, _ExecutorManagerThread) and t.is_alive()]

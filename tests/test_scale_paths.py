@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from riskengine.loading import (
     LOADING_GC_THRESHOLD,
@@ -88,6 +90,8 @@ def test_memoised_chains_give_the_scenarios_of_a_full_fold(tmp_path: Path) -> No
     assert by_id["f2"].confidence == "low"
     assert last.model.risk_share == 0.4
     assert load_scenarios(root / "scenarios", catalogue) == [s for s, _ in memoised]
+    # a path given as text is the same file as its Path: resolved once, the same result
+    assert reader.resolve(str(files[3])) is reader.resolve(files[3])
 
 
 @pytest.mark.parametrize("broken", [False, True])
@@ -136,6 +140,41 @@ def test_scenario_paths_keep_order_without_repeats(tmp_path: Path) -> None:
     folder = root / "scenarios" / "p"
     got = scenario_paths([folder / "s002.yaml", folder, folder / "s000.yaml"])
     assert got == [folder / "s002.yaml", folder / "s000.yaml", folder / "s001.yaml"]
+
+
+_SEGMENT = st.text(alphabet="aB-. 0_\u00e9", min_size=1, max_size=3).filter(
+    lambda t: t not in (".", ".."))
+
+
+@given(st.lists(st.lists(_SEGMENT, min_size=1, max_size=3), max_size=12), st.booleans())
+def test_yaml_files_order_is_the_order_of_paths(parts: list[list[str]], rooted: bool) -> None:
+    """The sort key of yaml_files orders paths as Path's own comparison does, part by part
+    (``a/b`` before ``a-b``), rooted or relative."""
+    from riskengine.files import _path_order
+
+    paths = [Path("/" if rooted else "", *segments) for segments in parts]
+    assert sorted(paths, key=_path_order) == sorted(paths)
+
+
+def test_a_folder_given_twice_is_classified_alike(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate tells factor, tree and scenario files apart once per folder as written: the
+    same files given under two spellings are checked as the same kinds."""
+    from riskengine.validation import _groups
+
+    for name in ("factors/a.yaml", "factors/sub/b.yaml", "models/t.yaml", "scenarios/p/s.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("id: x\n")
+    (tmp_path / "riskengine.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    files = [Path(n) for n in ("factors/a.yaml", "factors/sub/b.yaml", "models/t.yaml",
+                               "scenarios/p/s.yaml")]
+    files += [tmp_path / f for f in files]
+    (group,), problems = _groups(files, None)
+    assert problems == []
+    assert group.factor_files == [files[0], files[1], files[4], files[5]]
+    assert group.tree_files == [files[2], files[6]]
+    assert group.scenario_files == [files[3], files[7]]
 
 
 def test_gc_relaxed_restores_the_thresholds() -> None:

@@ -383,6 +383,26 @@ def test_reliability_by_hand(project: Path, cli: Runner) -> None:
     assert record["reliability"]["score"] == pytest.approx(rel.score)
 
 
+def test_reliability_with_a_shared_cache_grades_as_without(project: Path) -> None:
+    """A cache shared over a family grades each scenario as a fresh call does: the child's
+    unchanged estimates are the parent's objects (read from the cache), its changed ones new;
+    an entry whose id now names another object is worked out again, not reused."""
+    import riskengine as re
+    from riskengine.reliability import _parts, reliability
+
+    catalogue = re.load_catalogue(project / "factors")
+    base, up = re.load_scenarios([project / BASE, project / UP], catalogue)
+    shared = [e for e in up.estimates if any(e is b for b in base.estimates)]
+    assert shared, "loading shares the estimates a child leaves alone"
+    cache: dict = {}
+    for scenario in (base, up, base):
+        assert reliability(scenario, catalogue, cache) == reliability(scenario, catalogue)
+    assert {id(e) for e in (*base.estimates, *up.estimates)} == set(cache)
+    stale = up.estimates[0]
+    cache = {id(e): (stale, _parts(stale)) for e in base.estimates}  # ids of other objects
+    assert reliability(base, catalogue, cache) == reliability(base, catalogue)
+
+
 def test_a_project_tree_named_on_the_command_line_is_read_once(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`validate factors models scenarios` gives the trees that validate also finds beside the

@@ -123,6 +123,7 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     coverage = None
     if catalogue:
         # A Catalogue caches its total: a validate run grades every scenario against it.
+        factors: Mapping[str, Factor]
         if isinstance(catalogue, Catalogue):
             all_weight, factors = catalogue.total_weight, catalogue.factors
         else:

@@ -59,14 +59,21 @@ def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
     return load_projects(args, paths).scenarios
 
 
-def load_projects(args: argparse.Namespace, paths: Sequence[str]) -> Any:
+def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int = 0) -> Any:
     """The scenarios at ``paths`` with the catalogue and trees each was read with
-    (:class:`riskengine.loading.Loaded`)."""
+    (:class:`riskengine.loading.Loaded`). ``warm_from``: from this many files (a command
+    that will share its work out), the workers' fork server starts now, importing the
+    engine on another core while this one reads."""
     from riskengine.loading import UnknownTree, load_project_scenarios, scenario_paths
 
     files = scenario_paths(_existing(paths))
     if not files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
+    if warm_from and len(files) >= warm_from and args.executor == "process":
+        from riskengine.executors import default_jobs, warm_workers
+
+        if (args.jobs or default_jobs()) > 1:
+            warm_workers()
     if args.factors is not None and not Path(args.factors).is_dir():
         raise UsageError(f"--factors {args.factors}: no such folder")
     tree = getattr(args, "tree", None)
@@ -210,7 +217,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _check_output(args)
     if args.format == "xlsx" and not args.output:
         raise UsageError("--format xlsx writes a file: give -o FILE.xlsx")
-    loaded = load_projects(args, args.paths)
+    from riskengine.compare import SHARE_LAWS_FROM
+
+    loaded = load_projects(args, args.paths, warm_from=SHARE_LAWS_FROM)
     scenarios = loaded.scenarios
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
             _pool(args) as pool:

@@ -56,38 +56,61 @@ def blas_threads() -> tuple[list[int], str | None]:
 
 
 def process_pool(jobs: int) -> Executor:
-    """A pool of ``jobs`` worker processes, each limited to one BLAS thread.
-
-    The variables are set in the parent too while the pool starts, so a worker that loads its
-    BLAS before the initializer runs (a forkserver or spawn start) still gets one thread."""
-    import multiprocessing
+    """A pool of ``jobs`` worker processes, each limited to one BLAS thread."""
     from concurrent.futures import ProcessPoolExecutor
 
+    with _one_blas_thread_here():
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread,
+                                   mp_context=_server())
+        # start the workers now, while the variables are set
+        pool.submit(int).result()
+    return pool
+
+
+def warm_workers() -> None:
+    """Start the fork server that pools' workers come from, and return at once: it imports
+    the engine (0.8 s of a core) while the caller reads its files, instead of when the first
+    pool starts. For a command that will start a pool; one that does not wastes that core's
+    time, not the caller's."""
+    from multiprocessing import forkserver
+
+    with _one_blas_thread_here():
+        _server()
+        forkserver.ensure_running()
+
+
+def _server() -> Any:
+    import multiprocessing
+
+    # forkserver, not fork: the caller may have threads (a Dask client, a progress bar)
+    # whose locks a forked child would inherit mid-use
+    context = multiprocessing.get_context("forkserver")
+    # The server imports the engine once; every worker of every pool forked from it
+    # starts with numpy and the kernel loaded instead of importing them again (the
+    # setting counts only before the server's first start, which is all it needs).
+    # scipy.special builds the Beta tables in every worker's first run: imported in each,
+    # it cost each 0.24 s of CPU and its own copy of the module's pages.
+    context.set_forkserver_preload(["riskengine.simulation", "riskengine.sensitivity",
+                                    "riskengine.parallel", "riskengine.files",
+                                    "scipy.special"])
+    return context
+
+
+@contextmanager
+def _one_blas_thread_here() -> Iterator[None]:
+    """The BLAS variables set to one thread in this process while a server or pool starts, so
+    a worker that loads its BLAS before the initializer runs (the fork server imports numpy
+    before any worker exists) still gets one thread."""
     saved = {name: os.environ.get(name) for name in BLAS_VARIABLES}
     os.environ.update(dict.fromkeys(BLAS_VARIABLES, "1"))
     try:
-        # forkserver, not fork: the caller may have threads (a Dask client, a progress bar)
-        # whose locks a forked child would inherit mid-use
-        context = multiprocessing.get_context("forkserver")
-        # The server imports the engine once; every worker of every pool forked from it
-        # starts with numpy and the kernel loaded instead of importing them again (the
-        # setting counts only before the server's first start, which is all it needs).
-        # scipy.special builds the Beta tables in every worker's first run: imported in each,
-        # it cost each 0.24 s of CPU and its own copy of the module's pages.
-        context.set_forkserver_preload(["riskengine.simulation", "riskengine.sensitivity",
-                                        "riskengine.parallel", "riskengine.files",
-                                        "scipy.special"])
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=one_blas_thread,
-                                   mp_context=context)
-        # start the workers now, while the variables are set
-        pool.submit(int).result()
+        yield
     finally:
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-    return pool
 
 
 class LazyPool(Executor):

@@ -379,3 +379,26 @@ def _equal(a: Any, b: Any) -> bool:
         return type(a) is type(b) and len(a) == len(b) and all(
             _equal(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def test_a_warmed_fork_server_gives_workers_one_blas_thread() -> None:
+    """warm_workers starts the fork server early (in a fresh process: the server is one per
+    process) with the BLAS variables at one thread, so its workers get one, and leaves this
+    process's variables as they were."""
+    import subprocess
+    import sys
+
+    code = """
+import os
+from riskengine.executors import BLAS_VARIABLES, process_pool, warm_workers
+os.environ.pop("OMP_NUM_THREADS", None)
+warm_workers()
+assert "OMP_NUM_THREADS" not in os.environ
+pool = process_pool(1)
+print(pool.submit(os.environ.get, "OMP_NUM_THREADS").result())
+pool.shutdown()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -395,7 +395,7 @@ os.environ.pop("OMP_NUM_THREADS", None)
 warm_workers()
 assert "OMP_NUM_THREADS" not in os.environ
 pool = process_pool(1)
-print(pool.submit(os.environ.get, "OMP_NUM_THREADS").result())
+print(pool.submit(os.getenv, "OMP_NUM_THREADS").result())
 pool.shutdown()
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

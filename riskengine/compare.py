@@ -341,20 +341,18 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     results = tuple(score(s) for s in scenarios)
     paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
     rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
-    early = _PairsAsTheyCome(scenarios, [
-        p for p in wanted if scenarios[p[0]].partnership != scenarios[p[1]].partnership])
-    exact, within, found = pending.wait(early if method != "mc" else None)
-    laws = [None if e is None else e[0] for e in exact]
     ranked = _ranked(scenarios, [r.stability for r in results], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
-    chosen = set(wanted)
     # P(outlook A beats outlook B): one integral of the two mixture laws when A and B share
     # no quantity (independent, whichever scenarios they end in), else every pair of
-    # scenarios across A and B
-    direct = {(a, b): _mixture_odds(found[a].mixture, found[b].mixture)
-              for a, b in partnered if a in found and b in found
-              and found[a].mixture is not None and found[b].mixture is not None
-              and not keys[a] & keys[b]}
+    # scenarios across A and B; found as the partnerships come back, like the baselines' pairs
+    early = _PairsAsTheyCome(scenarios, [
+        p for p in wanted if scenarios[p[0]].partnership != scenarios[p[1]].partnership],
+        [(a, b) for a, b in partnered if not keys[a] & keys[b]])
+    exact, within, found = pending.wait(early if method != "mc" else None)
+    laws = [None if e is None else e[0] for e in exact]
+    chosen = set(wanted)
+    direct = early.outlook_odds
     cross = [p for p in _cross_pairs([(with_outlook[a], with_outlook[b]) for a, b in partnered
                                       if (a, b) not in direct]) if p not in chosen]
     rest = [p for p in (*wanted, *cross) if p not in within and p not in early.tried]
@@ -694,13 +692,15 @@ class _ExactFound:
              for members, probs, kept in self.items]
             if share and executor is not None else None)
 
-    def wait(self, arrived: Callable[[list[int], list[ExactResult]], None] | None = None
+    def wait(self, arrived: Callable[[str, PartnershipExact, list[int], list[ExactResult]],
+                                     None] | None = None
              ) -> tuple[list[ExactResult], dict[tuple[int, int], tuple[float, float]],
                         dict[str, PartnershipExact]]:
         """Each scenario's exact result (None: Monte Carlo), the exact odds within the
         partnerships by scenario indices, and each partnership's :class:`PartnershipExact`.
-        ``arrived(chunk, results)``: called as each partnership's results come in (the
-        scenario indices, and every result so far), while the workers go on."""
+        ``arrived(name, part, chunk, results)``: called as each partnership comes in (its
+        name, what was found, its scenario indices, and every result so far), while the
+        workers go on."""
         out: list[ExactResult] = [None] * len(self.scenarios)
         odds: dict[tuple[int, int], tuple[float, float]] = {}
         found: dict[str, PartnershipExact] = {}
@@ -715,7 +715,7 @@ class _ExactFound:
                 out[m] = result
             odds.update(((chunk[i], chunk[j]), value) for (i, j), value in part.odds.items())
             if arrived is not None:
-                arrived(chunk, out)
+                arrived(name, part, chunk, out)
         return out, odds, found
 
 
@@ -724,18 +724,33 @@ class _PairsAsTheyCome:
     both its scenarios' laws have come back from the workers: this thread would otherwise
     idle until the last partnership, then take the 4,950 integrals of 100 baselines alone."""
 
-    def __init__(self, scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]]) -> None:
+    def __init__(self, scenarios: Sequence[Scenario], pairs: Sequence[tuple[int, int]],
+                 unshared: Sequence[tuple[str, str]] = ()) -> None:
+        """``pairs``: of scenarios; ``unshared``: of partnerships that share no quantity,
+        whose outlooks' odds come from their mixture laws when both have one."""
         self.scenarios = scenarios
         self.of_member: dict[int, list[tuple[int, int]]] = {}
         for pair in pairs:
             for m in pair:
                 self.of_member.setdefault(m, []).append(pair)
+        self.of_partnership: dict[str, list[tuple[str, str]]] = {}
+        for names in unshared:
+            for name in names:
+                self.of_partnership.setdefault(name, []).append(names)
         self.here: set[int] = set()
         self.tried: set[tuple[int, int]] = set()  # found, or left to be counted
         self.odds: dict[tuple[int, int], tuple[float, float]] = {}
+        self.mixtures: dict[str, Any] = {}
+        self.outlook_odds: dict[tuple[str, str], tuple[float, float, str]] = {}
         self.seen = _Seen()
 
-    def __call__(self, chunk: list[int], results: list[ExactResult]) -> None:
+    def __call__(self, name: str, part: PartnershipExact, chunk: list[int],
+                 results: list[ExactResult]) -> None:
+        self.mixtures[name] = part.mixture
+        for a, b in self.of_partnership.get(name, ()):
+            mix_a, mix_b = self.mixtures.get(a), self.mixtures.get(b)
+            if mix_a is not None and mix_b is not None:
+                self.outlook_odds[a, b] = _mixture_odds(mix_a, mix_b)
         self.here.update(chunk)
         ready = sorted({pair for m in chunk for pair in self.of_member.get(m, ())
                         if pair[0] in self.here and pair[1] in self.here} - self.tried)

@@ -29,6 +29,7 @@ from riskengine.scoring import (
     FloatArray,
     Result,
     has_sides,
+    point_stability,
     scenario_bands,
     score,
 )
@@ -338,10 +339,13 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         if p in unshared}
     pending = _ExactFound(scenarios, method, group_map, executor, {
         p: [scenarios[m].probability or 0.0 for m in g] for p, g in with_outlook.items()}, keep)
-    results = tuple(score(s) for s in scenarios)
-    paths = tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios)
-    rels = tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios)
-    ranked = _ranked(scenarios, [r.stability for r in results], with_outlook)
+    # the full point scores and reliabilities while the workers find the laws, or (when
+    # they draw runs instead, below) while they draw; the ranking needs only S before that
+    early_scores = pending.futures is not None
+    if early_scores:
+        results, paths, rels = _full_scores(scenarios, catalogue)
+    ranked = _ranked(scenarios, [r.stability for r in results] if early_scores
+                     else [point_stability(s) for s in scenarios], with_outlook)
     partnered = _outlook_pairs(list(with_outlook), ranked, pairs)
     # P(outlook A beats outlook B): one integral of the two mixture laws when A and B share
     # no quantity (independent, whichever scenarios they end in), else every pair of
@@ -423,6 +427,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
         later = side.submit(independent_odds_of, laws, independent) if side else None
         if later is None:
             exact_pairs.update(independent_odds_of(laws, independent))
+        if not early_scores:
+            results, paths, rels = _full_scores(scenarios, catalogue)
         for r, result, arrays_of in finished:
             run = runs[r]
             summaries.update((m, result.summaries[i]) for i, m in enumerate(run))
@@ -488,6 +494,15 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                                                      partnered, known, direct),
                       without, rels, paths, tuple(laws) if not keep else (),
                       OUTLOOK_PAIR_SCOPES[pairs])
+
+
+def _full_scores(scenarios: Sequence[Scenario],
+                 catalogue: CatalogueOf | Mapping[str, Factor] | None
+                 ) -> tuple[tuple[Result, ...], tuple[str | None, ...], tuple[Reliability, ...]]:
+    """Each scenario's point score, catalogue folder and reliability."""
+    return (tuple(score(s) for s in scenarios),
+            tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios),
+            tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios))
 
 
 def _unshared(keys: Mapping[str, frozenset[tuple[str, str]]]) -> set[str]:

@@ -442,6 +442,14 @@ class Result:
         return head + "</p>" + self.to_frame().to_html(float_format=lambda v: f"{v:.3f}")
 
 
+def point_stability(scenario: Scenario) -> float:
+    """``score(scenario).stability`` without the rest of the result (the same arithmetic, so
+    the same number): what a ranking needs before the full scores are made."""
+    arrays = ModelArrays.of(scenario)
+    return float(_root_and_sides(arrays.tree, evaluate(arrays.tree, normalise(
+        arrays.point, arrays)))[0])
+
+
 def score(scenario: Scenario) -> Result:
     """The deterministic score of a resolved scenario (MODEL.md, "The deterministic score")."""
     arrays = ModelArrays.of(scenario)

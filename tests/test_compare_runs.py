@@ -17,10 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.compare import _count_pairs, compare
-from riskengine.loading import load_scenarios
+from riskengine.loading import load_project_scenarios, load_scenarios
 from riskengine.models import Scenario
 from riskengine.reporting import LONG_LIST, json_text, to_json
-from riskengine.scoring import ModelArrays, score
+from riskengine.scoring import ModelArrays, point_stability, score
 from riskengine.simulation import (
     PERCENTILES,
     MethodError,
@@ -217,6 +217,15 @@ def test_exact_laws_by_partnership_on_an_executor(shipped: list[Scenario],
         # --method exact on a scenario that is not linear: the worker's error, as here
         with pytest.raises(MethodError, match="not linear"):
             compare(shipped, n=N, method="exact", executor=threads)
+
+
+def test_point_stability_is_the_scores_stability(shipped: list[Scenario]) -> None:
+    """The ranking of partnerships reads point_stability before the full scores exist: the
+    same number to the last digit, default tree or not."""
+    asem = load_project_scenarios([ROOT / "examples" / "asem-2018" / "scenarios"]).scenarios
+    assert any(s.tree is not None for s in asem)
+    for scenario in [*shipped, *asem[:12]]:
+        assert point_stability(scenario) == score(scenario).stability
 
 
 def test_a_small_comparison_starts_no_workers(shipped: list[Scenario]) -> None:

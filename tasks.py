@@ -22,9 +22,9 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 EXTRAS = {"demo": "", "test": "test", "bench": "test,bench"}
 
 
-def run(*args: str | Path) -> None:
+def run(*args: str | Path, env: dict[str, str] | None = None) -> None:
     print("+", " ".join(str(a) for a in args), flush=True)
-    code = subprocess.call([str(a) for a in args], cwd=ROOT)
+    code = subprocess.call([str(a) for a in args], cwd=ROOT, env=env)
     if code:
         sys.exit(code)
 
@@ -60,7 +60,13 @@ def test() -> None:
     ensure_env(EXTRAS["test"])
     run(BIN / "ruff", "check", "riskengine", "tests", "benchmarks", "examples", "tasks.py")
     run(BIN / "python", "-m", "mypy")
-    run(BIN / "python", "-m", "pytest", *sys.argv[2:])
+    # The suite starts the CLI in a few dozen subprocesses and worker processes: compiled
+    # once here, they do not each compile the package from source where the environment
+    # forbids writing bytecode (PYTHONDONTWRITEBYTECODE), and pytest may keep its rewritten
+    # test modules for the second worker.
+    run(BIN / "python", "-m", "compileall", "-q", "riskengine")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    run(BIN / "python", "-m", "pytest", *sys.argv[2:], env=env)
 
 
 def bench() -> None:

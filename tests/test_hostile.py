@@ -137,7 +137,7 @@ def _load_any(path: Path) -> None:
 LONG_FUZZ = os.environ.get("RISKENGINE_LONG_FUZZ") == "1"
 
 
-@settings(max_examples=20_000 if LONG_FUZZ else 150, derandomize=not LONG_FUZZ, deadline=None,
+@settings(max_examples=20_000 if LONG_FUZZ else 75, derandomize=not LONG_FUZZ, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(content=st.one_of(mutated(), st.binary(max_size=400),
                          st.text(alphabet=string.printable + "éü€\u2028", max_size=400)

@@ -96,7 +96,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 
 
 @given(scenarios())
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_score_is_bounded_and_contributions_add_up(scenario: Scenario) -> None:
     result = score(scenario)
     assert 0.0 <= result.stability <= 100.0
@@ -108,7 +108,7 @@ def test_score_is_bounded_and_contributions_add_up(scenario: Scenario) -> None:
 
 
 @given(scenarios(), st.integers(0, 9), st.floats(0, 1))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_more_risk_never_raises_and_more_opportunity_never_lowers(
         scenario: Scenario, pick: int, step: float) -> None:
     arrays = ModelArrays.of(scenario)
@@ -126,7 +126,7 @@ def test_more_risk_never_raises_and_more_opportunity_never_lowers(
 
 
 @given(scenarios(), st.floats(0.01, 100), st.sampled_from(["risk", "opportunity"]))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 def test_scaling_weights_of_a_kind_changes_nothing(scenario: Scenario, c: float,
                                                    kind: str) -> None:
     scaled = scenario.model_copy(update={"estimates": tuple(

@@ -92,7 +92,7 @@ def as_file(root: TreeNode, higher_is: str = "better") -> TreeFile:
                     higher_is=higher_is)  # type: ignore[arg-type]
 
 
-@settings(max_examples=100)
+@settings(max_examples=50)
 @given(root=trees(), data=st.data())
 def test_evaluation_matches_the_rules_and_contributions_sum_exactly(
         root: TreeNode, data: st.DataObject) -> None:

@@ -159,16 +159,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                | {"reliability": reliability(s, loaded.catalogue_of(s), grading).to_dict()}
                for s in scenarios]
     if args.simulate:
-        from riskengine.simulation import simulate
+        from riskengine.parallel import simulations
 
         with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
                 _pool(args) as pool:
-            for record, scenario in zip(records, scenarios, strict=True):
-                record["simulation"] = simulate(scenario, args.simulate, seed=args.seed,
-                                                sampler=args.sampler,
-                                                chunk_size=args.chunk_size,
-                                                progress=advance,
-                                                method=args.method, executor=pool).to_dict()
+            found = simulations(scenarios, args.simulate, seed=args.seed, sampler=args.sampler,
+                                method=args.method, chunk_size=args.chunk_size,
+                                executor=pool, progress=advance)
+        for record, simulation in zip(records, found, strict=True):
+            record["simulation"] = simulation
     present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 

@@ -65,6 +65,7 @@ class SweepSettings:
     seed: int
     sampler: str
     method: str
+    chunk_size: int = 65_536  # rows scored at once (memory only: the numbers are the same)
 
 
 def sweep_batch(batch: Sequence[Scenario], settings: SweepSettings) -> list[SweepRow]:
@@ -107,6 +108,50 @@ def sweep(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
     parts = ordered(executor if len(batches) > 1 else None, sweep_batch, batches, settings,
                     progress=None if progress is None else _scaled(progress, batches))
     return [row for part in parts for row in part]
+
+
+#: ``run --simulate`` shares whole scenarios out from this many scenarios when each is at
+#: most one stream block of draws (sharing one scenario's blocks gains nothing there): a
+#: scenario's exact law or small simulation is milliseconds of work, its pickle a tenth of that.
+RUN_SHARE_FROM = 32
+
+
+def simulations(scenarios: Sequence[Scenario], n: int, seed: int = 0,
+                sampler: str = "random", method: str = "auto", chunk_size: int = 65_536,
+                executor: Executor | None = None,
+                progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+    """Each scenario's ``simulate(...).to_dict()`` as ``riskengine run --simulate`` shows it,
+    in order: the scenarios shared out in batches when there are many small ones (a
+    scenario's numbers depend on nothing but itself and the seed), else one by one with
+    each one's stream blocks shared out."""
+    from riskengine.simulation import STREAM_BLOCK, choose_method, simulate
+
+    choose_method([], method)  # type: ignore[arg-type]  # an unknown method fails here, once
+    if executor is not None and len(scenarios) >= RUN_SHARE_FROM and n <= STREAM_BLOCK:
+        batch = max(1, math.ceil(len(scenarios) / (4 * default_jobs())))
+        batches = [tuple(scenarios[i:i + batch]) for i in range(0, len(scenarios), batch)]
+        settings = SweepSettings(n, seed, sampler, method, chunk_size)
+        parts = ordered(executor, simulation_batch, batches, settings,
+                        progress=None if progress is None else _scaled(
+                            lambda k: progress(k * n), batches))
+        return [record for part in parts for record in part]
+    return [simulate(s, n, seed=seed, sampler=sampler,  # type: ignore[arg-type]
+                     chunk_size=chunk_size, progress=progress,
+                     method=method, executor=executor).to_dict()  # type: ignore[arg-type]
+            for s in scenarios]
+
+
+def simulation_batch(batch: Sequence[Scenario], settings: SweepSettings
+                     ) -> list[dict[str, Any]]:
+    """Worker: ``simulate(...).to_dict()`` of each scenario of a batch (top level:
+    picklable)."""
+    from riskengine.simulation import simulate
+
+    return [simulate(s, settings.n, seed=settings.seed,
+                     sampler=settings.sampler,  # type: ignore[arg-type]
+                     chunk_size=settings.chunk_size,
+                     method=settings.method).to_dict()  # type: ignore[arg-type]
+            for s in batch]
 
 
 def _scaled(progress: Callable[[int], None], batches: Sequence[Sequence[Scenario]]

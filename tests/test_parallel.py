@@ -402,3 +402,30 @@ pool.shutdown()
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_cli_run_simulate_shares_scenarios_out(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small scenarios: run --simulate shares whole scenarios out (each one's numbers
+    depend on nothing but itself and the seed): the same JSON as in this process, exact and
+    Monte Carlo."""
+    from riskengine import parallel
+
+    monkeypatch.setattr(parallel, "RUN_SHARE_FROM", 2)
+    shared: list[int] = []
+    real = parallel.ordered
+
+    def spy(pool: Any, func: Any, items: Any, *args: Any, **kwargs: Any) -> Any:
+        if func is parallel.simulation_batch:
+            shared.extend(len(batch) for batch in items)
+        return real(pool, func, items, *args, **kwargs)
+
+    monkeypatch.setattr(parallel, "ordered", spy)
+    for method in ("auto", "mc"):
+        outputs = []
+        for flags in (["--executor", "local"], ["--jobs", "2"]):
+            assert cli.main(["run", str(ROOT / "scenarios"), "--simulate", "500", "--method",
+                             method, "--format", "json", "-q", *flags]) == 0
+            outputs.append(capsys.readouterr().out)
+        assert outputs[0] == outputs[1]
+    assert sum(shared) == 2 * 11  # every scenario, in each method, through the batches

@@ -388,20 +388,22 @@ def test_a_warmed_fork_server_gives_workers_one_blas_thread() -> None:
     import subprocess
     import sys
 
+    # the server's own environment, which its workers inherit, read while it imports
     code = """
 import os
-from riskengine.executors import BLAS_VARIABLES, process_pool, warm_workers
+from multiprocessing import forkserver
+from riskengine.executors import warm_workers
 os.environ.pop("OMP_NUM_THREADS", None)
 warm_workers()
 assert "OMP_NUM_THREADS" not in os.environ
-pool = process_pool(1)
-print(pool.submit(os.getenv, "OMP_NUM_THREADS").result())
-pool.shutdown()
+pid = forkserver._forkserver._forkserver_pid
+with open(f"/proc/{pid}/environ", "rb") as f:
+    print([v for v in f.read().split(b"\\0") if v.startswith(b"OMP_NUM_THREADS=")])
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "1"
+    assert done.stdout.strip() == "[b'OMP_NUM_THREADS=1']"
 
 
 def test_cli_run_simulate_shares_scenarios_out(capsys: pytest.CaptureFixture[str],

@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -206,14 +207,24 @@ def _has_tool_table(pyproject: Path) -> bool:
 
 
 def config_file(folder: Path) -> Path | None:
-    """The config file that makes ``folder`` a project root, if any."""
+    """The config file that makes ``folder`` a project root, if any. A folder that cannot be
+    looked into (permission denied) marks no project: reading its files reports why."""
     own = folder / CONFIG_NAME
-    if own.is_file():
+    if _exists(own.is_file):
         return own
     pyproject = folder / PYPROJECT
-    if pyproject.is_file() and _has_tool_table(pyproject):
+    if _exists(pyproject.is_file) and _has_tool_table(pyproject):
         return pyproject
     return None
+
+
+def _exists(probe: Callable[[], bool]) -> bool:
+    """``probe()`` (an ``is_file``/``is_dir``), False where the system refuses to answer:
+    pathlib lets a permission error through."""
+    try:
+        return probe()
+    except OSError:
+        return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,7 +232,7 @@ def config_file(folder: Path) -> Path | None:
 
 
 def _is_layout(folder: Path) -> bool:
-    return (folder / "factors").is_dir() and (folder / "scenarios").is_dir()
+    return _exists((folder / "factors").is_dir) and _exists((folder / "scenarios").is_dir)
 
 
 def _find(start: Path) -> tuple[Path, Path | None] | None:
@@ -237,7 +248,7 @@ def _find(start: Path) -> tuple[Path, Path | None] | None:
 def project_root(start: str | Path) -> tuple[Path, Path | None] | None:
     """The root of the project ``start`` belongs to and its config file, or None."""
     here = Path(os.path.abspath(start))
-    if not here.is_dir():
+    if not _exists(here.is_dir):
         here = here.parent
     return _find(here)
 
@@ -268,9 +279,9 @@ def check_project(start: str | Path) -> tuple[Project, list[Problem]]:
 
 def _legacy(start: Path) -> Project:
     here = Path(os.path.abspath(start))
-    for folder in (here if here.is_dir() else here.parent, *here.parents):
+    for folder in (here if _exists(here.is_dir) else here.parent, *here.parents):
         factors = folder / "factors"
-        if factors.is_dir() and factors != here and factors not in here.parents:
+        if _exists(factors.is_dir) and factors != here and factors not in here.parents:
             return Project(folder, marked=False)
     return Project(Path(os.path.abspath(".")), marked=False)
 

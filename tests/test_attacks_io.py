@@ -17,6 +17,7 @@ import sys
 import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -450,3 +451,33 @@ def test_unreadable_folder_is_a_finding(project: Path, cli: Runner,
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "scenarios/secret: cannot read folder: Permission denied [RE001]" in proc.stdout
 
+
+
+def test_a_folder_that_refuses_a_look_inside_is_a_finding(project: Path, cli: Runner,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """Looking for a project's config or layout inside a folder the system will not let us
+    into (as /proc/1/fdinfo is even for root) raised out of pathlib: exit 3. It now marks no
+    project, and reading the folder reports why."""
+    locked = project / "scenarios/secret"
+    locked.mkdir()
+    real_stat, real_scandir = Path.stat, os.scandir
+
+    def refusing_stat(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self != locked and locked in self.parents:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    def scandir(path: str | os.PathLike[str] = ".") -> object:
+        if os.path.abspath(path) == str(locked):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(Path, "stat", refusing_stat)
+    monkeypatch.setattr(os, "scandir", scandir)
+    for command in (("validate", str(locked)), ("run", str(locked))):
+        proc = cli(*command, cwd=project)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    proc = cli("validate", "scenarios/secret", cwd=project)
+    assert "scenarios/secret: cannot read folder: Permission denied [RE001]" in proc.stdout

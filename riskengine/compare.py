@@ -48,7 +48,7 @@ from riskengine.simulation import (
     _members,
     _stream,
     block_ranges,
-    draw_key,
+    draw_keys,
     exact_results,
     linear_form,
     run_members,
@@ -331,8 +331,8 @@ def compare(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     # mixture, together, on the workers while this thread scores; a partnership that shares
     # no quantity with another sends back only its baseline's law of S when the caller keeps
     # no laws: its outlook's odds come from its mixture law
-    keys = {p: frozenset(draw_key(scenarios[m], e.factor) for m in g
-                         for e in scenarios[m].estimates) for p, g in group_map.items()}
+    keys = {p: frozenset(key for m in g for key in draw_keys(scenarios[m]))
+            for p, g in group_map.items()}
     unshared = _unshared(keys)
     keep = {} if keep_draws or pairs == "all" else {
         p: [g.index(base)] for (p, g), base in zip(group_map.items(), bases, strict=True)
@@ -830,7 +830,7 @@ class _Linear:
     @classmethod
     def of(cls, scenario: Scenario) -> _Linear:
         return cls(linear_form(scenario), Marginals.of(scenario),
-                   {draw_key(scenario, e.factor): i for i, e in enumerate(scenario.estimates)})
+                   {key: i for i, key in enumerate(draw_keys(scenario))})
 
 
 @dataclass
@@ -856,8 +856,7 @@ def _exact_pairs(scenarios: Sequence[Scenario], laws: Sequence[Any],
             continue
         for m in (i, j):
             if m not in ids:
-                ids[m] = frozenset(draw_key(scenarios[m], e.factor)
-                                   for e in scenarios[m].estimates)
+                ids[m] = frozenset(draw_keys(scenarios[m]))
         if not ids[i] & ids[j]:  # independent under common random numbers too
             independent.append((i, j))
             continue

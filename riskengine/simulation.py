@@ -500,7 +500,7 @@ class CompiledScenario:
     def of(cls, scenario: Scenario) -> CompiledScenario:
         arrays = ModelArrays.of(scenario)
         return cls(arrays, Marginals.of(scenario, arrays), Copula.of(scenario),
-                   tuple(draw_key(scenario, e.factor) for e in scenario.estimates))
+                   draw_keys(scenario))
 
     def __getstate__(self) -> dict[str, Any]:
         arrays, tree = self.arrays, self.arrays.tree
@@ -597,6 +597,16 @@ def draw_key(scenario: Scenario, factor: Factor) -> tuple[str, str]:
         name = scenario.parties[0 if factor.about == "a" else 1]
         return factor.id, sys.intern("party:" + " ".join(name.split()).casefold())
     return factor.id, sys.intern("partnership:" + scenario.partnership)
+
+
+def draw_keys(scenario: Scenario) -> tuple[DrawKey, ...]:
+    """Each estimate's :func:`draw_key`, in the scenario's order, found once per scenario
+    object (a run, a comparison's pairs and its partnerships all ask for them)."""
+    return per_scenario(_KEYS, scenario, lambda s: tuple(draw_key(s, e.factor)
+                                                         for e in s.estimates))
+
+
+_KEYS: dict[int, tuple[weakref.ref[Scenario], tuple[DrawKey, ...]]] = {}
 
 
 def _members(scenarios: Sequence[Scenario | CompiledScenario], shared: bool, sampler: Sampler

@@ -14,10 +14,13 @@ import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from riskengine.executors import default_jobs, ordered
 from riskengine.models import Scenario
+
+if TYPE_CHECKING:
+    from riskengine.simulation import Simulation
 
 # ---------------------------------------------------------------------------------------------
 # the portfolio sweep
@@ -72,14 +75,11 @@ def sweep_batch(batch: Sequence[Scenario], settings: SweepSettings) -> list[Swee
     """Worker: score and simulate a batch of scenarios, each exactly as ``run --simulate``
     does (top level: picklable)."""
     from riskengine.scoring import score
-    from riskengine.simulation import simulate
 
     rows = []
     for scenario in batch:
         result = score(scenario)
-        sim = simulate(scenario, settings.n, seed=settings.seed,
-                       sampler=settings.sampler,  # type: ignore[arg-type]
-                       method=settings.method)  # type: ignore[arg-type]
+        sim = _simulate(scenario, settings)
         s = sim.stats.moments[0]
         rows.append(SweepRow(scenario.partnership, scenario.id, result.stability,
                              result.risk_index, result.opportunity_index, result.band,
@@ -101,9 +101,7 @@ def sweep(scenarios: Sequence[Scenario], n: int = 10_000, seed: int = 0,
     from riskengine.simulation import choose_method
 
     choose_method([], method)  # type: ignore[arg-type]  # an unknown method fails here, once
-    if batch is None:
-        batch = max(1, math.ceil(len(scenarios) / (4 * default_jobs())))
-    batches = [tuple(scenarios[i:i + batch]) for i in range(0, len(scenarios), batch)]
+    batches = _batches(scenarios, batch)
     settings = SweepSettings(n, seed, sampler, method)
     parts = ordered(executor if len(batches) > 1 else None, sweep_batch, batches, settings,
                     progress=None if progress is None else _scaled(progress, batches))
@@ -128,8 +126,7 @@ def simulations(scenarios: Sequence[Scenario], n: int, seed: int = 0,
 
     choose_method([], method)  # type: ignore[arg-type]  # an unknown method fails here, once
     if executor is not None and len(scenarios) >= RUN_SHARE_FROM and n <= STREAM_BLOCK:
-        batch = max(1, math.ceil(len(scenarios) / (4 * default_jobs())))
-        batches = [tuple(scenarios[i:i + batch]) for i in range(0, len(scenarios), batch)]
+        batches = _batches(scenarios)
         settings = SweepSettings(n, seed, sampler, method, chunk_size)
         parts = ordered(executor, simulation_batch, batches, settings,
                         progress=None if progress is None else _scaled(
@@ -145,13 +142,25 @@ def simulation_batch(batch: Sequence[Scenario], settings: SweepSettings
                      ) -> list[dict[str, Any]]:
     """Worker: ``simulate(...).to_dict()`` of each scenario of a batch (top level:
     picklable)."""
+    return [_simulate(s, settings).to_dict() for s in batch]
+
+
+def _batches(scenarios: Sequence[Scenario], batch: int | None = None
+             ) -> list[tuple[Scenario, ...]]:
+    """``scenarios`` in batches of ``batch`` (default: about four work items per core)."""
+    if batch is None:
+        batch = max(1, math.ceil(len(scenarios) / (4 * default_jobs())))
+    return [tuple(scenarios[i:i + batch]) for i in range(0, len(scenarios), batch)]
+
+
+def _simulate(scenario: Scenario, settings: SweepSettings) -> Simulation:
+    """``simulate`` of one scenario as ``run --simulate`` makes it, in this process."""
     from riskengine.simulation import simulate
 
-    return [simulate(s, settings.n, seed=settings.seed,
-                     sampler=settings.sampler,  # type: ignore[arg-type]
-                     chunk_size=settings.chunk_size,
-                     method=settings.method).to_dict()  # type: ignore[arg-type]
-            for s in batch]
+    return simulate(scenario, settings.n, seed=settings.seed,
+                    sampler=settings.sampler,  # type: ignore[arg-type]
+                    chunk_size=settings.chunk_size,
+                    method=settings.method)  # type: ignore[arg-type]
 
 
 def _scaled(progress: Callable[[int], None], batches: Sequence[Sequence[Scenario]]

@@ -69,10 +69,10 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
     files = scenario_paths(_existing(paths))
     if not files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
-    if warm_from and len(files) >= warm_from and args.executor == "process":
-        from riskengine.executors import default_jobs, warm_workers
+    if warm_from and len(files) >= warm_from:
+        from riskengine.executors import makes_workers, warm_workers
 
-        if (args.jobs or default_jobs()) > 1:
+        if makes_workers(args.executor, args.jobs):
             warm_workers()
     if args.factors is not None and not Path(args.factors).is_dir():
         raise UsageError(f"--factors {args.factors}: no such folder")

@@ -132,6 +132,12 @@ class LazyPool(Executor):
             self.pool = None
 
 
+def makes_workers(spec: str, jobs: int | None) -> bool:
+    """Whether :func:`executor` makes a pool of worker processes here for ``spec`` and
+    ``jobs`` (default: every core): ``process`` with more than one job."""
+    return spec == "process" and (default_jobs() if jobs is None else jobs) > 1
+
+
 @contextmanager
 def executor(spec: str = "process", jobs: int | None = None) -> Iterator[Executor | None]:
     """The executor named by ``spec`` (``local``, ``process`` or ``dask://HOST:PORT``), shut
@@ -140,7 +146,7 @@ def executor(spec: str = "process", jobs: int | None = None) -> Iterator[Executo
     jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise ExecutorError(f"--jobs {jobs}: must be at least 1")
-    if spec == "local" or (spec == "process" and jobs == 1):
+    if spec == "local" or (spec == "process" and not makes_workers(spec, jobs)):
         yield None
         return
     if spec == "process":

@@ -54,6 +54,11 @@ class Law:
         # double its memory for 20 microseconds saved per use
         return self.start + self.step * np.arange(self.cdf.size, dtype=float)
 
+    @property
+    def end(self) -> float:
+        """The last edge."""
+        return self.start + self.step * (self.cdf.size - 1)
+
     @cached_property
     def _areas(self) -> FloatArray:
         """The integral of the CDF from the first edge to each edge (it is linear between
@@ -365,16 +370,9 @@ def mixture_quantile(laws: list[Law], weights: FloatArray, p: FloatArray) -> Flo
     p = np.asarray(p, dtype=float)
     if any(law.step == 0.0 for law in laws):
         return _mixture_quantile_whole(laws, weights, p)
-    total = float(np.sum(weights))
-
-    def mixture_cdf(x: FloatArray) -> FloatArray:
-        cdf = sum(w * law.cdf_at(x) for w, law in zip(weights, laws, strict=True))
-        return np.asarray(cdf, dtype=float) / total
-
-    first = min(law.start for law in laws)
-    last = max(law.start + law.step * (law.cdf.size - 1) for law in laws)
-    coarse = np.linspace(first, last, BRACKETS + 1)
-    at = mixture_cdf(coarse)
+    coarse = np.linspace(min(law.start for law in laws), max(law.end for law in laws),
+                         BRACKETS + 1)
+    at = _mixture_cdf(laws, weights, coarse)
     j = np.searchsorted(at, p, side="left")  # the first coarse point where F >= p
     if np.any(j < 1) or np.any(j > BRACKETS):
         return _mixture_quantile_whole(laws, weights, p)  # at the ends: the whole union
@@ -390,8 +388,15 @@ def mixture_quantile(laws: list[Law], weights: FloatArray, p: FloatArray) -> Flo
             b = min(max(int(np.ceil((hi - law.start) / law.step)) + 2, a + 1), size)
             window.append(law.start + law.step * np.arange(a, b, dtype=float))
         edges = np.unique(np.concatenate(window))
-        out.flat[n] = _invert(edges, mixture_cdf(edges), np.array([pn]))[0]
+        out.flat[n] = _invert(edges, _mixture_cdf(laws, weights, edges), np.array([pn]))[0]
     return out
+
+
+def _mixture_cdf(laws: list[Law], weights: FloatArray, x: FloatArray) -> FloatArray:
+    """The CDF of the mixture ``sum(w_k F_k) / sum(w_k)`` at ``x``: one sum for every use, so
+    the quantiles found in brackets read the same values as on the whole union."""
+    cdf = sum(w * law.cdf_at(x) for w, law in zip(weights, laws, strict=True))
+    return np.asarray(cdf, dtype=float) / float(np.sum(weights))
 
 
 BRACKETS = 1024  # coarse points bracketing a mixture's quantiles
@@ -402,8 +407,7 @@ def _mixture_quantile_whole(laws: list[Law], weights: FloatArray, p: FloatArray
     """:func:`mixture_quantile` on the whole union of the laws' edges."""
     edges = np.unique(np.concatenate([law.edges if law.step else np.array([law.start])
                                       for law in laws]))
-    cdf = sum(w * law.cdf_at(edges) for w, law in zip(weights, laws, strict=True))
-    cdf = np.asarray(cdf, dtype=float) / float(np.sum(weights))
+    cdf = _mixture_cdf(laws, weights, edges)
     if edges.size == 1:
         return np.full(np.shape(p), edges[0])
     return _invert(edges, cdf, np.asarray(p, dtype=float))
@@ -418,14 +422,11 @@ def mixture_law(laws: list[Law], weights: FloatArray, grid: int = 2 * GRID) -> L
     if not laws or any(law.step == 0.0 for law in laws):
         return None
     start = min(law.start for law in laws)
-    stop = max(law.start + law.step * (law.cdf.size - 1) for law in laws)
-    step = (stop - start) / grid
+    step = (max(law.end for law in laws) - start) / grid
     edges = start + step * np.arange(grid + 1, dtype=float)
-    total = float(np.sum(weights))
-    cdf = np.zeros(grid + 1)
-    for w, law in zip(weights, laws, strict=True):
-        cdf += (w / total) * law.cdf_at(edges)
+    cdf = _mixture_cdf(laws, weights, edges)
     cdf[-1] = 1.0  # every law's CDF is 1 at its last edge, which is at most this one
+    total = float(np.sum(weights))
     mean = float(sum(w * law.mean for w, law in zip(weights, laws, strict=True))) / total
     second = float(sum(w * (law.std ** 2 + law.mean ** 2)
                        for w, law in zip(weights, laws, strict=True))) / total

@@ -526,9 +526,10 @@ def _mixture_odds(a: Any, b: Any) -> tuple[float, float, str]:
 
 def _found_again(scenarios: Sequence[Scenario], method: Method, exact: list[ExactResult],
                  laws: list[Any], pairs: Sequence[tuple[int, int]]) -> None:
-    """The laws of S a worker did not send back (:attr:`PartnershipExact.dropped`) that
-    ``pairs`` still need, computed again here: the same numbers. (Only when an outlook without
-    a mixture law is compared with one whose partnership kept its baseline's law alone.)"""
+    """The laws of S a worker did not send back (those outside :func:`partnership_exact`'s
+    ``keep``, a ``(None,)`` in place of the law) that ``pairs`` still need, computed again
+    here: the same numbers. (Only when an outlook without a mixture law is compared with one
+    whose partnership kept its baseline's law alone.)"""
     for m in sorted({m for pair in pairs for m in pair}):
         if laws[m] is not None and laws[m][0] is None:
             exact[m] = exact_results([scenarios[m]], method)[0]
@@ -652,7 +653,6 @@ class PartnershipExact:
     odds: dict[tuple[int, int], tuple[float, float]]  # the exact odds of pairs within it
     outlook: dict[str, Any] | None = None  # the outlook's exact summary
     mixture: Any = None  # the outlook's mixture law (:func:`riskengine.exact.mixture_law`)
-    dropped: bool = False  # the laws of S of scenarios outside ``keep`` were not sent back
 
 
 def partnership_exact(scenarios: Sequence[Scenario], method: Method,
@@ -680,12 +680,11 @@ def partnership_exact(scenarios: Sequence[Scenario], method: Method,
         stability = [law[0] for law in laws if law is not None]
         summary = exact_mixture_summary(stability, weights, scenario_bands(scenarios[0]))
         mixture = exact.mixture_law(stability, weights)
-    drop = keep is not None and (probabilities is None or mixture is not None)
-    if drop:
-        kept = set(keep or ())
+    if keep is not None and (probabilities is None or mixture is not None):
+        kept = set(keep)
         results = [r if r is None or m in kept else ((None,), r[1])
                    for m, r in enumerate(results)]
-    return PartnershipExact(results, odds, summary, mixture, drop)
+    return PartnershipExact(results, odds, summary, mixture)
 
 
 class _ExactFound:
@@ -877,12 +876,9 @@ def _affine_image(m_a: Marginals, i: int, ab_a: tuple[FloatArray, FloatArray],
     estimates of one kind and shape (a variant's ``shift``, a range rescaled about the same
     mode share) are then each low + width * the same standard variable: the PERT's Beta with
     the same (a, b), which the simulation draws from one table; the triangle with the same
-    mode share; the uniform. A point value against a point value is a constant. An estimate
-    alike in both is its own image (1, 0)."""
+    mode share; the uniform. A point value against a point value is a constant. (An estimate
+    alike in both, its own image (1, 0), is found by the caller for all of them at once.)"""
     kind = m_a.kind[i]
-    if (kind, m_a.low[i], m_a.mode[i], m_a.high[i]) == (
-            m_b.kind[j], m_b.low[j], m_b.mode[j], m_b.high[j]):
-        return 1.0, 0.0
     if kind != m_b.kind[j]:
         return None
     width_a, width_b = float(m_a.high[i] - m_a.low[i]), float(m_b.high[j] - m_b.low[j])

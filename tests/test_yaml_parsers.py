@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from riskengine import yamlio
 from riskengine.cli import main
-from riskengine.problems import InputError
+from riskengine.problems import InputError, Problem
 from riskengine.yamlio import read_yaml
 
 from .conftest import ROOT, write
@@ -165,14 +165,19 @@ def test_text_the_fast_parser_does_not_read_goes_to_ruamel(
     _same_with_fast_and_ruamel(path, monkeypatch)
 
 
+def _the_refusal(path: Path) -> Problem:
+    """The one problem reading ``path`` raises."""
+    with pytest.raises(InputError) as caught:
+        read_yaml(path)
+    (problem,) = caught.value.problems
+    return problem
+
+
 def test_a_forbidden_character_is_located_alike_by_each_parser(
         tmp_path: Path, parser: str) -> None:
     """libyaml counts its offset in bytes of UTF-8, the pure reader in characters: the line
     and column are the same, after text of several bytes a character."""
-    path = write(tmp_path / "x.yaml", "id: ké\nname: 日本 \x7f\n")
-    with pytest.raises(InputError) as caught:
-        read_yaml(path)
-    (problem,) = caught.value.problems
+    problem = _the_refusal(write(tmp_path / "x.yaml", "id: ké\nname: 日本 \x7f\n"))
     assert (problem.line, problem.col, problem.code) == (2, 10, "RE001")
     assert problem.message.startswith("unacceptable character #x007f")
 
@@ -242,9 +247,6 @@ def test_a_yaml_11_directive_is_still_read_as_12(tmp_path: Path, parser: str) ->
 
 
 def test_syntax_errors_are_located_with_both_parsers(tmp_path: Path, parser: str) -> None:
-    path = write(tmp_path / "x.yaml", "id: r_a\nname: [unclosed\n")
-    with pytest.raises(InputError) as caught:
-        read_yaml(path)
-    (problem,) = caught.value.problems
+    problem = _the_refusal(write(tmp_path / "x.yaml", "id: r_a\nname: [unclosed\n"))
     assert (problem.line, problem.col, problem.code) == (3, 1, "RE001")
     assert problem.message.startswith("YAML syntax error: while parsing a flow sequence")

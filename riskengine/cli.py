@@ -59,12 +59,19 @@ def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
     return load_projects(args, paths).scenarios
 
 
-def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int = 0) -> Any:
+def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int = 0,
+                  each: Callable[[Any, Any], Any] | None = None) -> Any:
     """The scenarios at ``paths`` with the catalogue and trees each was read with
-    (:class:`riskengine.loading.Loaded`). ``warm_from``: from this many files (a command
-    that will share its work out), the workers' fork server starts now, importing the
-    engine on another core while this one reads."""
-    from riskengine.loading import UnknownTree, load_project_scenarios, scenario_paths
+    (:class:`riskengine.loading.Loaded`), or ``each(scenario, catalogue)`` of every one
+    (:func:`riskengine.loading.apply_project_scenarios`). ``warm_from``: from this many files
+    (a command that will share its work out), the workers' fork server starts now, importing
+    the engine on another core while this one reads."""
+    from riskengine.loading import (
+        UnknownTree,
+        apply_project_scenarios,
+        load_project_scenarios,
+        scenario_paths,
+    )
 
     files = scenario_paths(_existing(paths))
     if not files:
@@ -78,6 +85,9 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
         raise UsageError(f"--factors {args.factors}: no such folder")
     tree = getattr(args, "tree", None)
     try:
+        if each is not None:
+            return apply_project_scenarios(files, each, args.factors, tree,
+                                           jobs=_loading_jobs(args))
         return load_project_scenarios(files, args.factors, tree, jobs=_loading_jobs(args))
     except UnknownTree as exc:
         raise UsageError(f"--tree {tree}: {exc}") from None
@@ -152,22 +162,30 @@ def cmd_run(args: argparse.Namespace) -> int:
     from riskengine.scoring import score
 
     _check_output(args)
+    grading: dict[int, Any] = {}  # estimates shared by a family of scenarios, graded once
+
+    def record(scenario: Any, catalogue: Any) -> dict[str, Any]:
+        return score(scenario).to_dict() | {
+            "reliability": reliability(scenario, catalogue, grading).to_dict()}
+
+    if not args.simulate:
+        # the records are all the command needs: made where the scenarios are loaded, on
+        # every core for a large set of files
+        present(args, load_projects(args, args.scenarios, each=record), reporting.run_markdown,
+                reporting.print_run, reporting.run_csv)
+        return EXIT_OK
+    from riskengine.parallel import simulations
+
     loaded = load_projects(args, args.scenarios)
     scenarios = loaded.scenarios
-    grading: dict[int, Any] = {}  # estimates shared by a family of scenarios, graded once
-    records = [score(s).to_dict()
-               | {"reliability": reliability(s, loaded.catalogue_of(s), grading).to_dict()}
-               for s in scenarios]
-    if args.simulate:
-        from riskengine.parallel import simulations
-
-        with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
-                _pool(args) as pool:
-            found = simulations(scenarios, args.simulate, seed=args.seed, sampler=args.sampler,
-                                method=args.method, chunk_size=args.chunk_size,
-                                executor=pool, progress=advance)
-        for record, simulation in zip(records, found, strict=True):
-            record["simulation"] = simulation
+    records = [record(s, loaded.catalogue_of(s)) for s in scenarios]
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
+            _pool(args) as pool:
+        found = simulations(scenarios, args.simulate, seed=args.seed, sampler=args.sampler,
+                            method=args.method, chunk_size=args.chunk_size,
+                            executor=pool, progress=advance)
+    for scored, simulation in zip(records, found, strict=True):
+        scored["simulation"] = simulation
     present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 

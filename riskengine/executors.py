@@ -194,3 +194,94 @@ def ordered(pool: Executor | None, func: Callable[..., Any], items: Sequence[Any
         if progress is not None:
             progress(1)
     return out
+
+
+def can_fork() -> bool:
+    """Whether :func:`forked_map` would fork here: a platform with ``fork`` and no thread but
+    this one (a forked child inherits every lock as it was; another thread could hold one)."""
+    import threading
+
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
+def forked_map(work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+    """``[work(item) for item in items]``: the first item in this process, each other in a
+    child forked from it, all at once. A child starts with this process's memory (a loaded
+    catalogue, its trees, ``work`` itself: nothing is pickled on the way there, and closures
+    will do), and sends back its result pickled, so results should be plain values. An
+    exception in a child is raised here as :class:`RuntimeError` naming it; so is a child that
+    dies. Where :func:`can_fork` is false, every item is worked here, one after another."""
+    if len(items) < 2 or not can_fork():
+        return [work(item) for item in items]
+    import gc
+    import signal
+
+    children: list[tuple[int, int]] = []  # (pid, read end of its pipe), not yet collected
+    # What exists now is frozen out of the collector's reach until the work is done: a
+    # collection in a child would otherwise walk, and so copy, every page of the heap, and
+    # one here would walk what does not change while the work runs.
+    gc.freeze()
+    try:
+        for item in items[1:]:
+            read_end, write_end = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's coverage is not collected
+                os.close(read_end)
+                _child(work, item, write_end)
+            os.close(write_end)
+            children.append((pid, read_end))
+        out = [work(items[0])]
+        while children:
+            out.append(_collect(*children.pop(0)))
+        return out
+    finally:
+        gc.unfreeze()
+        for pid, read_end in children:  # the work failed here: the children's is not wanted
+            try:
+                os.close(read_end)
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+
+
+def _child(work: Callable[[Any], Any], item: Any, write_end: int
+           ) -> None:  # pragma: no cover - runs in the forked child
+    """A forked child's whole life: work, send, and leave without running the parent's exit
+    handlers or flushing its buffered output (both are the parent's)."""
+    import pickle
+    import signal
+
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to report
+        try:
+            message = pickle.dumps((True, work(item)), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # every failure goes back to the parent
+            message = pickle.dumps((False, f"{type(exc).__name__}: {exc}"))
+        view = memoryview(message)
+        while view:
+            view = view[os.write(write_end, view):]
+    except BaseException:  # nothing can be sent: the parent sees no result
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _collect(pid: int, read_end: int) -> Any:
+    """A forked child's result, once it has sent it all and ended."""
+    import pickle
+
+    chunks = []
+    try:
+        while chunk := os.read(read_end, 1 << 20):
+            chunks.append(chunk)
+    finally:
+        os.close(read_end)
+        _, status = os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError(f"a worker process ended without its result (status {status})")
+    done, result = pickle.loads(b"".join(chunks))
+    if not done:
+        raise RuntimeError(f"in a worker process: {result}")
+    return result

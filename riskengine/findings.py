@@ -159,8 +159,8 @@ def print_text(validation: Validation, console: Any, quiet: bool = False,
         for name in ("Scenario", "Grade", "Score", "Coverage", "Evidenced", "Sources",
                      "Recency", "Precision"):
             table.add_column(name, justify="left" if name == "Scenario" else "right")
-        for scenario, rel in validation.graded:
-            table.add_row(rich_text(scenario.key), rel.grade, f"{rel.score:.2f}",
+        for scenario, _, rel in validation.graded:
+            table.add_row(rich_text(scenario), rel.grade, f"{rel.score:.2f}",
                           "-" if rel.coverage is None else f"{rel.coverage:.0%}",
                           f"{rel.evidenced:.0%}", f"{rel.sources:.0%}", f"{rel.recency:.0%}",
                           f"{rel.precision:.0%}")

@@ -13,22 +13,28 @@ prefixes) and ``strict`` (warnings count as errors) are applied last.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from riskengine.executors import forked_map
 from riskengine.files import Jobs, readers
 from riskengine.lint import scenario_warnings, unused_factor_warnings
 from riskengine.loading import (
     Catalogue,
+    Placement,
     ScenarioReader,
     absolute,
     check_catalogue,
+    folder_shares,
     gc_relaxed,
     outlook_problems,
+    placement_problems,
+    shares_for,
     yaml_files,
 )
 from riskengine.models import Scenario
@@ -46,7 +52,7 @@ class Validation:
 
     problems: list[Problem]
     files: int
-    graded: list[tuple[Scenario, Reliability]]
+    graded: list[Graded]
     suppressed_inline: list[Problem] = dataclasses.field(default_factory=list)
     suppressed_by_config: list[Problem] = dataclasses.field(default_factory=list)
 
@@ -71,8 +77,8 @@ class Validation:
             "problems": [{"path": p.path, "line": p.line, "col": p.col, "field": p.field,
                           "code": p.code, "severity": p.severity, "message": p.message,
                           "hint": p.hint} for p in self.problems],
-            "scenarios": [{"scenario": s.key, "path": s.source, "reliability": r.to_dict()}
-                          for s, r in self.graded],
+            "scenarios": [{"scenario": g.scenario, "path": g.path,
+                           "reliability": g.reliability.to_dict()} for g in self.graded],
             "statistics": self.statistics,
         }
 
@@ -189,7 +195,7 @@ def _validate(files: list[Path], configs: list[Path], factors_dir: str | Path | 
     kept: list[Problem] = []
     inline: list[Problem] = []
     by_config: list[Problem] = []
-    graded: list[tuple[Scenario, Reliability]] = []
+    graded: list[Graded] = []
     for group in groups:
         settings = group.project.config.validate_
         chosen = matching_codes(select or settings.select or ["ALL"])
@@ -238,10 +244,13 @@ def _config_problems(configs: list[Path], read: set[Path | None]) -> list[Proble
 
 def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_age: int | None,
                     jobs: Jobs = None
-                    ) -> tuple[list[Problem], list[tuple[Scenario, Reliability]], _Read]:
+                    ) -> tuple[list[Problem], list[Graded], _Read]:
     project = group.project
     factor_files, tree_files, scenario_files = (group.factor_files, group.tree_files,
                                                 group.scenario_files)
+    shares = shares_for(jobs, len(scenario_files))
+    if shares > 1:
+        jobs = 1  # no pool of readers: its threads would be forked mid-use
     roots = sorted({project.factors_dir if project.marked else factors_root(f)
                     for f in factor_files})
     if factors_dir is not None:
@@ -275,47 +284,35 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     problems.extend(found)
 
     reader = ScenarioReader(catalogue, trees, project=project)
-    by_folder: dict[Path, list[Scenario]] = defaultdict(list)
-    graded: list[tuple[Scenario, Reliability]] = []
-    resolved: list[tuple[Path, Scenario]] = []
-    grading: PartsCache = {}  # a parent's estimates, shared by its children, graded once
-    with reader.reading_ahead(scenario_files, jobs):
-        for file in scenario_files:
-            scenario, found = reader.resolve(file)
-            problems.extend(found)
-            if scenario is None:
-                continue
-            resolved.append((file, scenario))
-            by_folder[file.parent].append(scenario)
-            parsed = reader.parsed[absolute(file)]
-            if parsed is not None:
-                problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
-                                                  max_evidence_age))
-            graded.append((scenario, reliability(scenario, catalogue, grading)))
+    if shares > 1:
+        # Whole folders a process: a scenario's parents, siblings and outlook lie in its
+        # folder, so each is checked whole by one process, with the catalogue and trees it
+        # inherited. What spans folders is checked below, from what the processes sent back.
+        checked = forked_map(functools.partial(_check_scenarios, reader, max_evidence_age=
+                                               max_evidence_age, jobs=1),
+                             folder_shares(scenario_files, shares))
+    else:
+        checked = [_check_scenarios(reader, list(enumerate(scenario_files)), max_evidence_age,
+                                    jobs)]
+    graded = [g for _, g in sorted((g for c in checked for g in c.graded), key=_first)]
+    for part in checked:
+        problems.extend(part.problems)
     # the rule loading applies, so a tree that validates also loads for compare, report, diff
-    problems.extend(reader.partnership_problems(resolved))
-    valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]
-    problems.extend(reader.with_populations(valid)[1])
-    for folder, folder_scenarios in by_folder.items():
-        # An outlook is a whole folder; a file checked alone is no outlook.
-        whole = len(folder_scenarios) == len(yaml_files(folder))
-        if whole and any(s.probability is not None for s in folder_scenarios):
-            problems.extend(outlook_problems(folder_scenarios))
+    placed = [p for _, p in sorted((p for c in checked for p in c.placed), key=_first)]
+    problems.extend(placement_problems(placed, reader.doc_of))
     # Unused factors need every scenario read: one that cannot be is reported, not as every
     # factor it would have used going unused.
-    judge_unused = bool(factor_files and scenario_files) and all(
-        parsed is not None for parsed in reader.parsed.values())
+    judge_unused = bool(factor_files and scenario_files) and all(c.whole for c in checked)
     if judge_unused:
         # Ids written in any scenario file count as used, valid or not: a typo in one scenario
         # is reported there, not as every factor of the catalogue going unused.
-        named = {factor_id for parsed in reader.parsed.values() if parsed is not None
-                 for factor_id in parsed.file.factors}
-        problems.extend(unused_factor_warnings(catalogue, named))
+        problems.extend(unused_factor_warnings(catalogue, set().union(*(c.named
+                                                                         for c in checked))))
     catalogue_files = [f for root in roots for f in yaml_files(root)]
     read_whole = [*factor_files, *tree_files, *scenario_files, *catalogue_files,
                   *tree_paths.values()]
-    read = _Read([*read_whole, *reader.parsed], {display_path(f) for f in read_whole},
-                 judge_unused)
+    read = _Read([*read_whole, *(f for c in checked for f in c.read)],
+                 {display_path(f) for f in read_whole}, judge_unused)
     return _root_causes(problems, catalogue_files, catalogue), graded, read
 
 
@@ -326,6 +323,70 @@ class _Read:
     files: list[Path]  # every file read, for the suppressions written in them
     whole: set[str]  # those checked whole (shown paths): their suppressions can be unused
     judged_unused: bool  # whether RE606 was checked
+
+
+class Graded(NamedTuple):
+    """A valid scenario's reliability grade, as validate reports it."""
+
+    scenario: str  # its key
+    path: str | None  # its file, as shown
+    reliability: Reliability
+
+
+@dataclass
+class _Checked:
+    """What checking some folders' scenario files found, in plain values: a forked worker
+    sends it back pickled (scenarios and documents would cost more to send than to check)."""
+
+    problems: list[Problem]
+    graded: list[tuple[int, Graded]]  # by the file's place among the files checked
+    placed: list[tuple[int, Placement]]
+    named: set[str]  # factor ids written in the scenario files read
+    whole: bool  # every scenario file read could be parsed
+    read: list[Path]  # every scenario file read, parents included
+
+
+def _check_scenarios(reader: ScenarioReader, files: list[tuple[int, Path]],
+                     max_evidence_age: int | None, jobs: Jobs) -> _Checked:
+    """Check the numbered scenario ``files`` (whole folders of them, when a process checks
+    only some) as far as their folders go: each file, its parents, populations, outlooks."""
+    problems: list[Problem] = []
+    by_folder: dict[Path, list[Scenario]] = defaultdict(list)
+    graded: list[tuple[int, Graded]] = []
+    placed: list[tuple[int, Placement]] = []
+    grading: PartsCache = {}  # a parent's estimates, shared by its children, graded once
+    with reader.reading_ahead([file for _, file in files], jobs):
+        for index, file in files:
+            scenario, found = reader.resolve(file)
+            problems.extend(found)
+            if scenario is None:
+                continue
+            place = reader.placement(file, scenario)
+            if place is not None:
+                placed.append((index, place))
+            by_folder[file.parent].append(scenario)
+            parsed = reader.parsed[absolute(file)]
+            if parsed is not None:
+                problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
+                                                  max_evidence_age))
+            graded.append((index, Graded(scenario.key, scenario.source,
+                                         reliability(scenario, reader.catalogue, grading))))
+    valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]
+    problems.extend(reader.with_populations(valid)[1])
+    for folder, folder_scenarios in by_folder.items():
+        # An outlook is a whole folder; a file checked alone is no outlook.
+        whole = len(folder_scenarios) == len(yaml_files(folder))
+        if whole and any(s.probability is not None for s in folder_scenarios):
+            problems.extend(outlook_problems(folder_scenarios))
+    parsed_files = reader.parsed.values()
+    return _Checked(problems, graded, placed,
+                    {factor_id for parsed in parsed_files if parsed is not None
+                     for factor_id in parsed.file.factors},
+                    all(parsed is not None for parsed in parsed_files), list(reader.parsed))
+
+
+def _first(numbered: tuple[int, Any]) -> int:
+    return numbered[0]
 
 
 def _root_causes(problems: Iterable[Problem], catalogue_files: Iterable[Path],

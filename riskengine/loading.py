@@ -879,7 +879,7 @@ def _number(numbered: tuple[int, Any]) -> int:
 
 def folder_shares(files: Sequence[Path], shares: int) -> list[list[tuple[int, Path]]]:
     """The numbered ``files`` in at most ``shares`` parts of about as many files each, every
-    folder's files in one part."""
+    folder's files in one part, each part in the files' order."""
     folders: dict[Path, list[tuple[int, Path]]] = {}
     for index, file in enumerate(files):
         folders.setdefault(absolute(file).parent, []).append((index, file))
@@ -889,7 +889,7 @@ def folder_shares(files: Sequence[Path], shares: int) -> list[list[tuple[int, Pa
         if len(parts[-1]) >= size and len(parts) < shares:
             parts.append([])
         parts[-1].extend(folder_files)
-    return [part for part in parts if part]
+    return [sorted(part, key=_number) for part in parts if part]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,164 @@
+"""A large project's scenario files are loaded and checked in shares of whole folders, one
+forked process a share (riskengine.executors.forked_map): validate and run must give exactly
+what one process gives, findings across the shares included. The threshold is lowered here so
+a small project is shared out, and forking is allowed whatever threads the test process has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.generate import generate
+from riskengine import cli, executors, loading
+from riskengine.executors import forked_map
+from riskengine.loading import folder_shares
+
+
+@pytest.fixture
+def shared_out(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every project is shared out; counts the shares collected from forked children."""
+    monkeypatch.setattr(loading, "SPLIT_MIN_FILES", 0)
+    monkeypatch.setattr(executors, "can_fork", lambda: True)
+    monkeypatch.setattr(loading, "can_fork", lambda: True)
+    collected: list[int] = []
+    collect = executors._collect
+
+    def counting(pid: int, read_end: int) -> object:
+        collected.append(pid)
+        return collect(pid, read_end)
+
+    monkeypatch.setattr(executors, "_collect", counting)
+    return collected
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _project_with_trouble_across_folders(tmp_path: Path) -> Path:
+    """Four generated folders, and a fifth (in the other share) holding a second file of one
+    scenario key, a file of a partnership that lives in another folder, and a broken file."""
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                    per_scenario=6)
+    (root / "riskengine.toml").write_text("", encoding="utf-8")
+    baseline = (root / "scenarios" / "partnership-000" / "baseline.yaml").read_text(
+        encoding="utf-8")
+    stray = root / "scenarios" / "stray"
+    stray.mkdir()
+    (stray / "variant-2.yaml").write_text(baseline.replace("id: baseline", "id: variant-2"),
+                                          encoding="utf-8")
+    (stray / "odd.yaml").write_text(baseline.replace("id: baseline", "id: odd"),
+                                    encoding="utf-8")
+    (stray / "broken.yaml").write_text("id: broken\ntitle: [\n", encoding="utf-8")
+    return root
+
+
+def test_validate_findings_across_shares_are_those_of_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    monkeypatch.chdir(_project_with_trouble_across_folders(tmp_path))
+    alone = _cli(capsys, "validate", "--format", "json", "--jobs", "1")
+    assert not shared_out
+    shared = _cli(capsys, "validate", "--format", "json", "--jobs", "2")
+    assert len(shared_out) == 1  # this process took one share, a forked child the other
+    assert shared == alone
+    code, out, _ = shared
+    assert code == 1
+    found = {(p["path"], p["code"]) for p in json.loads(out)["problems"]}
+    assert {("scenarios/stray/variant-2.yaml", "RE202"),  # its key is partnership-000's
+            ("scenarios/stray/odd.yaml", "RE502"),  # partnership-000 lives in another folder
+            ("scenarios/stray/broken.yaml", "RE001")} <= found
+    assert len(json.loads(out)["scenarios"]) == 42  # graded, in the order of the files
+    # text output too, with the reliability table
+    assert _cli(capsys, "validate", "--jobs", "2") == _cli(capsys, "validate", "--jobs", "1")
+
+
+def test_run_across_shares_is_one_process_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                    per_scenario=6)
+    monkeypatch.chdir(root)
+    for form in ("json", "csv", "markdown"):
+        alone = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "1")
+        shared = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "2")
+        assert shared == alone and alone[0] == 0
+    assert len(shared_out) == 3
+    # files named out of their folders' order, one twice: records in the order named
+    named = ["scenarios/partnership-003/variant-2.yaml", "scenarios/partnership-000",
+             "scenarios/partnership-003/baseline.yaml", "scenarios/partnership-003/variant-2.yaml"]
+    alone = _cli(capsys, "run", *named, "--format", "json", "--jobs", "1")
+    assert _cli(capsys, "run", *named, "--format", "json", "--jobs", "2") == alone
+    assert [r["scenario"] for r in json.loads(alone[1])][:2] == ["variant-2", "baseline"]
+
+
+def test_run_errors_across_shares_are_those_of_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    monkeypatch.chdir(_project_with_trouble_across_folders(tmp_path))
+    alone = _cli(capsys, "run", "scenarios", "--jobs", "1")
+    shared = _cli(capsys, "run", "scenarios", "--jobs", "2")
+    assert shared == alone
+    code, out, err = shared
+    assert code == 1 and not out
+    assert "scenarios/stray/variant-2.yaml" in err and "[RE202]" in err
+    assert "[RE502]" in err and "scenarios/stray/broken.yaml" in err
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), min_size=1, max_size=40),
+       st.integers(1, 4))
+def test_folder_shares_keep_folders_whole(picks: list[tuple[int, int]], shares: int) -> None:
+    files = [Path(f"f{folder}") / f"s{name}.yaml" for folder, name in picks]
+    parts = folder_shares(files, shares)
+    assert 1 <= len(parts) <= shares and all(parts)
+    numbered = sorted(item for part in parts for item in part)
+    assert numbered == list(enumerate(files))  # every file once, with its place
+    homes = {}
+    for k, part in enumerate(parts):
+        assert [index for index, _ in part] == sorted(
+            index for index, _ in part if homes.setdefault(files[index].parent, k) == k)
+    assert len(parts) <= len({f.parent for f in files})
+
+
+def _square_here_or_fail(item: int) -> tuple[int, bool]:
+    if item == 3:
+        raise ValueError("no threes")
+    if item == 4:
+        os._exit(7)  # a child that dies without a word
+    return item * item, True
+
+
+def test_forked_map_gives_results_in_order_and_reports_failures() -> None:
+    parent = os.getpid()
+    seen = forked_map(lambda item: (item, os.getpid()), [1, 2, 5])
+    assert [item for item, _ in seen] == [1, 2, 5]
+    assert seen[0][1] == parent and len({pid for _, pid in seen}) == 3
+    with pytest.raises(RuntimeError, match="in a worker process: ValueError: no threes"):
+        forked_map(_square_here_or_fail, [1, 3])
+    with pytest.raises(RuntimeError, match="ended without its result"):
+        forked_map(_square_here_or_fail, [1, 4])
+
+
+def test_forked_map_stops_its_children_when_the_work_here_fails() -> None:
+    def slow_elsewhere(item: int) -> int:
+        if item == 0:
+            raise KeyboardInterrupt
+        time.sleep(30)
+        return item
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        forked_map(slow_elsewhere, [0, 1, 2])
+    assert time.monotonic() - started < 10  # not waiting for the sleeping children
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # and none left behind

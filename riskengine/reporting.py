@@ -178,7 +178,25 @@ def _json_chunks(value: Any, depth: int) -> Iterator[str]:
 def json_text(dumped: str) -> str:
     """JSON text (as dumped) with the terminal-active characters json leaves raw escaped: the
     same data, safe to print."""
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped) + "\n"
+    return _escaped(dumped) + "\n"
+
+
+def _escaped(dumped: str) -> str:
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+
+
+def json_row(record: Any) -> str:
+    """``record`` as :func:`to_json` writes one item of a long list: one line. Rows made where
+    the records are (on the workers that loaded them) and joined by :func:`json_of_rows` are
+    the text of the whole list, without the records sent back and dumped here."""
+    return _escaped(json.dumps(record, ensure_ascii=False, allow_nan=False))
+
+
+def json_of_rows(rows: Sequence[str]) -> str:
+    """:func:`to_json` of the list of records whose :func:`json_row` these are."""
+    if len(rows) <= LONG_LIST:  # a short list is indented throughout: read back, written so
+        return to_json([json.loads(row) for row in rows])
+    return "[" + ",".join(f"\n  {row}" for row in rows) + "\n]\n"
 
 
 def fmt(value: float | None, digits: int = 1) -> str:

@@ -182,9 +182,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from riskengine.parallel import simulations
 
-    loaded = load_projects(args, args.scenarios)
-    scenarios = loaded.scenarios
-    records = [record(s, loaded.catalogue_of(s)) for s in scenarios]
+    # the scenarios for the simulations, with their records made where they were loaded
+    pairs = load_projects(args, args.scenarios, each=lambda s, c: (s, record(s, c)))
+    scenarios = [scenario for scenario, _ in pairs]
+    records = [scored for _, scored in pairs]
     with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
             _pool(args) as pool:
         found = simulations(scenarios, args.simulate, seed=args.seed, sampler=args.sampler,

@@ -975,7 +975,7 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
     loaded: list[tuple[Project, Catalogue, TreeSet, list[tuple[int, Any]]]] = []
     homes: dict[str, tuple[Path, str, str | None]] = {}  # key -> its file, shown, project
     for project, numbers in groups.values():
-        shares = shares_for(jobs, len(numbers)) if each is not None else 1
+        shares = shares_for(jobs, len(numbers))
         try:
             catalogue = load_catalogue(factors if factors is not None else project.factors_dir,
                                        1 if shares > 1 else jobs)

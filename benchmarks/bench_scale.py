@@ -76,7 +76,7 @@ if old:  # the former loader: every chain folded whole, list membership, default
                     out.append(file)
         return out
     loading.scenario_paths = scenario_paths
-catalogue = loading.load_catalogue(root / "factors", jobs=1)
+catalogue = loading.load_catalogue(root / "factors")
 start, cpu = time.perf_counter(), time.process_time()
 if what == "validate":
     from riskengine.validation import validate

@@ -43,7 +43,7 @@ from riskengine.models import (
     kind_problems,
 )
 from riskengine.problems import InputError, Problem, display_path
-from riskengine.project import Project, find_project, project_root
+from riskengine.project import Finder, Project, find_project, project_root
 from riskengine.trees import (
     TreeSet,
     attach_populations,
@@ -138,15 +138,17 @@ def find_factors_dir(start: str | Path | None = None) -> Path:
 # the catalogue
 
 
-def check_catalogue(path: str | Path, jobs: Jobs = None
-                    ) -> tuple[Catalogue, list[Problem]]:
+def check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     """Read every factor file below ``path``; return what is valid and every problem.
-    ``jobs``: worker processes reading a large catalogue (:class:`ReadAhead`)."""
+
+    In this process, whatever its size: factor files are small and quick to read, and a pool
+    of readers did not pay for its start (2,000 files: 1.67 s to validate one of them with
+    the pool, 1.03 s without; 5,000: 2.22 s against 2.00 s)."""
     with gc_relaxed():
-        return _check_catalogue(path, jobs)
+        return _check_catalogue(path)
 
 
-def _check_catalogue(path: str | Path, jobs: Jobs) -> tuple[Catalogue, list[Problem]]:
+def _check_catalogue(path: str | Path) -> tuple[Catalogue, list[Problem]]:
     root = Path(path)
     problems: list[Problem] = []
     if not root.exists():
@@ -155,27 +157,25 @@ def _check_catalogue(path: str | Path, jobs: Jobs) -> tuple[Catalogue, list[Prob
     factors: dict[str, Factor] = {}
     paths: dict[str, Path] = {}
     docs: dict[str, Document] = {}
-    files = yaml_files(root)
-    with ReadAhead(files, jobs) as ahead:
-        for file in files:
-            factor, doc, found = _parse(file, Factor, ahead.read)
-            problems.extend(found)
-            if factor is None or doc is None:
-                continue
-            if factor.id in factors:
-                problems.append(doc.problem(("id",), f"factor id {factor.id!r} is already "
-                                            f"defined in {display_path(paths[factor.id])}",
-                                            "RE202"))
-                continue
-            factors[factor.id] = factor
-            paths[factor.id] = file
-            docs[factor.id] = doc
+    for file in yaml_files(root):
+        factor, doc, found = _parse(file, Factor)
+        problems.extend(found)
+        if factor is None or doc is None:
+            continue
+        if factor.id in factors:
+            problems.append(doc.problem(("id",), f"factor id {factor.id!r} is already "
+                                        f"defined in {display_path(paths[factor.id])}",
+                                        "RE202"))
+            continue
+        factors[factor.id] = factor
+        paths[factor.id] = file
+        docs[factor.id] = doc
     return Catalogue(factors, paths, root, docs), problems
 
 
-def load_catalogue(path: str | Path = "factors", jobs: Jobs = None) -> Catalogue:
+def load_catalogue(path: str | Path = "factors") -> Catalogue:
     """Load the factor catalogue from a folder (or one file); raise on any problem."""
-    catalogue, problems = check_catalogue(path, jobs)
+    catalogue, problems = check_catalogue(path)
     if problems:
         raise InputError(problems)
     if not catalogue:
@@ -795,7 +795,7 @@ def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeS
                     tree: str | None, project: Project | None, jobs: Jobs) -> list[Scenario]:
     if catalogue is None:
         project = project or find_project(files[0])
-        catalogue = load_catalogue(project.factors_dir, jobs)
+        catalogue = load_catalogue(project.factors_dir)
         if trees is None:
             trees = load_trees(catalogue, project.models_dir)
     if trees is None:
@@ -962,14 +962,15 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
     """Each project's catalogue, trees and the numbered scenarios of its files (or ``each`` of
     them), numbered by the file's place in ``files``."""
     # with one catalogue for all, the first file's project gives the trees and defaults
-    forced = find_project(files[0]) if factors is not None else None
+    finder = Finder()
+    forced = finder.find(files[0]) if factors is not None else None
     of_folder: dict[Path, Project] = {}  # a file's folder -> its project, walked up once
     groups: dict[Path, tuple[Project, list[int]]] = {}
     problems: list[Problem] = []
     for index, file in enumerate(files):
         folder = absolute(file).parent
         if folder not in of_folder:
-            of_folder[folder] = forced or find_project(file)
+            of_folder[folder] = forced or finder.find(file)
         project = of_folder[folder]
         groups.setdefault(project.root, (project, []))[1].append(index)
     loaded: list[tuple[Project, Catalogue, TreeSet, list[tuple[int, Any]]]] = []
@@ -977,8 +978,7 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
     for project, numbers in groups.values():
         shares = shares_for(jobs, len(numbers))
         try:
-            catalogue = load_catalogue(factors if factors is not None else project.factors_dir,
-                                       1 if shares > 1 else jobs)
+            catalogue = load_catalogue(factors if factors is not None else project.factors_dir)
             trees = load_trees(catalogue, None if factors is not None else project.models_dir)
             if tree is not None and tree != DEFAULT_TREE and tree not in trees:
                 where = display_path(trees.root or project.models_dir)

@@ -235,22 +235,9 @@ def _is_layout(folder: Path) -> bool:
     return _exists((folder / "factors").is_dir) and _exists((folder / "scenarios").is_dir)
 
 
-def _find(start: Path) -> tuple[Path, Path | None] | None:
-    for folder in (start, *start.parents):
-        found = config_file(folder)
-        if found is not None:
-            return folder, found
-        if _is_layout(folder):
-            return folder, None
-    return None
-
-
 def project_root(start: str | Path) -> tuple[Path, Path | None] | None:
     """The root of the project ``start`` belongs to and its config file, or None."""
-    here = Path(os.path.abspath(start))
-    if not _exists(here.is_dir):
-        here = here.parent
-    return _find(here)
+    return Finder().root(start)
 
 
 def find_project(start: str | Path | None = None) -> Project:
@@ -260,21 +247,64 @@ def find_project(start: str | Path | None = None) -> Project:
     does not contain ``start`` is the catalogue (the layout of earlier versions), else
     ``./factors``. Raise :class:`InputError` when the config file has problems.
     """
-    start = Path(start) if start is not None else Path.cwd()
-    found = project_root(start)
-    if found is None:
-        return _legacy(start)
-    return _configured(*found)
+    return Finder().find(start if start is not None else Path.cwd())
 
 
 def check_project(start: str | Path) -> tuple[Project, list[Problem]]:
     """Like :func:`find_project`, returning the config's problems instead of raising."""
-    try:
-        return find_project(start), []
-    except InputError as exc:
-        found = project_root(start)
-        root = found[0] if found else Path(os.path.abspath(start))
-        return Project(root, found[1] if found else None), exc.problems
+    return Finder().check(start)
+
+
+class Finder:
+    """:func:`find_project` and :func:`check_project` for the many folders of one command:
+    each folder on the way up is looked at once, and each config read once (500 folders of
+    scenarios walked up to their root one by one took 0.3 s)."""
+
+    def __init__(self) -> None:
+        self._roots: dict[Path, tuple[Path, Path | None] | None] = {}
+        self._projects: dict[Path, tuple[Project, list[Problem]]] = {}
+
+    def root(self, start: str | Path) -> tuple[Path, Path | None] | None:
+        """:func:`project_root` of ``start``."""
+        here = Path(os.path.abspath(start))
+        if not _exists(here.is_dir):
+            here = here.parent
+        walked: list[Path] = []
+        found = None
+        for folder in (here, *here.parents):
+            if folder in self._roots:
+                found = self._roots[folder]
+                break
+            walked.append(folder)
+            config = config_file(folder)
+            if config is not None:
+                found = (folder, config)
+                break
+            if _is_layout(folder):
+                found = (folder, None)
+                break
+        for folder in walked:  # below a root, every folder has that root
+            self._roots[folder] = found
+        return found
+
+    def check(self, start: str | Path) -> tuple[Project, list[Problem]]:
+        """:func:`check_project` of ``start``."""
+        found = self.root(start)
+        if found is None:
+            return _legacy(Path(start)), []
+        if found[0] not in self._projects:
+            try:
+                self._projects[found[0]] = (_configured(*found), [])
+            except InputError as exc:
+                self._projects[found[0]] = (Project(*found), exc.problems)
+        return self._projects[found[0]]
+
+    def find(self, start: str | Path) -> Project:
+        """:func:`find_project` of ``start``."""
+        project, problems = self.check(start)
+        if problems:
+            raise InputError(problems)
+        return project
 
 
 def _legacy(start: Path) -> Project:

@@ -39,7 +39,7 @@ from riskengine.loading import (
 )
 from riskengine.models import Scenario
 from riskengine.problems import Problem, display_path, matching_codes
-from riskengine.project import CONFIG_NAME, PYPROJECT, Project, check_project, read_config
+from riskengine.project import CONFIG_NAME, PYPROJECT, Finder, Project, read_config
 from riskengine.reliability import PartsCache, Reliability, reliability
 from riskengine.suppressions import apply as apply_suppressions
 from riskengine.suppressions import compile_per_file_ignores, statistics
@@ -127,6 +127,7 @@ def _groups(files: list[Path], factors_dir: str | Path | None
     # What a file is follows from its folder as written (the checks below read no more of
     # it): worked out once per folder, not per file (a tenth of validating 5,000 files).
     kinds: dict[str, list[Path]] = {}
+    finder = Finder()
     for file in files:
         written = os.path.dirname(file)
         into = kinds.get(written)
@@ -134,7 +135,7 @@ def _groups(files: list[Path], factors_dir: str | Path | None
             folder = absolute(file).parent
             if folder not in by_folder:
                 # a config read from several folders reports once: validate keeps a set
-                project, found = check_project(file)
+                project, found = finder.check(file)
                 problems.extend(found)
                 by_folder[folder] = project
             project = by_folder[folder]
@@ -249,8 +250,6 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     factor_files, tree_files, scenario_files = (group.factor_files, group.tree_files,
                                                 group.scenario_files)
     shares = shares_for(jobs, len(scenario_files))
-    if shares > 1:
-        jobs = 1  # no pool of readers: its threads would be forked mid-use
     roots = sorted({project.factors_dir if project.marked else factors_root(f)
                     for f in factor_files})
     if factors_dir is not None:
@@ -262,7 +261,7 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     problems: list[Problem] = []
     catalogue = Catalogue({}, root=roots[0] if roots else None)
     for root in roots:
-        part, found = check_catalogue(root, jobs)
+        part, found = check_catalogue(root)
         problems.extend(found)
         for factor_id in part:
             if factor_id not in catalogue.factors:

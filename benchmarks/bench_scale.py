@@ -11,11 +11,11 @@ Each figure is printed beside a baseline measured in the same run:
 * loading: ``load_scenarios`` and ``validate`` of 5,000 generated scenario files, and a chain
   of 1,000 ``extends``, against the former loader (each chain folded whole, quadratic path
   deduplication, default GC thresholds): same digest. The current loader is measured twice:
-  in one process (``jobs=1``) and reading the files on worker processes (default ``jobs``:
-  every core); the whole ``riskengine validate`` and ``riskengine run`` commands likewise,
-  with ``--jobs 1`` and without. A row "YAML by ruamel" reads every file with ruamel
-  (``RISKENGINE_RUAMEL_YAML=1``), as before the fast reader, yaml-rs; the former loader's
-  baseline reads with ruamel too.
+  in one process (``jobs=1``) and on every core (default ``jobs``: whole folders a forked
+  process, riskengine.executors.forked_map); the whole ``riskengine validate``, ``run`` and
+  ``run --simulate 1`` commands likewise, with ``--jobs 1`` and without. A row "YAML by
+  ruamel" reads every file with ruamel (``RISKENGINE_RUAMEL_YAML=1``), as before the fast
+  reader, yaml-rs; the former loader's baseline reads with ruamel too.
 
 Every figure is wall time, CPU time and peak RSS of its own subprocess, with the load average.
 
@@ -181,7 +181,7 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
         for name, r in ((label + " (old)", base),
                         ("  current loader, YAML by ruamel, jobs=1", ruamel),
                         ("  current loader, jobs=1", serial),
-                        ("  current loader, files read on every core", parallel)):
+                        ("  current loader, folders on every core", parallel)):
             print(f"{name:46} {r['seconds']:7.2f} {r['cpu']:7.2f} "
                   f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
                   f"{loadavg():>5}")
@@ -192,6 +192,8 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
           f"{'load':>5}")
     for label, argv in ((f"riskengine validate, {scenarios:,} files + 2,000 factors",
                          ["validate", "--quiet", "--format", "json", "factors", "scenarios"]),
+                        (f"riskengine run, {scenarios:,} files",
+                         ["run", "scenarios", "--format", "json"]),
                         (f"riskengine run --simulate 1, {scenarios:,} files",
                          ["run", "scenarios", "--simulate", "1", "--method", "mc",
                           "--format", "json"])):
@@ -199,7 +201,7 @@ def bench_load(tmp: Path, scenarios: int, chain: int) -> None:
         serial = run_child(COMMAND_CHILD, str(many), *argv, "--jobs", "1")
         new = run_child(COMMAND_CHILD, str(many), *argv)
         for name, r in ((label + " --jobs 1, YAML by ruamel", base),
-                        ("  --jobs 1", serial), ("  files read on every core", new)):
+                        ("  --jobs 1", serial), ("  folders on every core", new)):
             print(f"{name:54} {r['seconds']:7.2f} {r['cpu']:7.2f} "
                   f"{r['seconds'] / base['seconds']:6.2f} {r['rss_mb']:7.0f} {r['digest']:>13} "
                   f"{loadavg():>5}")

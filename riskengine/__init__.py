@@ -32,6 +32,7 @@ _EXPORTS = {
     "load_scenarios": "riskengine.loading",
     "Catalogue": "riskengine.loading",
     "load_project_scenarios": "riskengine.loading",
+    "apply_project_scenarios": "riskengine.loading",
     "Loaded": "riskengine.loading",
     "find_project": "riskengine.project",
     "Project": "riskengine.project",

@@ -811,7 +811,8 @@ def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeS
 
 def _read_all(files: list[Path], reader: ScenarioReader, jobs: Jobs = None
               ) -> list[Scenario]:
-    return [scenario for _, _, scenario in _applied(files, reader, jobs, None, 1)]
+    return [scenario for _, _, scenario in _applied(files, reader, jobs, None,
+                                                    shares_for(jobs, len(files)))]
 
 
 @dataclass

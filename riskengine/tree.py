@@ -394,10 +394,12 @@ def evaluate(tree: CompiledTree, s: FloatArray,
         cols = np.searchsorted(tree.linear_nodes, batched)
         # one pass over the samples for every linear node (the risk and opportunity indices of
         # the default tree are one (n, k) @ (k, 2) product, as in the flat formula)
-        values[:, batched] = s2 @ tree.linear_matrix[:, cols] + tree.linear_const[cols]
-        # weights that sum to 1 up to rounding can carry a mean of values in [0, 1] a hair
-        # past 1 (1.0000000000000002): every node's value is in [0, 1]
-        np.clip(values[:, batched], 0.0, 1.0, out=values[:, batched])
+        linear = s2 @ tree.linear_matrix[:, cols]
+        linear += tree.linear_const[cols]
+        # Weights that sum to 1 up to rounding can carry a mean of values in [0, 1] a hair
+        # past 1 (1.0000000000000002): every node's value is in [0, 1]. (Clipped before it is
+        # written: `out=values[:, batched]` clipped a copy, which the fancy index makes.)
+        values[:, batched] = np.clip(linear, 0.0, 1.0, out=linear)
     done = set(batched.tolist())
     for j, node in enumerate(tree.nodes):
         if j in done:

@@ -133,3 +133,24 @@ def test_scaling_weights_of_a_kind_changes_nothing(scenario: Scenario, c: float,
         e.model_copy(update={"weight": e.weight * c}) if e.factor.kind == kind else e
         for e in scenario.estimates)})
     assert score(scaled).stability == pytest.approx(score(scenario).stability, abs=1e-9)
+
+
+def test_indices_stay_in_their_range_when_the_weights_sum_past_one_by_rounding() -> None:
+    """Weights that sum to 1 only up to rounding carried every opportunity at its best to an
+    index of 1.0000000000000004: the clip meant to stop it clipped a copy (the nodes were
+    picked by a fancy index) and left the node's value as it was."""
+    weights = [0.05, 0.05, 1 / 3, 0.05, 0.3, 0.7, 0.05, 0.1, 0.3, 0.1, 0.7, 0.35, 0.2, 0.7,
+               0.7, 0.35]
+    estimates = []
+    for i, weight in enumerate(weights):
+        kind = "opportunity" if i % 2 else "risk"
+        factor = Factor(id=f"f{i}", name=f"F{i}", kind=kind, description="x",
+                        scale=Scale(min=0, max=10, unit="score"), higher_means="more",
+                        weight=weight)
+        best = 10 if kind == "opportunity" else 0
+        estimates.append(Estimate(factor=factor, low=best, mode=best, high=best, fixed=True,
+                                  weight=weight))
+    result = score(Scenario(id="edge", title="Edge", partnership="p",
+                            estimates=tuple(estimates)))
+    assert result.opportunity_index == 1.0 and result.risk_index == 0.0
+    assert result.stability == 100.0

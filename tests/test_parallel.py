@@ -391,12 +391,20 @@ def test_a_warmed_fork_server_gives_workers_one_blas_thread() -> None:
     # the server's own environment, which its workers inherit, read while it imports
     code = """
 import os
+import time
 from multiprocessing import forkserver
 from riskengine.executors import warm_workers
 os.environ.pop("OMP_NUM_THREADS", None)
 warm_workers()
 assert "OMP_NUM_THREADS" not in os.environ
 pid = forkserver._forkserver._forkserver_pid
+# until the server has started the interpreter, /proc shows the environment this process
+# began with (on a busy machine that took long enough to be read: a flaky failure)
+for _ in range(2000):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        if b"forkserver" in f.read():
+            break
+    time.sleep(0.005)
 with open(f"/proc/{pid}/environ", "rb") as f:
     print([v for v in f.read().split(b"\\0") if v.startswith(b"OMP_NUM_THREADS=")])
 """

@@ -176,3 +176,26 @@ def test_forked_map_stops_its_children_when_the_work_here_fails(tmp_path: Path) 
     for child in tmp_path.iterdir():  # stopped and reaped: no such process any more
         with pytest.raises(ProcessLookupError):
             os.kill(int(child.name), 0)
+
+
+def test_hostile_files_in_a_forked_share_give_one_process_findings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    """Every hostile file of tests/test_hostile.py that cannot crash a process, as a scenario
+    file in the folder a forked child checks, and a folder named like a file: the findings,
+    their lines and the exit codes are those of one process, for validate and run."""
+    from .test_hostile import CAN_CRASH_THE_PROCESS, HOSTILE
+
+    root = _project_with_trouble_across_folders(tmp_path)
+    stray = root / "scenarios" / "stray"
+    for name, content, _ in HOSTILE:
+        if name not in CAN_CRASH_THE_PROCESS:
+            (stray / f"{name}.yaml").write_bytes(content)
+    (stray / "folder.yaml").mkdir()
+    monkeypatch.chdir(root)
+    for argv in (("validate", "--format", "json"), ("run", "scenarios")):
+        alone = _cli(capsys, *argv, "--jobs", "1")
+        shared = _cli(capsys, *argv, "--jobs", "2")
+        assert shared == alone
+        assert alone[0] == 1 and "huge.yaml" in alone[1] + alone[2]
+    assert len(shared_out) == 2

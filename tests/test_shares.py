@@ -16,9 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate import generate
-from riskengine import cli, executors, loading
+from riskengine import executors, loading
 from riskengine.executors import forked_map
 from riskengine.loading import folder_shares
+
+from .test_parallel_loading import _cli
 
 
 @pytest.fixture
@@ -36,12 +38,6 @@ def shared_out(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(executors, "_collect", counting)
     return collected
-
-
-def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _project_with_trouble_across_folders(tmp_path: Path) -> Path:
@@ -85,9 +81,8 @@ def test_validate_findings_across_shares_are_those_of_one_process(
 def test_run_across_shares_is_one_process_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
         shared_out: list[int]) -> None:
-    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
-                    per_scenario=6)
-    monkeypatch.chdir(root)
+    monkeypatch.chdir(generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                               per_scenario=6))
     for form in ("json", "csv", "markdown"):
         alone = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "1")
         shared = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "2")

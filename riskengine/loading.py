@@ -881,9 +881,9 @@ def _number(numbered: tuple[int, Any]) -> int:
 def folder_shares(files: Sequence[Path], shares: int) -> list[list[tuple[int, Path]]]:
     """The numbered ``files`` in at most ``shares`` parts of about as many files each, every
     folder's files in one part, each part in the files' order."""
-    folders: dict[Path, list[tuple[int, Path]]] = {}
-    for index, file in enumerate(files):
-        folders.setdefault(absolute(file).parent, []).append((index, file))
+    folders: dict[str, list[tuple[int, Path]]] = {}
+    for index, file in enumerate(files):  # by text: a Path made per file cost 0.1 s at 5,000
+        folders.setdefault(os.path.dirname(os.path.abspath(file)), []).append((index, file))
     parts: list[list[tuple[int, Path]]] = [[]]
     size = math.ceil(len(files) / shares)
     for folder_files in folders.values():

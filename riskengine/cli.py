@@ -338,10 +338,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     # the projects' other trees are shown beside the scenarios' own
     alternatives = list({id(t): t for group in loaded.groups
                          for t in group.trees.trees.values()}.values())
-    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance:
+    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
+            _pool(args) as pool:
         text = build_report(scenarios, n=args.simulate, seed=args.seed, title=args.title,
                             sobol_n=args.sobol_n, catalogues=loaded.catalogues,
-                            progress=advance, alternatives=alternatives)
+                            progress=advance, alternatives=alternatives, executor=pool)
     write_atomic(args.output, text)
     if not args.quiet:
         print(f"wrote {args.output} ({len(text.encode()):,} bytes)", file=sys.stderr)
@@ -670,6 +671,7 @@ def _args_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sobol-n", type=sobol_n, default=2048, metavar="N",
                    help="Sobol base sample size for the drivers section (default 2048; a "
                         "power of two from 64)")
+    _add_parallel(p)
     _add_common(p)
 
 

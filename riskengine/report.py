@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from typing import Any
 
 import numpy as np
@@ -87,6 +88,11 @@ def band_span(band: str) -> str:
     return f'<span class="band {esc(band)}">{esc(band)}</span>'
 
 
+def _drivers_of(baseline: Scenario, sobol_n: int, seed: int) -> dict[str, Any]:
+    """The drivers section's analysis of one baseline (top level: picklable for a pool)."""
+    return sensitivity(baseline, n=sobol_n, seed=seed).to_dict()
+
+
 def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
     groups: dict[str, list[Scenario]] = {}
     for s in scenarios:
@@ -94,42 +100,55 @@ def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
     return groups
 
 
+# From this many partnerships, a report given an executor computes their baselines'
+# sensitivities on its workers; below it, on a thread here (starting workers costs more than
+# a few analyses).
+SHARE_DRIVERS_FROM = 8
+
+
 def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
                  sobol_n: int = 2048, title: str = "Partnership stability report",
                  catalogue: Mapping[str, Factor] | None = None,
                  progress: Progress | None = None,
                  alternatives: Sequence[TreeFile] = (),
-                 catalogues: Mapping[str, Mapping[str, Factor]] | None = None) -> str:
+                 catalogues: Mapping[str, Mapping[str, Factor]] | None = None,
+                 executor: Executor | None = None) -> str:
     """The report's HTML text for ``scenarios`` (files of one or several partnerships).
 
     ``catalogue`` lets each headline's reliability grade include catalogue coverage
     (``catalogues``: each scenario's own, by key, for scenarios of several projects);
     ``alternatives`` are other trees of the project, each shown scoring the same scenarios
-    beside the scenarios' own.
+    beside the scenarios' own. ``executor``: where the comparison's simulations (and, for
+    many partnerships, the sensitivities) run; the text is the same wherever they do.
     """
     groups = _by_partnership(scenarios)
     baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
-    # The baselines' sensitivities need nothing from compare: they run on a second thread
-    # while compare simulates (numpy releases the GIL in its array loops). Each is seeded on
-    # its own, so the numbers do not depend on which finishes first. A daemon thread: Ctrl-C
-    # during compare ends the command without waiting for it.
-    found: dict[str, Any] = {}
+    if executor is not None and len(baselines) >= SHARE_DRIVERS_FROM:
+        # each analysis is seeded on its own: the same numbers on any worker
+        pending = [executor.submit(_drivers_of, b, sobol_n, seed) for b in baselines.values()]
+        comparison = compare(scenarios, n=n, seed=seed, progress=progress, executor=executor)
+        found: dict[str, Any] = {"value": [future.result() for future in pending]}
+    else:
+        found = {}
 
-    def drivers() -> None:
-        try:
-            found["value"] = [sensitivity(b, n=sobol_n, seed=seed).to_dict()
-                              for b in baselines.values()]
-        except BaseException as exc:  # handed to the caller's thread below
-            found["error"] = exc
+        # The baselines' sensitivities need nothing from compare: they run on a second
+        # thread while compare simulates (numpy releases the GIL in its array loops). Each
+        # is seeded on its own, so the numbers do not depend on which finishes first. A
+        # daemon thread: Ctrl-C during compare ends the command without waiting for it.
+        def drivers() -> None:
+            try:
+                found["value"] = [_drivers_of(b, sobol_n, seed) for b in baselines.values()]
+            except BaseException as exc:  # handed to the caller's thread below
+                found["error"] = exc
 
-    worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
-    worker.start()
-    # One simulation per scenario for the whole report: compare's, which every section and
-    # chart below reads (the outlooks mix these same draws or exact laws).
-    comparison = compare(scenarios, n=n, seed=seed, progress=progress)
-    worker.join()
-    if "error" in found:
-        raise found["error"]
+        worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
+        worker.start()
+        # One simulation per scenario for the whole report: compare's, which every section
+        # and chart below reads (the outlooks mix these same draws or exact laws).
+        comparison = compare(scenarios, n=n, seed=seed, progress=progress, executor=executor)
+        worker.join()
+        if "error" in found:
+            raise found["error"]
     sensitivities = dict(zip(baselines, found["value"], strict=True))
     results = {r.key: r for r in comparison.results}
     sims = {s.key: s for s in comparison.simulations}

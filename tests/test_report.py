@@ -430,3 +430,33 @@ def test_report_raises_what_the_sensitivity_thread_raised(
     with pytest.raises(ValueError, match="sensitivity failed"):
         report_module.build_report(load_scenarios(ROOT / "scenarios/japan-uk"), n=200,
                                    sobol_n=64)
+
+
+def test_report_on_an_executor_is_the_same_text(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an executor, the comparison and (for many partnerships) the baselines' analyses
+    run on its workers: the report is the same text as built here alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmarks.generate import generate
+    from riskengine import report as report_module
+    from riskengine.loading import load_project_scenarios
+
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=9, per_folder=3, per_scenario=6)
+    scenarios = load_project_scenarios([root / "scenarios"], jobs=1).scenarios
+    monkeypatch.setattr(report_module, "SHARE_DRIVERS_FROM", 2)  # three partnerships
+    alone = report_module.build_report(scenarios, n=400, sobol_n=64)
+    with ThreadPoolExecutor(2) as pool:
+        shared = report_module.build_report(scenarios, n=400, sobol_n=64, executor=pool)
+    assert shared == alone
+
+
+def test_report_takes_jobs_and_an_executor(project: Path, cli: Runner) -> None:
+    out = project / "r.html"
+    proc = cli("report", "scenarios", "--jobs", "1", "--executor", "local", "--simulate",
+               "500", "--sobol-n", "64", "-q", "-o", str(out), cwd=project)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    proc = cli("report", "scenarios", "--jobs", "0", "-o", str(out),
+               cwd=project)
+    assert proc.returncode == 2 and "--jobs" in proc.stderr

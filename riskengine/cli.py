@@ -707,7 +707,7 @@ def _args_sweep(p: argparse.ArgumentParser) -> None:
 
 
 def _add_parallel(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--jobs", type=positive_int, metavar="N",
+    p.add_argument("--jobs", type=jobs, metavar="N",
                    help="worker processes (default: every core); the numbers are the same "
                         "for any N")
     p.add_argument("--executor", default="process", metavar="WHERE",
@@ -744,6 +744,21 @@ def _whole_number(text: str, minimum: int) -> int:
 
 def positive_int(text: str) -> int:
     return _whole_number(text, 1)
+
+
+# Processes per core, at most: more only compete for the cores, and a typo (--jobs 1000) would
+# start a thousand worker processes, or fork as many copies of a loaded project.
+JOBS_PER_CORE = 4
+
+
+def jobs(text: str) -> int:
+    value = _whole_number(text, 1)
+    cores = os.cpu_count() or 1
+    if value > JOBS_PER_CORE * cores:
+        raise argparse.ArgumentTypeError(
+            f"at most {JOBS_PER_CORE * cores} ({JOBS_PER_CORE} per core, {cores} here), got "
+            f"{text[:40]}")
+    return value
 
 
 # Limits of the numeric flags. Draws: summaries are streamed, so memory does not grow with
@@ -817,7 +832,7 @@ def _args_validate(p: argparse.ArgumentParser) -> None:
                    help="count findings per code, and those suppressed inline and by "
                         "per-file-ignores, instead of listing them (json: always included; "
                         "github/sarif: on stderr)")
-    p.add_argument("--jobs", type=positive_int, metavar="N",
+    p.add_argument("--jobs", type=jobs, metavar="N",
                    help="processes reading the files of a large project (default: every core); "
                         "the findings are the same for any N")
     _add_common(p)

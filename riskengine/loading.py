@@ -1032,7 +1032,8 @@ def shares_for(jobs: Jobs, files: int) -> int:
     it and this process can fork them, else one (this one)."""
     if isinstance(jobs, Readers):
         jobs = jobs.jobs
-    count = default_jobs() if jobs is None else jobs
+    # no more shares than cores: each is a whole process working at full speed
+    count = min(default_jobs(), default_jobs() if jobs is None else jobs)
     return count if count > 1 and files >= SPLIT_MIN_FILES and can_fork() else 1
 
 

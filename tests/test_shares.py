@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from benchmarks.generate import generate
 from riskengine import executors, loading
+from riskengine.cli import main
 from riskengine.executors import forked_map
 from riskengine.loading import folder_shares
 
@@ -27,6 +28,7 @@ from .test_parallel_loading import _cli
 def shared_out(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every project is shared out; counts the shares collected from forked children."""
     monkeypatch.setattr(loading, "SPLIT_MIN_FILES", 0)
+    monkeypatch.setattr(loading, "default_jobs", lambda: 2)  # shares are capped at the cores
     monkeypatch.setattr(executors, "can_fork", lambda: True)
     monkeypatch.setattr(loading, "can_fork", lambda: True)
     collected: list[int] = []
@@ -194,3 +196,19 @@ def test_hostile_files_in_a_forked_share_give_one_process_findings(
         assert shared == alone
         assert alone[0] == 1 and "huge.yaml" in alone[1] + alone[2]
     assert len(shared_out) == 2
+
+
+def test_jobs_beyond_four_a_core_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo of --jobs would start as many worker processes, or fork as many copies of a
+    loaded project: refused as a usage error, before any file is read."""
+    monkeypatch.chdir(tmp_path)
+    limit = 4 * (os.cpu_count() or 1)
+    for command in (["validate", "nothing"], ["run", "nothing"], ["compare", "nothing"],
+                    ["report", "nothing", "-o", "r.html"]):
+        for value in (str(limit + 1), "99999999999999999999"):
+            with pytest.raises(SystemExit) as stopped:
+                main([*command, "--jobs", value])
+            assert stopped.value.code == 2
+            assert f"argument --jobs: at most {limit} (4 per core" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing written

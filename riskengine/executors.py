@@ -197,11 +197,14 @@ def ordered(pool: Executor | None, func: Callable[..., Any], items: Sequence[Any
 
 
 def can_fork() -> bool:
-    """Whether :func:`forked_map` would fork here: a platform with ``fork`` and no thread but
-    this one (a forked child inherits every lock as it was; another thread could hold one)."""
+    """Whether :func:`forked_map` would fork here: on Linux, with no thread but this one (a
+    forked child inherits every lock as it was; another thread could hold one). Not on macOS,
+    where system libraries (Accelerate's BLAS, which numpy may use there) are not safe to use
+    in a forked child: multiprocessing stopped forking there for that reason."""
+    import sys
     import threading
 
-    return hasattr(os, "fork") and threading.active_count() == 1
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def forked_map(work: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:

@@ -33,6 +33,7 @@ _EXPORTS = {
     "Catalogue": "riskengine.loading",
     "load_project_scenarios": "riskengine.loading",
     "apply_project_scenarios": "riskengine.loading",
+    "apply_scenarios": "riskengine.loading",
     "Loaded": "riskengine.loading",
     "find_project": "riskengine.project",
     "Project": "riskengine.project",

@@ -788,11 +788,24 @@ def load_scenarios(paths: Iterable[str | Path] | str | Path,
     """
     files = _files(paths)
     with readers(jobs) as shared:  # one pool for the catalogue and the scenarios
-        return _load_scenarios(files, catalogue, trees, tree, project, shared)
+        return _load_scenarios(files, catalogue, trees, tree, project, shared, None)
+
+
+def apply_scenarios(paths: Iterable[str | Path] | str | Path, each: Callable[[Scenario], T],
+                    catalogue: Catalogue | None = None, trees: TreeSet | None = None,
+                    tree: str | None = None, project: Project | None = None,
+                    jobs: Jobs = None) -> list[T]:
+    """``each`` of every scenario :func:`load_scenarios` would load, in its order, with the
+    same errors: for a large set of files, applied where each share of folders is loaded
+    (as :func:`apply_project_scenarios`), so only the results come back."""
+    files = _files(paths)
+    with readers(jobs) as shared:
+        return _load_scenarios(files, catalogue, trees, tree, project, shared, each)
 
 
 def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeSet | None,
-                    tree: str | None, project: Project | None, jobs: Jobs) -> list[Scenario]:
+                    tree: str | None, project: Project | None, jobs: Jobs,
+                    each: Callable[[Scenario], Any] | None) -> list[Any]:
     if catalogue is None:
         project = project or find_project(files[0])
         catalogue = load_catalogue(project.factors_dir)
@@ -806,13 +819,9 @@ def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeS
                                   f"{tree}.yaml in {where}{suggest(tree, trees.trees)}",
                                   "RE706")])
     with gc_relaxed():
-        return _read_all(files, ScenarioReader(catalogue, trees, tree, project), jobs)
-
-
-def _read_all(files: list[Path], reader: ScenarioReader, jobs: Jobs = None
-              ) -> list[Scenario]:
-    return [scenario for _, _, scenario in _applied(files, reader, jobs, None,
-                                                    shares_for(jobs, len(files)))]
+        return [result for _, _, result in _applied(
+            files, ScenarioReader(catalogue, trees, tree, project), jobs, each,
+            shares_for(jobs, len(files)))]
 
 
 @dataclass

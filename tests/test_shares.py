@@ -212,3 +212,26 @@ def test_jobs_beyond_four_a_core_are_refused(tmp_path: Path, monkeypatch: pytest
             assert stopped.value.code == 2
             assert f"argument --jobs: at most {limit} (4 per core" in capsys.readouterr().err
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_diff_scored_where_loaded_is_the_diff_scored_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    """diff scores each side's scenarios where they are loaded: the same JSON as scoring
+    them all in this process."""
+    import shutil
+
+    old = generate(tmp_path / "old", n_factors=30, n_scenarios=40, per_folder=10,
+                   per_scenario=6)
+    new = tmp_path / "new"
+    shutil.copytree(old, new)
+    moved = new / "scenarios" / "partnership-003" / "variant-2.yaml"
+    moved.write_text(moved.read_text(encoding="utf-8").replace("shift: 1", "shift: -0.5"),
+                     encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    shared = _cli(capsys, "diff", "old", "new", "--format", "json")
+    assert len(shared_out) == 2  # one child a side
+    monkeypatch.setattr(loading, "SPLIT_MIN_FILES", 10**9)
+    assert _cli(capsys, "diff", "old", "new", "--format", "json") == shared
+    assert shared[0] == 0
+    assert json.loads(shared[1])["scenarios"][0]["scenario"] == "partnership-003/variant-2"

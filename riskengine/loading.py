@@ -872,8 +872,8 @@ def _applied(files: list[Path], reader: ScenarioReader, jobs: Jobs,
                              folder_shares(files, shares))
     else:
         applied = [_apply_share(reader, list(enumerate(files)), each, jobs)]
-    problems = [p for _, p in sorted((e for a in applied for e in a.errors), key=_number)]
-    placed = [p for _, p in sorted((p for a in applied for p in a.placed), key=_number)]
+    problems = in_file_order(e for a in applied for e in a.errors)
+    placed = in_file_order(p for a in applied for p in a.placed)
     problems.extend(placement_problems(placed, reader.doc_of))
     if problems:
         raise InputError(problems)
@@ -885,6 +885,12 @@ def _applied(files: list[Path], reader: ScenarioReader, jobs: Jobs,
 
 def _number(numbered: tuple[int, Any]) -> int:
     return numbered[0]
+
+
+def in_file_order(numbered: Iterable[tuple[int, T]]) -> list[T]:
+    """The items of ``(place, item)`` pairs gathered from several processes, in the order
+    of the places (the files' order): the same order whatever process found each."""
+    return [item for _, item in sorted(numbered, key=_number)]
 
 
 def folder_shares(files: Sequence[Path], shares: int) -> list[list[tuple[int, Path]]]:
@@ -945,8 +951,7 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
         found = _by_project(files, factors, tree, shared, None)
     groups = [ProjectScenarios(project, catalogue, trees, [s for _, s in numbered])
               for project, catalogue, trees, numbered in found]
-    return Loaded([s for _, s in sorted((n for *_, numbered in found for n in numbered),
-                                        key=_number)], groups)
+    return Loaded(in_file_order(n for *_, numbered in found for n in numbered), groups)
 
 
 def apply_project_scenarios(paths: Iterable[str | Path] | str | Path,
@@ -962,8 +967,7 @@ def apply_project_scenarios(paths: Iterable[str | Path] | str | Path,
     files = _files(paths)
     with readers(jobs) as shared:
         found = _by_project(files, factors, tree, shared, each)
-    return [result for _, result in sorted((n for *_, numbered in found for n in numbered),
-                                           key=_number)]
+    return in_file_order(n for *_, numbered in found for n in numbered)
 
 
 def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
@@ -1042,7 +1046,7 @@ def shares_for(jobs: Jobs, files: int) -> int:
     if isinstance(jobs, Readers):
         jobs = jobs.jobs
     # no more shares than cores: each is a whole process working at full speed
-    count = min(default_jobs(), default_jobs() if jobs is None else jobs)
+    count = default_jobs() if jobs is None else min(jobs, default_jobs())
     return count if count > 1 and files >= SPLIT_MIN_FILES and can_fork() else 1
 
 

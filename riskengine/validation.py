@@ -32,6 +32,7 @@ from riskengine.loading import (
     check_catalogue,
     folder_shares,
     gc_relaxed,
+    in_file_order,
     outlook_problems,
     placement_problems,
     shares_for,
@@ -293,11 +294,11 @@ def _validate_group(group: _Group, factors_dir: str | Path | None, max_evidence_
     else:
         checked = [_check_scenarios(reader, list(enumerate(scenario_files)), max_evidence_age,
                                     jobs)]
-    graded = [g for _, g in sorted((g for c in checked for g in c.graded), key=_first)]
+    graded = in_file_order(g for c in checked for g in c.graded)
     for part in checked:
         problems.extend(part.problems)
     # the rule loading applies, so a tree that validates also loads for compare, report, diff
-    placed = [p for _, p in sorted((p for c in checked for p in c.placed), key=_first)]
+    placed = in_file_order(p for c in checked for p in c.placed)
     problems.extend(placement_problems(placed, reader.doc_of))
     # Unused factors need every scenario read: one that cannot be is reported, not as every
     # factor it would have used going unused.
@@ -364,7 +365,7 @@ def _check_scenarios(reader: ScenarioReader, files: list[tuple[int, Path]],
             if place is not None:
                 placed.append((index, place))
             by_folder[file.parent].append(scenario)
-            parsed = reader.parsed[absolute(file)]
+            parsed = reader.parsed[reader.absolute(file)]
             if parsed is not None:
                 problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
                                                   max_evidence_age))
@@ -382,10 +383,6 @@ def _check_scenarios(reader: ScenarioReader, files: list[tuple[int, Path]],
                     {factor_id for parsed in parsed_files if parsed is not None
                      for factor_id in parsed.file.factors},
                     all(parsed is not None for parsed in parsed_files), list(reader.parsed))
-
-
-def _first(numbered: tuple[int, Any]) -> int:
-    return numbered[0]
 
 
 def _root_causes(problems: Iterable[Problem], catalogue_files: Iterable[Path],

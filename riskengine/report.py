@@ -11,7 +11,7 @@ the evidence table and the methodology in brief.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from typing import Any
 
@@ -93,6 +93,36 @@ def _drivers_of(baseline: Scenario, sobol_n: int, seed: int) -> dict[str, Any]:
     return sensitivity(baseline, n=sobol_n, seed=seed).to_dict()
 
 
+def _start_drivers(baselines: list[Scenario], sobol_n: int, seed: int,
+                   executor: Executor | None) -> Callable[[], list[dict[str, Any]]]:
+    """Start the baselines' analyses, which need nothing from the comparison, and return how
+    to wait for them: on ``executor``'s workers, else on a second thread here while the
+    comparison simulates (numpy releases the GIL in its array loops). Each is seeded on its
+    own, so the numbers do not depend on where or in which order they run."""
+    if executor is not None:
+        pending = [executor.submit(_drivers_of, b, sobol_n, seed) for b in baselines]
+        return lambda: [future.result() for future in pending]
+    found: dict[str, Any] = {}
+
+    def drivers() -> None:
+        try:
+            found["value"] = [_drivers_of(b, sobol_n, seed) for b in baselines]
+        except BaseException as exc:  # handed to the caller's thread below
+            found["error"] = exc
+
+    # a daemon thread: Ctrl-C during the comparison ends the command without waiting for it
+    worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
+    worker.start()
+
+    def wait() -> list[dict[str, Any]]:
+        worker.join()
+        if "error" in found:
+            raise found["error"]
+        return list(found["value"])
+
+    return wait
+
+
 def _by_partnership(scenarios: Sequence[Scenario]) -> dict[str, list[Scenario]]:
     groups: dict[str, list[Scenario]] = {}
     for s in scenarios:
@@ -123,33 +153,12 @@ def build_report(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     """
     groups = _by_partnership(scenarios)
     baselines = {p: reference_of(group[0], group) or group[0] for p, group in groups.items()}
-    if executor is not None and len(baselines) >= SHARE_DRIVERS_FROM:
-        # each analysis is seeded on its own: the same numbers on any worker
-        pending = [executor.submit(_drivers_of, b, sobol_n, seed) for b in baselines.values()]
-        comparison = compare(scenarios, n=n, seed=seed, progress=progress, executor=executor)
-        found: dict[str, Any] = {"value": [future.result() for future in pending]}
-    else:
-        found = {}
-
-        # The baselines' sensitivities need nothing from compare: they run on a second
-        # thread while compare simulates (numpy releases the GIL in its array loops). Each
-        # is seeded on its own, so the numbers do not depend on which finishes first. A
-        # daemon thread: Ctrl-C during compare ends the command without waiting for it.
-        def drivers() -> None:
-            try:
-                found["value"] = [_drivers_of(b, sobol_n, seed) for b in baselines.values()]
-            except BaseException as exc:  # handed to the caller's thread below
-                found["error"] = exc
-
-        worker = threading.Thread(target=drivers, name="report-sensitivity", daemon=True)
-        worker.start()
-        # One simulation per scenario for the whole report: compare's, which every section
-        # and chart below reads (the outlooks mix these same draws or exact laws).
-        comparison = compare(scenarios, n=n, seed=seed, progress=progress, executor=executor)
-        worker.join()
-        if "error" in found:
-            raise found["error"]
-    sensitivities = dict(zip(baselines, found["value"], strict=True))
+    drivers = _start_drivers(list(baselines.values()), sobol_n, seed,
+                             executor if len(baselines) >= SHARE_DRIVERS_FROM else None)
+    # One simulation per scenario for the whole report: compare's, which every section and
+    # chart below reads (the outlooks mix these same draws or exact laws).
+    comparison = compare(scenarios, n=n, seed=seed, progress=progress, executor=executor)
+    sensitivities = dict(zip(baselines, drivers(), strict=True))
     results = {r.key: r for r in comparison.results}
     sims = {s.key: s for s in comparison.simulations}
 

@@ -150,15 +150,17 @@ def _json_key(key: Any) -> str:
     return json.dumps(key) if isinstance(key, (bool, float)) or key is None else str(int(key))
 
 
-def _json_chunks(value: Any, depth: int) -> Iterator[str]:
-    def plain(item: Any) -> str:
-        return json.dumps(item, ensure_ascii=False, allow_nan=False)
+def _compact(value: Any) -> str:
+    """``value`` as one line of JSON, as every writer here dumps it."""
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
 
+
+def _json_chunks(value: Any, depth: int) -> Iterator[str]:
     pad, inner = "\n" + "  " * depth, "\n" + "  " * (depth + 1)
     if isinstance(value, dict) and value:
         yield "{"
         for k, (key, item) in enumerate(value.items()):
-            yield ("," if k else "") + inner + plain(_json_key(key)) + ": "
+            yield ("," if k else "") + inner + _compact(_json_key(key)) + ": "
             yield from _json_chunks(item, depth + 1)
         yield pad + "}"
     elif isinstance(value, (list, tuple)) and value:
@@ -167,12 +169,12 @@ def _json_chunks(value: Any, depth: int) -> Iterator[str]:
         for k, item in enumerate(value):
             yield ("," if k else "") + inner
             if long:
-                yield plain(item)
+                yield _compact(item)
             else:
                 yield from _json_chunks(item, depth + 1)
         yield pad + "]"
     else:
-        yield plain(value)
+        yield _compact(value)
 
 
 def json_text(dumped: str) -> str:
@@ -189,7 +191,7 @@ def json_row(record: Any) -> str:
     """``record`` as :func:`to_json` writes one item of a long list: one line. Rows made where
     the records are (on the workers that loaded them) and joined by :func:`json_of_rows` are
     the text of the whole list, without the records sent back and dumped here."""
-    return _escaped(json.dumps(record, ensure_ascii=False, allow_nan=False))
+    return _escaped(_compact(record))
 
 
 def json_of_rows(rows: Sequence[str]) -> str:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from riskengine.compare import _count_pairs, compare
 from riskengine.loading import load_project_scenarios, load_scenarios
 from riskengine.models import Scenario
-from riskengine.reporting import LONG_LIST, json_text, to_json
+from riskengine.reporting import LONG_LIST, json_of_rows, json_row, json_text, to_json
 from riskengine.scoring import ModelArrays, point_stability, score
 from riskengine.simulation import (
     PERCENTILES,
@@ -154,6 +154,20 @@ def test_a_long_list_of_records_is_one_record_a_line() -> None:
     assert len(lines) == len(rows) + 5
     with pytest.raises(ValueError):
         to_json({"rows": [{"v": float("nan")}] * (LONG_LIST + 1)})
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=4), json_values, max_size=3), min_size=1,
+                max_size=4),
+       st.integers(LONG_LIST - 2, LONG_LIST + 3),
+       st.text(alphabet="\x7f\x85\x9f\u2028\u202e\u2066ab", max_size=6))
+def test_rows_dumped_one_by_one_are_the_json_of_the_list(kinds: list[dict[str, object]],
+                                                        count: int, raw: str) -> None:
+    """run --format json writes each record where it was made (json_row) and joins them
+    (json_of_rows): the same text as to_json of the whole list, short (indented) or long,
+    with the characters json leaves raw escaped the same way."""
+    records = [{**kinds[i % len(kinds)], "row": i, "title": raw} for i in range(count)]
+    assert json_of_rows([json_row(r) for r in records]) == to_json(records)
 
 
 def test_model_arrays_are_built_once_and_read_only(shipped: list[Scenario]) -> None:

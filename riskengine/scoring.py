@@ -210,8 +210,19 @@ def _leaf_weights(tree: CompiledTree) -> FloatArray:
     return weights
 
 
-def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = None
-              ) -> FloatArray:
+@dataclass(frozen=True)
+class Affine:
+    """Each column's map ``x * slope + intercept`` into [0, 1] from values other than the raw
+    ones (a Monte Carlo kernel's standard Beta draws, :func:`riskengine.simulation`), and
+    whether clipping the result to [0, 1] could change any value."""
+
+    slope: FloatArray
+    intercept: FloatArray
+    clip: bool
+
+
+def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = None,
+              affine: Affine | None = None) -> FloatArray:
     """Raw values on each factor's scale -> presence in [0, 1] (step 2 of MODEL.md).
 
     ``(x - min) / (max - min)``, or ``(max - x) / (max - min)`` for ``higher_means: less``
@@ -219,7 +230,14 @@ def normalise(raw: FloatArray, arrays: ModelArrays, out: FloatArray | None = Non
     twice, not five times. ``out=raw`` normalises a scratch matrix in place. Columns normalised
     over a population by a non-affine rule (log, z-score, rank) are computed first, from the raw
     values, and written over the affine result.
+
+    ``affine``: ``raw`` holds other values than the raw ones, normalised by this map instead
+    (a model with such transforms has none: they need the raw values).
     """
+    if affine is not None:
+        s = np.multiply(raw, affine.slope, out=out)
+        s += affine.intercept
+        return np.clip(s, 0.0, 1.0, out=s) if affine.clip else s
     special = [(t.col, t.apply(raw[..., t.col])) for t in arrays.transforms]
     s = np.multiply(raw, arrays.slope, out=out)
     s += arrays.intercept

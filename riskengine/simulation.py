@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from riskengine.models import Factor, Scenario
 from riskengine.problems import InputError, Problem
 from riskengine.scoring import (
+    Affine,
     BandRule,
     FloatArray,
     ModelArrays,
@@ -48,6 +49,11 @@ from riskengine.scoring import (
 
 STREAM_BLOCK = 65_536
 CHUNK_BYTES = 64 * 2**20  # one scoring piece's (rows x k) float64 matrix stays under this
+# Direct draws are scored in pieces of this size, which the normalisation and the tree then
+# read from cache, not memory (1e6 x 30 PERT: 1.06 x the Beta floor in 65,536-row pieces,
+# 1.02 x in 16,384-row ones; benchmarks/bench_engine.py). Pieces of shared uniforms stay
+# large: each piece costs every member of a comparison a call.
+PIECE_BYTES = 4 * 2**20
 KEEP_BYTES = 48 * 2**20  # below this the per-draw outputs are kept instead of drawn again
 HIST_BINS = 1 << 16  # histogram bins per output for the exact percentiles
 COLLECT_CAP = 1 << 22  # values kept from one bin; a fuller bin is histogrammed again
@@ -462,13 +468,15 @@ class _UniformSource:
 # scoring: the one place where a block of raw draws becomes S, R and O
 
 
-def _score_into(out: FloatArray, raw: FloatArray, arrays: ModelArrays) -> None:
+def _score_into(out: FloatArray, raw: FloatArray, arrays: ModelArrays,
+                affine: Affine | None = None) -> None:
     """Score raw draws (rows, k) into ``out`` (3, rows): stability, risk and opportunity index.
 
     Every Monte Carlo path and the exact method's linearity probe call this and nothing else.
-    ``raw`` is scratch: it is normalised in place.
+    ``raw`` is scratch: it is normalised in place. ``affine``: ``raw`` holds direct draws as
+    :meth:`_Member.draw_direct` gives them, normalised by this map.
     """
-    out[0], out[1], out[2] = aggregate(normalise(raw, arrays, out=raw), arrays)
+    out[0], out[1], out[2] = aggregate(normalise(raw, arrays, out=raw, affine=affine), arrays)
     if not arrays.has_sides:
         out[1:] = 0.0  # a tree without risk and opportunity nodes: nothing to report there
 
@@ -548,6 +556,8 @@ class _Member:
     copula: Copula | None
     source: int | None  # index of a shared uniform source, or None for direct draws
     cols: NDArray[np.intp] | None  # that source's columns holding this scenario's factors
+    # direct draws only: how draw_direct's values are normalised (None: they are raw values)
+    affine: Affine | None = None
 
     @property
     def k(self) -> int:
@@ -555,7 +565,8 @@ class _Member:
 
     def draw_direct(self, rngs: list[np.random.Generator], rows: int) -> FloatArray:
         """Direct draws, one generator per distribution kind, so a stream block can be drawn
-        in row pieces and still give the same numbers."""
+        in row pieces and still give the same numbers. With :attr:`affine`, a PERT column
+        holds its standard Beta draws, which that map normalises; otherwise raw values."""
         m = self.marginals
         out = np.empty((rows, self.k))
         for code, rng in zip((m.PERT, m.TRIANGULAR, m.UNIFORM), rngs, strict=True):
@@ -566,8 +577,9 @@ class _Member:
             if code == m.PERT:
                 a, b = m.pert_ab()
                 part = rng.beta(a[cols], b[cols], size=(rows, cols.size))
-                part *= hi - lo
-                part += lo
+                if self.affine is None:
+                    part *= hi - lo
+                    part += lo
             elif code == m.TRIANGULAR:
                 part = rng.triangular(lo, md, hi, size=(rows, cols.size))
             else:
@@ -578,6 +590,31 @@ class _Member:
         fixed = np.flatnonzero(m.kind == m.FIXED)
         out[:, fixed] = m.low[fixed]
         return out
+
+
+def direct_affine(arrays: ModelArrays, m: Marginals) -> Affine | None:
+    """How direct draws become normalised values in one multiply-add over the draws.
+
+    A PERT column is left as its standard Beta draws ``v`` in [0, 1] and normalised as
+    ``v * (slope * (high - low)) + (slope * low + intercept)``: scaling the draws to the raw
+    range first was two more passes over the largest matrix of a run (4 % of the kernel).
+    The other columns keep the raw values' map. None when a column is normalised over a
+    population by a rule that needs the raw values.
+    """
+    if arrays.transforms:
+        return None
+    pert = m.kind == m.PERT
+    slope = np.where(pert, arrays.slope * (m.high - m.low), arrays.slope)
+    intercept = np.where(pert, arrays.slope * m.low + arrays.intercept, arrays.intercept)
+    # Rounding is monotone, so a column's normalised values lie between the images (by the
+    # same multiply, then add) of its least and greatest drawn values: where every such image
+    # is in [0, 1], clipping changes nothing and its pass is saved. A triangular or uniform
+    # draw may round a hair past its range: those are clipped.
+    bounded = pert | (m.kind == m.FIXED)
+    ends = np.stack([np.where(pert, 0.0, m.low), np.where(pert, 1.0, m.low)]) * slope
+    ends += intercept
+    inside = bool(np.all((ends >= 0.0) & (ends <= 1.0)))
+    return Affine(slope, intercept, clip=not (bounded.all() and inside))
 
 
 def draw_key(scenario: Scenario, factor: Factor) -> tuple[str, str]:
@@ -631,7 +668,8 @@ def _members(scenarios: Sequence[Scenario | CompiledScenario], shared: bool, sam
             cols = np.array([column[key] for key in c.keys], dtype=np.intp)
             members.append(_Member(arrays, marginals, copula, 0, cols))
         elif sampler == "random" and copula is None:
-            members.append(_Member(arrays, marginals, None, None, None))
+            members.append(_Member(arrays, marginals, None, None, None,
+                                   direct_affine(arrays, marginals)))
         else:
             members.append(_Member(arrays, marginals, copula, len(sources), None))
             sources.append(SourceSpec(len(arrays.ids)))
@@ -719,9 +757,11 @@ class _SharedColumns:
 
 def _chunk_rows(members: Sequence[_Member], sources: Sequence[SourceSpec], chunk_size: int
                 ) -> int:
-    """Rows scored at a time: a (rows x width) float64 matrix stays within CHUNK_BYTES."""
+    """Rows scored at a time: a (rows x width) float64 matrix stays within CHUNK_BYTES, and
+    direct draws within PIECE_BYTES."""
     width = max([m.k for m in members] + [s.width for s in sources] + [1])
-    return max(1, min(chunk_size, STREAM_BLOCK, CHUNK_BYTES // (8 * width)))
+    limit = PIECE_BYTES if not sources else CHUNK_BYTES
+    return max(1, min(chunk_size, STREAM_BLOCK, limit // (8 * width)))
 
 
 def _stream(members: Sequence[_Member], sources: Sequence[SourceSpec], n: int, seed: int,
@@ -790,7 +830,7 @@ def _stream_blocks(members: Sequence[_Member], specs: Sequence[SourceSpec], n: i
                     if member.cols is not None:
                         u = u[:, member.cols]
                     raw = member.marginals.ppf(correlate(u, member.copula))
-                _score_into(out[:, lo:lo + piece], raw, member.arrays)
+                _score_into(out[:, lo:lo + piece], raw, member.arrays, member.affine)
             if progress is not None:
                 progress(piece * len(members))
         yield outs

@@ -21,6 +21,7 @@ from riskengine.compare import compare
 from riskengine.loading import load_scenarios
 from riskengine.models import Correlation, Estimate, Factor, Scale, Scenario
 from riskengine.outlook import outlook
+from riskengine.scoring import normalise
 from riskengine.simulation import (
     MethodError,
     beta_ppf,
@@ -87,6 +88,11 @@ def test_results_do_not_depend_on_chunk_or_memory_budget(monkeypatch: pytest.Mon
     monkeypatch.setattr(sim_mod, "CHUNK_BYTES", 8 * 4 * 1000)  # 1,000 rows of 4 factors
     small = simulate(scenario, 70_000, seed=5, method="mc")
     assert np.array_equal(small.stability, whole.stability)
+    # direct draws (no correlations) are scored in cache-sized pieces
+    direct = simulate(scenario_of(FOUR), 70_000, seed=5, method="mc")
+    monkeypatch.setattr(sim_mod, "PIECE_BYTES", 8 * 4 * 999)
+    assert np.array_equal(simulate(scenario_of(FOUR), 70_000, seed=5, method="mc").stability,
+                          direct.stability)
 
 
 def test_same_seed_same_json_through_the_cli(project: Path, cli: Runner) -> None:
@@ -217,3 +223,55 @@ def test_fft_law_cdf_is_monotone_and_bounded(terms: list[tuple[int, float, float
     q = law.quantile(np.array([0.0, 0.05, 0.5, 0.95, 1.0]))
     assert all(x <= y + 1e-12 for x, y in pairwise(q))
     assert lo - 1e-9 <= q[0] and q[-1] <= hi + 1e-9
+
+
+def one_pert_on(scale_max: float, low: float, mode: float, high: float, reverse: bool
+                ) -> Scenario:
+    risk = Factor(id="r", name="R", kind="risk", description="d",
+                  scale=Scale(min=0, max=scale_max, unit="u"),
+                  higher_means="less" if reverse else "more", weight=1)
+    opp = Factor(id="o", name="O", kind="opportunity", description="d",
+                 scale=Scale(min=0, max=10, unit="u"), higher_means="more", weight=1)
+    return Scenario(id="t", title="T", partnership="p", estimates=(
+        Estimate(factor=risk, low=low, mode=mode, high=high, distribution="pert", weight=1),
+        Estimate(factor=opp, low=5, mode=5, high=5, weight=1, fixed=True)))
+
+
+@given(scale_max=st.floats(0.01, 1e4), start=st.floats(0, 0.95), width=st.floats(0.05, 1),
+       reverse=st.booleans(), seed=st.integers(0, 2**32 - 1))
+@settings(max_examples=60, deadline=None)
+def test_standard_beta_draws_normalise_as_the_raw_values_do(
+        scale_max: float, start: float, width: float, reverse: bool, seed: int) -> None:
+    """Direct PERT draws are normalised from the standard Beta values in one multiply-add:
+    within 1e-12 of scaling them to the raw range first, in [0, 1], and a clip is skipped
+    only where no value could leave [0, 1]."""
+    low = start * scale_max
+    high = min(scale_max, low + width * scale_max)
+    scenario = one_pert_on(scale_max, low, (low + high) / 2, high, reverse)
+    arrays, marginals = sim_mod.ModelArrays.of(scenario), sim_mod.Marginals.of(scenario)
+    affine = sim_mod.direct_affine(arrays, marginals)
+    assert affine is not None
+    a, b = marginals.pert_ab()
+    standard = np.random.default_rng(seed).beta(a[0], b[0], size=(1000, 2))
+    standard[:2, 0] = (0.0, 1.0)  # the ends, where rounding can step past the scale
+    standard[:, 1] = 5.0  # the fixed opportunity, which stays a raw value
+    raw = standard.copy()
+    raw[:, 0] = low + (high - low) * standard[:, 0]
+    fused = normalise(standard.copy(), arrays, affine=affine)
+    assert np.all((fused >= 0.0) & (fused <= 1.0))
+    np.testing.assert_allclose(fused, normalise(raw, arrays), rtol=0, atol=1e-12)
+    if not affine.clip:
+        unclipped = standard * affine.slope + affine.intercept
+        assert np.all((unclipped >= 0.0) & (unclipped <= 1.0))
+
+
+def test_a_pert_at_the_top_of_its_scale_is_still_clipped() -> None:
+    """0.325 + (1.1 - 0.325) * 1 normalises to a hair over 1 by the one multiply-add: the
+    bound check sees it and keeps the clip."""
+    scenario = one_pert_on(1.1, 0.325, 0.7, 1.1, reverse=False)
+    affine = sim_mod.direct_affine(sim_mod.ModelArrays.of(scenario),
+                                   sim_mod.Marginals.of(scenario))
+    assert affine is not None and affine.clip
+    assert 1.0 * affine.slope[0] + affine.intercept[0] > 1.0
+    top = normalise(np.array([[1.0, 5.0]]), sim_mod.ModelArrays.of(scenario), affine=affine)
+    assert top[0, 0] == 1.0

@@ -64,18 +64,23 @@ def analytic_unavailable(scenario: Scenario) -> str | None:
     if scenario.tree is not None and not ModelArrays.of(scenario).is_linear:
         return (f"uses tree {scenario.tree.id}, which is not linear in its inputs (exact indices "
                 "need arithmetic nodes, no rounding and affine normalisation)")
-    if scenario.correlations:
-        return "states correlations (exact indices need independent inputs)"
     return None
 
 
+MARGINS = "analytic, independent margins"  # the method named for a scenario with correlations
+
+
 def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
-    """Exact indices for a tree that is linear in independent inputs.
+    """Exact indices for a tree that is linear in its inputs.
 
     Estimates lie inside their scales, so no clipping is active and the root is affine in the
     raw values: ``S = const + sum(c_i x_i)`` (for the default arithmetic tree ``c_i = slope_i *
     (-100 beta w_i)`` for a risk and ``slope_i * 100 (1 - beta) w_i`` for an opportunity). Then
     ``V_i = c_i^2 Var(x_i)`` and the first-order and total indices are both ``V_i / sum(V)``.
+
+    With stated correlations a variance has no unique split between factors, and the indices
+    are those of the independent margins (each factor's structural importance), as the
+    estimator's are: the same formula, to which the estimates converge.
     """
     reason = analytic_unavailable(scenario)
     if reason:
@@ -170,7 +175,7 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
     arrays = ModelArrays.of(scenario)
     exact = analytic_unavailable(scenario) is None
     if method == "analytic" or (method == "auto" and exact):
-        return "analytic", analytic_sobol(scenario)
+        return MARGINS if scenario.correlations else "analytic", analytic_sobol(scenario)
     # With stated correlations the variance has no unique split between factors; the indices
     # are then estimated on the independent margins, i.e. each factor's structural importance.
     marginals = Marginals.of(scenario)

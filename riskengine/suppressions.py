@@ -106,16 +106,24 @@ def _comments(text: str, shown: str) -> list[tuple[int, int, str]]:
             if not any(start <= (line - 1, col - 1) < end for start, end in spans)]
 
 
-def read_suppressions(path: Path) -> tuple[list[Suppression], list[Problem]]:
-    """The suppressions written in one file, and findings about malformed ones."""
+Written = tuple[list[Suppression], list[Problem]]  # a file's suppressions, and findings
+
+
+def read_suppressions(path: Path, text: str | None = None) -> Written:
+    """The suppressions written in one file, and findings about malformed ones. ``text``: the
+    file's text where it was read already (for its data), so it is not read again."""
     shown = display_path(path)
-    try:
-        raw = _read_regular(path, shown, MAX_FILE_BYTES + 1)
-        if len(raw) > MAX_FILE_BYTES or MARK.encode() not in raw:
+    if text is not None:
+        if MARK not in text:
             return [], []
-        text = _decode(raw, shown)
-    except InputError:  # unreadable: reading it for validation reported why
-        return [], []
+    else:
+        try:
+            raw = _read_regular(path, shown, MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES or MARK.encode() not in raw:
+                return [], []
+            text = _decode(raw, shown)
+        except InputError:  # unreadable: reading it for validation reported why
+            return [], []
     suppressions: list[Suppression] = []
     problems: list[Problem] = []
     for line, col, comment in _comments(text, shown):
@@ -197,14 +205,17 @@ def compile_per_file_ignores(per_file_ignores: Mapping[str, Sequence[str]] | Non
 def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[str],
           checked: Collection[str], chosen: Collection[str],
           per_file_ignores: Sequence[tuple[str, frozenset[str]]] = (),
-          project_root: Path | None = None, incomplete: Collection[str] = ()) -> Filtered:
+          project_root: Path | None = None, incomplete: Collection[str] = (),
+          written: Mapping[str, Written] | None = None) -> Filtered:
     """Silence ``problems`` by the suppressions written in ``files`` and by per-file ignores.
 
     ``whole`` are the display paths of files checked whole, the only ones whose suppressions
     can be called unused and whose malformed ones are reported; ``checked`` the codes whose
     checks ran; ``chosen`` the codes selected (the RE61x findings obey the selection too);
     ``incomplete`` files with an error, selected or not, which may have stopped later checks,
-    so their suppressions are not called unused either.
+    so their suppressions are not called unused either. ``written``: what
+    :func:`read_suppressions` gave for files (by shown path) where they were read, which are
+    not read again.
     Inline suppressions apply first, so a line silenced both ways counts as inline.
     """
     by_path: dict[str, list[Suppression]] = defaultdict(list)
@@ -215,7 +226,8 @@ def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[
         if shown in seen:  # one file, given and found
             continue
         seen.add(shown)
-        suppressions, found = read_suppressions(path)
+        known = written.get(shown) if written is not None else None
+        suppressions, found = known if known is not None else read_suppressions(path)
         if suppressions:
             by_path[shown] = suppressions
         if shown in whole:

@@ -235,3 +235,31 @@ def test_diff_scored_where_loaded_is_the_diff_scored_here(
     assert _cli(capsys, "diff", "old", "new", "--format", "json") == shared
     assert shared[0] == 0
     assert json.loads(shared[1])["scenarios"][0]["scenario"] == "partnership-003/variant-2"
+
+
+def test_suppressions_in_either_share_act_as_in_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    """The shares send back the suppressions of the files they read (their text was at hand);
+    the catalogue's are taken from its documents: none is read again, and every one acts."""
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                    per_scenario=6)
+    monkeypatch.chdir(root)
+    unused = sorted(p["path"] for p in json.loads(_cli(
+        capsys, "validate", "--format", "json", "--jobs", "1")[1])["problems"]
+        if p["code"] == "RE606")
+    assert len(unused) >= 2
+    with open(unused[0], "a", encoding="utf-8") as factor:
+        factor.write("# riskengine: ignore-file[RE606] kept for a coming scenario\n")
+    for folder, comment in (("partnership-000", "# riskengine: ignore-file[RE999]\n"),
+                            ("partnership-003", "# riskengine: nonsense\n")):
+        with open(f"scenarios/{folder}/variant-1.yaml", "a", encoding="utf-8") as scenario:
+            scenario.write(comment)
+    shared_out.clear()
+    alone = _cli(capsys, "validate", "--format", "json", "--jobs", "1")
+    shared = _cli(capsys, "validate", "--format", "json", "--jobs", "2")
+    assert len(shared_out) == 1 and shared == alone
+    found = {(p["path"], p["code"]) for p in json.loads(alone[1])["problems"]}
+    assert ("scenarios/partnership-000/variant-1.yaml", "RE613") in found
+    assert ("scenarios/partnership-003/variant-1.yaml", "RE614") in found
+    assert (unused[0], "RE606") not in found and (unused[1], "RE606") in found

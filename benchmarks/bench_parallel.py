@@ -21,12 +21,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from riskengine.executors import process_pool
-from riskengine.models import Estimate, Factor, Scale, Scenario
+from riskengine.models import Distribution, Estimate, Factor, Scale, Scenario
 from riskengine.parallel import sweep
 from riskengine.scoring import ModelArrays, aggregate, normalise
 from riskengine.sensitivity import analytic_sobol, estimate_sobol, sobol_indices, sobol_terms
@@ -75,6 +76,7 @@ def load() -> str:
 
 
 Row = tuple[str, str, str, str, str]
+SobolRow = tuple[str, str, str, str]  # estimator, coverage, mean width, time
 
 
 def bench_sweep(scenarios: list[Scenario]) -> list[Row]:
@@ -83,8 +85,8 @@ def bench_sweep(scenarios: list[Scenario]) -> list[Row]:
                 f"{base:.1f} s", "1.00", load())]
     for jobs in (1, 2):
         with process_pool(jobs) as pool:
-            took, again = timed(lambda pool=pool: sweep(scenarios, N_DRAWS, seed=0,
-                                                        method="mc", executor=pool))
+            took, again = timed(partial(sweep, scenarios, N_DRAWS, seed=0, method="mc",
+                                        executor=pool))
         same = "identical" if again == rows else "DIFFERENT"
         figures.append(("", f"process pool, {jobs} worker(s) ({same})", f"{took:.1f} s",
                         f"{base / took:.2f}x", load()))
@@ -146,7 +148,7 @@ def bootstrap_sobol(model: Callable[[np.ndarray], np.ndarray],
 
 
 def linear_scenario(d: int = 6) -> Scenario:
-    distributions = ("pert", "triangular", "uniform")
+    distributions: tuple[Distribution, ...] = ("pert", "triangular", "uniform")
     estimates = []
     for i in range(d):
         factor = Factor(id=f"f{i}", name=f"F{i}", kind="risk" if i % 2 else "opportunity",
@@ -157,7 +159,7 @@ def linear_scenario(d: int = 6) -> Scenario:
     return Scenario(id="lin", title="Linear", partnership="p", estimates=tuple(estimates))
 
 
-def bench_sobol_intervals(n: int = 1024) -> list[Row]:
+def bench_sobol_intervals(n: int = 1024) -> list[SobolRow]:
     scenario = linear_scenario()
     arrays, marginals = ModelArrays.of(scenario), Marginals.of(scenario)
     exact = np.array([r["total"] for r in analytic_sobol(scenario)])
@@ -204,8 +206,8 @@ def main() -> int:
                         "seeds (first-order and total)", title_justify="left")
     for name in ("estimator", "coverage of the exact index", "mean width", "time"):
         sobol.add_column(name, justify="left" if name == "estimator" else "right")
-    for row in bench_sobol_intervals():
-        sobol.add_row(*row)
+    for sobol_row in bench_sobol_intervals():
+        sobol.add_row(*sobol_row)
     console.print(sobol)
     console.print(f"load average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
     return 0

@@ -22,7 +22,15 @@ from __future__ import annotations
 import importlib
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # The exported functions named like their submodules: without these a type checker takes
+    # rk.compare for the module, where _Package gives the function (other names are Any).
+    from riskengine.compare import compare as compare
+    from riskengine.diff import diff_paths as diff  # noqa: F401 (exported by _EXPORTS)
+    from riskengine.outlook import outlook as outlook
+    from riskengine.sensitivity import sensitivity as sensitivity
 
 __version__ = "0.1.0"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from itertools import pairwise
 from math import comb, factorial
 from pathlib import Path
@@ -19,7 +20,7 @@ from riskengine import exact
 from riskengine import simulation as sim_mod
 from riskengine.compare import compare
 from riskengine.loading import load_scenarios
-from riskengine.models import Correlation, Estimate, Factor, Scale, Scenario
+from riskengine.models import Correlation, Estimate, Factor, Kind, Scale, Scenario
 from riskengine.outlook import outlook
 from riskengine.scoring import normalise
 from riskengine.simulation import (
@@ -33,9 +34,10 @@ from riskengine.simulation import (
 
 from .conftest import Runner
 
+FactorSpec = tuple[str, Kind, float, float, float]  # id, kind, low, mode, high
 
-def scenario_of(estimates: list[tuple[str, str, float, float, float]],
-                correlated: bool = False) -> Scenario:
+
+def scenario_of(estimates: Sequence[FactorSpec], correlated: bool = False) -> Scenario:
     """Factors (id, kind, low, mode, high) on 0-10 scales, all PERT, weight 1."""
     made = []
     for fid, kind, low, mode, high in estimates:
@@ -49,8 +51,8 @@ def scenario_of(estimates: list[tuple[str, str, float, float, float]],
                     correlations=corr)
 
 
-FOUR = [("r1", "risk", 1, 3, 8), ("r2", "risk", 0, 6, 10), ("o1", "opportunity", 2, 2.5, 9),
-        ("o2", "opportunity", 4, 7, 7.5)]
+FOUR: list[FactorSpec] = [("r1", "risk", 1, 3, 8), ("r2", "risk", 0, 6, 10),
+                          ("o1", "opportunity", 2, 2.5, 9), ("o2", "opportunity", 4, 7, 7.5)]
 
 
 def test_exact_percentiles_equal_numpy_inverted_cdf_on_all_draws() -> None:

@@ -32,7 +32,8 @@ def test_inheritance_applies_shift_and_partial_override(project: Path) -> None:
     assert (r_a.low, r_a.mode, r_a.high) == (0, 2, 5)  # parent 2/4/7 shifted by -2
     o_a = up.estimate("o_a")
     assert (o_a.low, o_a.mode, o_a.high) == (1, 3, 3)  # only mode replaced
-    assert up.partnership == "demo" and up.as_of.isoformat() == "2025-09-03"
+    assert up.partnership == "demo" and up.as_of is not None
+    assert up.as_of.isoformat() == "2025-09-03"
     assert up.probability == 0.25  # a probability is never inherited
     assert up.estimate("o_b").point == 6  # uniform: midpoint
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -190,13 +191,14 @@ def test_resolved_models_refuse_what_would_score_as_nan(here: Path) -> None:
     est = base.estimate("r_a")
     fields = est.model_dump()
     fields["factor"] = est.factor
-    cases = [({"low": 8.0, "mode": 4.0, "high": 2.0}, "must satisfy low <= mode <= high"),
-             ({"high": 11.0}, "high 11 is outside the scale 0..10"),
-             ({"fixed": True}, "a fixed estimate needs low == mode == high"),
-             ({"distribution": "uniform", "low": 3.0, "mode": 3.0, "high": 3.0},
-              "a uniform estimate needs low < high"),
-             ({"weight": float("inf")}, "finite number"),
-             ({"low": float("nan")}, "finite number")]
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"low": 8.0, "mode": 4.0, "high": 2.0}, "must satisfy low <= mode <= high"),
+        ({"high": 11.0}, "high 11 is outside the scale 0..10"),
+        ({"fixed": True}, "a fixed estimate needs low == mode == high"),
+        ({"distribution": "uniform", "low": 3.0, "mode": 3.0, "high": 3.0},
+         "a uniform estimate needs low < high"),
+        ({"weight": float("inf")}, "finite number"),
+        ({"low": float("nan")}, "finite number")]
     for change, message in cases:
         with pytest.raises(ValidationError, match=message):
             Estimate(**{**fields, **change, "evidence": est.evidence})

@@ -185,7 +185,8 @@ def _every_chart(labels: list[str]) -> list[str]:
     return [
         charts.quadrant(labels, list(ramp), list(ramp[::-1]), list(ramp * 100),
                         ["stable", "fragile", "unstable", "other", "stable"][:k], labels[0]),
-        charts.distributions(labels, [np.percentile(rng.normal(50, 10, 200), [5, 25, 50, 75, 95])
+        charts.distributions(labels, [list(np.percentile(rng.normal(50, 10, 200),
+                                                         [5, 25, 50, 75, 95]))
                                       for _ in labels],
                              charts_bands(), labels[1]),
         charts.band_bars(labels, [{"stable": 0.5, "fragile": 0.3, labels[0]: 0.2}] * k,
@@ -221,7 +222,7 @@ def test_charts_escape_clip_and_isolate_hostile_labels() -> None:
         assert "x" * 400 not in drawn
         assert svg_text is svgs[0] or "x" * 20 + "…" in drawn
         tips = " ".join(t.text or "" for t in svg.iter(f"{SVG}title"))
-        assert "x" * 400 in tips or "x" * 400 in (svg.find(f"{SVG}desc").text or "")
+        assert "x" * 400 in tips or "x" * 400 in svg.findtext(f"{SVG}desc", "")
         assert '<script>alert("x")</script>' in tips + drawn  # shown as text, not markup
         assert "\\x1b[2J\\u202enew\\nline" in tips + drawn  # control characters visible
 
@@ -231,8 +232,8 @@ def test_charts_are_deterministic_and_show_their_numbers() -> None:
     assert _every_chart(labels) == _every_chart(labels)
     quadrant, distributions, bands, tornado, sobol, waterfall = (
         ElementTree.fromstring(s) for s in _every_chart(labels))
-    assert "1. alpha: risk 0.100, opportunity 0.900, stable" in quadrant.find(
-        f"{SVG}desc").text  # type: ignore[union-attr]
+    assert "1. alpha: risk 0.100, opportunity 0.900, stable" in quadrant.findtext(
+        f"{SVG}desc", "")
     assert {"stable", "fragile", "unstable"} <= set(_text_of(distributions).replace(
         "\u2068", " ").replace("\u2069", " ").split())
     assert "50%" in _text_of(bands) and "30%" in _text_of(bands)

@@ -12,8 +12,8 @@ import pytest
 from riskengine.cli import main
 from riskengine.compare import PairsError, compare, difference_odds, independent_odds
 from riskengine.loading import load_scenarios
-from riskengine.simulation import exact_laws
-from tests.test_fast_paths import scenario_of
+from riskengine.simulation import Method, exact_laws
+from tests.test_fast_paths import FactorSpec, scenario_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,7 +53,9 @@ def test_default_and_all_agree_on_shared_pairs(shipped: list) -> None:
     # different runs (one per partnership against one over all) draw different numbers, so
     # Monte Carlo odds agree within sampling error; exact ones agree to the grid's accuracy
     # mc: 4 SE of the difference of two estimates from 8,000 draws each (p(1-p) <= 1/4)
-    for method, tol in (("auto", 1e-3), ("mc", 4 * (2 * 0.25 / 8_000) ** 0.5)):
+    tolerances: tuple[tuple[Method, float], ...] = (("auto", 1e-3),
+                                                    ("mc", 4 * (2 * 0.25 / 8_000) ** 0.5))
+    for method, tol in tolerances:
         default = {(p["a"], p["b"]): p for p in compare(shipped, n=8_000, method=method)
                    .pairs()}
         every = {(p["a"], p["b"]): p for p in compare(shipped, n=8_000, method=method,
@@ -92,8 +94,8 @@ def test_independent_odds_match_the_difference_law() -> None:
                                                                               abs=1e-4)
 
 
-A_ESTIMATES = [("r1", "risk", 2, 4, 6), ("r2", "risk", 1, 2, 5), ("o1", "opportunity", 1, 5, 9),
-               ("o2", "opportunity", 3, 4, 8)]
+A_ESTIMATES: list[FactorSpec] = [("r1", "risk", 2, 4, 6), ("r2", "risk", 1, 2, 5),
+                                 ("o1", "opportunity", 1, 5, 9), ("o2", "opportunity", 3, 4, 8)]
 
 
 @pytest.mark.parametrize("b_estimates", [
@@ -122,7 +124,8 @@ def test_variants_of_the_same_shapes_compare_exactly(b_estimates: list) -> None:
 
 def test_a_shared_quantity_of_another_shape_is_counted() -> None:
     a = scenario_of(A_ESTIMATES).model_copy(update={"id": "a"})
-    other = [("r1", "risk", 2, 3, 6), *A_ESTIMATES[1:]]  # r1's mode share 0.25, not 0.5
+    # r1's mode share 0.25, not 0.5
+    other: list[FactorSpec] = [("r1", "risk", 2, 3, 6), *A_ESTIMATES[1:]]
     b = scenario_of(other).model_copy(update={"id": "b"})
     assert difference_odds(a, b) is None
     assert compare([a, b], n=1_000).pairs()[0]["method"] == "mc"

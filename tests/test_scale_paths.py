@@ -22,7 +22,7 @@ from riskengine.loading import (
     load_scenarios,
     scenario_paths,
 )
-from riskengine.models import Correlation, Estimate, Factor, Scale, Scenario
+from riskengine.models import Correlation, Distribution, Estimate, Factor, Kind, Scale, Scenario
 from riskengine.simulation import (
     STREAM_BLOCK,
     StreamSpec,
@@ -200,17 +200,17 @@ def test_gc_relaxed_restores_the_thresholds() -> None:
 # shared columns of a common-random-numbers run
 
 
-def factor(fid: str, kind: str) -> Factor:
+def factor(fid: str, kind: Kind) -> Factor:
     return Factor(id=fid, name=fid, kind=kind, description="d",
                   scale=Scale(min=0, max=10, unit="u"), higher_means="more", weight=1)
 
 
-F = {fid: factor(fid, kind) for fid, kind in (("a", "risk"), ("b", "opportunity"),
-                                              ("c", "risk"), ("d", "opportunity"),
-                                              ("e", "risk"))}
+KINDS: dict[str, Kind] = {"a": "risk", "b": "opportunity", "c": "risk", "d": "opportunity",
+                          "e": "risk"}
+F = {fid: factor(fid, kind) for fid, kind in KINDS.items()}
 
 
-def estimate(fid: str, dist: str, low: float, mode: float, high: float,
+def estimate(fid: str, dist: Distribution, low: float, mode: float, high: float,
              fixed: bool = False) -> Estimate:
     return Estimate(factor=F[fid], low=low, mode=mode, high=high, distribution=dist,
                     weight=1, fixed=fixed)

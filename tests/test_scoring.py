@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.loading import load_scenario
-from riskengine.models import Bands, Estimate, Factor, ModelSettings, Scale, Scenario
+from riskengine.models import Bands, Estimate, Factor, Kind, ModelSettings, Scale, Scenario
 from riskengine.scoring import ModelArrays, aggregate, band_of, score
 
 from .conftest import write
@@ -100,6 +100,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
 def test_score_is_bounded_and_contributions_add_up(scenario: Scenario) -> None:
     result = score(scenario)
     assert 0.0 <= result.stability <= 100.0
+    assert result.risk_index is not None and result.opportunity_index is not None
     assert 0.0 <= result.risk_index <= 1.0 and 0.0 <= result.opportunity_index <= 1.0
     total = math.fsum(f.contribution for f in result.factors)
     assert total == pytest.approx(result.stability - result.contribution_reference, abs=1e-7)
@@ -143,7 +144,7 @@ def test_indices_stay_in_their_range_when_the_weights_sum_past_one_by_rounding()
                0.7, 0.35]
     estimates = []
     for i, weight in enumerate(weights):
-        kind = "opportunity" if i % 2 else "risk"
+        kind: Kind = "opportunity" if i % 2 else "risk"
         factor = Factor(id=f"f{i}", name=f"F{i}", kind=kind, description="x",
                         scale=Scale(min=0, max=10, unit="score"), higher_means="more",
                         weight=weight)

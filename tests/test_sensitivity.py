@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 
 from riskengine.loading import load_scenario
-from riskengine.models import Estimate, Factor, ModelSettings, Scale, Scenario
+from riskengine.models import (
+    Aggregation,
+    Distribution,
+    Estimate,
+    Factor,
+    Kind,
+    ModelSettings,
+    Scale,
+    Scenario,
+)
 from riskengine.scoring import band_of, score
 from riskengine.sensitivity import (
     analytic_sobol,
@@ -23,8 +32,8 @@ from riskengine.sensitivity import (
 from .conftest import Runner
 
 
-def linear_case(aggregation: str = "arithmetic", d: int = 6) -> Scenario:
-    distributions = ("pert", "triangular", "uniform")
+def linear_case(aggregation: Aggregation = "arithmetic", d: int = 6) -> Scenario:
+    distributions: tuple[Distribution, ...] = ("pert", "triangular", "uniform")
     estimates = []
     for i in range(d):
         factor = Factor(id=f"f{i}", name=f"F{i}", kind="risk" if i % 2 else "opportunity",
@@ -91,9 +100,10 @@ def test_sobol_geometric_indices_are_sane() -> None:
 
 
 @pytest.mark.parametrize("aggregation", ["arithmetic", "geometric"])
-def test_breakpoints_rescore_across_the_band(aggregation: str) -> None:
+def test_breakpoints_rescore_across_the_band(aggregation: Aggregation) -> None:
     estimates = []
-    for i, (kind, weight) in enumerate((("risk", 5), ("risk", 1), ("opportunity", 1))):
+    kinds: tuple[tuple[Kind, int], ...] = (("risk", 5), ("risk", 1), ("opportunity", 1))
+    for i, (kind, weight) in enumerate(kinds):
         factor = Factor(id=f"f{i}", name="F", kind=kind, description="d",
                         scale=Scale(min=0, max=10, unit="u"), higher_means="more",
                         weight=weight)

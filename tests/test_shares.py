@@ -120,7 +120,7 @@ def test_folder_shares_keep_folders_whole(picks: list[tuple[int, int]], shares: 
     assert 1 <= len(parts) <= shares and all(parts)
     numbered = sorted(item for part in parts for item in part)
     assert numbered == list(enumerate(files))  # every file once, with its place
-    homes = {}
+    homes: dict[Path, int] = {}
     for k, part in enumerate(parts):
         assert [index for index, _ in part] == sorted(
             index for index, _ in part if homes.setdefault(files[index].parent, k) == k)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from riskengine import sheets
 from riskengine.loading import load_scenarios
+from riskengine.models import Scenario
 from riskengine.problems import CODES
 from riskengine.sheets import file_rows, yaml_text
 from riskengine.yamlio import read_yaml
@@ -27,7 +28,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def scenarios_of(folder: Path) -> dict[str, object]:
+def scenarios_of(folder: Path) -> dict[str, Scenario]:
     # where each was read from is all that may differ between two copies of a project
     where = {"source": None, "project": None, "catalogue": None}
     return {s.key: s.model_copy(update=where) for s in load_scenarios(folder)}
@@ -144,7 +145,7 @@ def test_python_api(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @settings(max_examples=30)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+@given(st.text(alphabet=st.characters(blacklist_categories=["Cs"],
                                       blacklist_characters="\x00"), min_size=1, max_size=300))
 def test_any_note_is_written_so_the_safe_reader_reads_it_back(text: str) -> None:
     data = {"id": "x", "title": "T", "factors": {"r_a": {"value": 1, "note": text}}}

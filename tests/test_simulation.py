@@ -13,16 +13,16 @@ from hypothesis import strategies as st
 from scipy import integrate, stats
 
 from riskengine.loading import load_scenario, load_scenarios
-from riskengine.models import Correlation, Estimate, Factor, Scale, Scenario
+from riskengine.models import Correlation, Distribution, Estimate, Factor, Scale, Scenario
 from riskengine.outlook import outlook, weighted_percentiles
 from riskengine.problems import InputError
 from riskengine.scoring import score
-from riskengine.simulation import Marginals, simulate, simulate_many
+from riskengine.simulation import Marginals, Sampler, simulate, simulate_many
 
 from .conftest import Runner, write
 
 
-def one_factor_pair(distribution: str, low: float, mode: float, high: float) -> Scenario:
+def one_factor_pair(distribution: Distribution, low: float, mode: float, high: float) -> Scenario:
     """A risk with the given estimate and a fixed opportunity: S is linear in the risk."""
     risk = Factor(id="r", name="R", kind="risk", description="d",
                   scale=Scale(min=0, max=10, unit="u"), higher_means="more", weight=1)
@@ -53,7 +53,8 @@ def exact_expectation(distribution: str, low: float, mode: float, high: float) -
 
 @pytest.mark.parametrize("distribution", ["pert", "triangular", "uniform"])
 @pytest.mark.parametrize("sampler", ["random", "sobol"])
-def test_mean_within_four_standard_errors(distribution: str, sampler: str) -> None:
+def test_mean_within_four_standard_errors(distribution: Distribution, sampler: Sampler
+                                          ) -> None:
     scenario = one_factor_pair(distribution, 1.0, 2.5, 8.0)
     sim = simulate(scenario, 20_000, seed=11, sampler=sampler)
     expected = exact_expectation(distribution, 1.0, 2.5, 8.0)

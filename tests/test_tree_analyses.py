@@ -25,7 +25,7 @@ from riskengine.simulation import simulate
 from .conftest import ROOT
 
 INFORM = ROOT / "examples" / "inform-2021"
-PILLARS = {  # pillar -> factors and weights, as in models/pillars.yaml
+PILLARS: dict[str, dict[str, float]] = {  # pillar -> factors and weights, as in models/pillars.yaml
     "political_risk": {"russia_balancing": 3, "diplomatic_friction": 2, "sanctions_exposure": 1.5},
     "security_risk": {"regional_interventions": 1},
     "economic_industrial_risk": {"institutional_immaturity": 2.5,
@@ -34,7 +34,7 @@ PILLARS = {  # pillar -> factors and weights, as in models/pillars.yaml
 
 
 def mean_of(s: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    return sum(w * s[f] for f, w in weights.items()) / sum(weights.values())
+    return np.asarray(sum(w * s[f] for f, w in weights.items())) / sum(weights.values())
 
 
 def pillar_formula(s: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

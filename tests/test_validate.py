@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -328,7 +329,7 @@ def test_json_output_lists_problems_and_grades(project: Path, cli: Runner) -> No
 
 
 @pytest.mark.parametrize("kind", ["factor", "scenario", "tree"])
-def test_published_schema_has_not_drifted(kind: str) -> None:
+def test_published_schema_has_not_drifted(kind: Literal["factor", "scenario", "tree"]) -> None:
     from riskengine.models import json_schema
 
     published = json.loads((ROOT / f"schemas/{kind}.schema.json").read_text())

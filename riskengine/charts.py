@@ -339,9 +339,11 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
     x = Scale(min(ticks[0], lo), max(ticks[-1], hi), LABEL, WIDTH - RIGHT)
     series = (("first order", "#42a5f5", first, first_ci, 2.0),
               ("total", "#1a237e", total, total_ci, 14.0))
+    # exact indices (analytic) have intervals of no width: no whiskers, and said so
+    exact = all(low == high for low, high in cis)
     body = [*_legend([(name, colour) for name, colour, *_ in series], LABEL, 16),
-            *_x_axis(x, ticks, top, height, "share of the variance of S (bars: estimate, "
-                     "whiskers: 95 % CI)")]
+            *_x_axis(x, ticks, top, height, "share of the variance of S (exact)" if exact
+                     else "share of the variance of S (bars: estimate, whiskers: 95 % CI)")]
     desc = []
     for i, fid in enumerate(ids):
         y = top + row * i + 2
@@ -350,9 +352,13 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
             value = float(values[i])
             low, high = (float(v) for v in intervals[i])
             mid = y + offset + 5
+            bar = _rect(x(0.0), y + offset, x(value) - x(0.0), 10, colour)
+            if low == high:
+                body.append(f"<g><title>{esc(fid)}: {name} {value:.3f} (exact)</title>{bar}"
+                            "</g>")
+                continue
             body.append(f"<g><title>{esc(fid)}: {name} {value:.3f} (95 % CI {low:.3f}–"
-                        f"{high:.3f})</title>" + _rect(x(0.0), y + offset, x(value) - x(0.0),
-                                                       10, colour)
+                        f"{high:.3f})</title>" + bar
                         + _line([(x(low), mid), (x(high), mid)], INK, 0.9)
                         + _line([(x(low), mid - 3), (x(low), mid + 3)], INK, 0.9)
                         + _line([(x(high), mid - 3), (x(high), mid + 3)], INK, 0.9) + "</g>")

@@ -403,7 +403,7 @@ def sensitivity_markdown(results: Sequence[Record]) -> str:
         lines += _md_table(["Factor", "S at low", "S at high", "Swing"],
                            [[t["id"], fmt(t["low_score"]), fmt(t["high_score"]),
                              fmt(t["swing"], 2)] for t in r["tornado"]], "lrrr")
-        lines += ["", f"Sobol indices ({r['sobol_method']}, 95 % CI):", ""]
+        lines += ["", f"Sobol indices ({_sobol_heading(r['sobol_method'])}):", ""]
         lines += _md_table(["Factor", "First order", "Total"],
                            [[s["id"], _ci(s["first_order"], s["first_order_ci"]),
                              _ci(s["total"], s["total_ci"])] for s in r["sobol"]], "lrr")
@@ -417,7 +417,13 @@ def sensitivity_markdown(results: Sequence[Record]) -> str:
 
 
 def _ci(value: float, ci: Sequence[float]) -> str:
+    if ci[0] == ci[1]:  # an exact index: an interval of no width says nothing
+        return f"{value:.3f}"
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _sobol_heading(method: str) -> str:
+    return f"{method}: exact" if method.startswith("analytic") else f"{method}, 95 % CI"
 
 
 def _breakpoint_rows(result: Record) -> list[list[str]]:
@@ -446,7 +452,7 @@ def print_sensitivity(result: Record, console: Any) -> None:
         tornado.add_row(rich_text(t["id"]), fmt(t["low_score"]), fmt(t["high_score"]),
                         fmt(t["swing"], 2), f"[cyan]{_bar(t['swing'], largest)}[/]")
     console.print(tornado)
-    sobol = Table(title=f"Sobol indices ({result['sobol_method']}; 95 % CI)",
+    sobol = Table(title=f"Sobol indices ({_sobol_heading(result['sobol_method'])})",
                   title_justify="left", show_edge=False)
     for name in ("factor", "first order", "total", ""):
         sobol.add_column(name, justify="left" if name in ("factor", "") else "right")

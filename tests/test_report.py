@@ -73,8 +73,9 @@ def test_report_is_self_contained(report: Path) -> None:
         assert svg.find(f"{SVG}title").text == svg.get("aria-label")  # type: ignore[union-attr]
         assert len(svg.find(f"{SVG}desc").text or "") > 20  # type: ignore[union-attr]
         assert svg.get("viewBox") and not svg.get("width")  # scales with the page
-    # the information of each chart: the outlook's band odds, the Sobol CIs, the waterfall steps
-    assert "japan-uk: stable" in text and "95 % CI" in text
+    # the information of each chart: the outlook's band odds, the Sobol indices (exact for
+    # these linear trees, so without intervals), the waterfall steps
+    assert "japan-uk: stable" in text and "first order" in text and "(exact)" in text
     assert re.search(r"\(S \d+\.\d → \d+\.\d\)", text)
 
 
@@ -461,3 +462,16 @@ def test_report_takes_jobs_and_an_executor(project: Path, cli: Runner) -> None:
     proc = cli("report", "scenarios", "--jobs", "0", "-o", str(out),
                cwd=project)
     assert proc.returncode == 2 and "--jobs" in proc.stderr
+
+
+def test_sobol_chart_draws_intervals_for_estimates_and_says_exact_otherwise() -> None:
+    ids = ["a", "b"]
+    estimated = charts.sobol_bars(ids, [0.6, 0.3], [(0.55, 0.65), (0.25, 0.35)], [0.62, 0.31],
+                                  [(0.6, 0.64), (0.3, 0.32)], "estimated")
+    assert estimated.count("95 % CI") == 5  # the axis and each bar's title
+    assert "(exact)" not in estimated
+    exact = charts.sobol_bars(ids, [0.6, 0.3], [(0.6, 0.6), (0.3, 0.3)], [0.6, 0.3],
+                              [(0.6, 0.6), (0.3, 0.3)], "exact")
+    assert "95 % CI" not in exact and exact.count("(exact)") == 5
+    whisker = 'stroke-width="0.9"'
+    assert estimated.count(whisker) == 4 * 3 and whisker not in exact  # three lines a bar

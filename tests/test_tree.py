@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Any
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from riskengine.models import TreeFile, TreeLeaf, TreeNode
 from riskengine.tree import (
+    CompiledTree,
     TreeError,
     compile_tree,
     contributions,
@@ -57,18 +59,19 @@ def by_hand(node: TreeNode, s: dict[str, float]) -> float | None:
 
 
 @st.composite
-def trees(draw: Any, depth: int = 0, counter: list[int] | None = None) -> TreeNode:
+def trees(draw: Any, depth: int = 0, counter: list[int] | None = None,
+          methods: tuple[str, ...] = METHODS) -> TreeNode:
     counter = counter if counter is not None else [0]
     counter[0] += 1
     node_id = f"n{counter[0]}"
-    method = draw(st.sampled_from(METHODS))
+    method = draw(st.sampled_from(methods))
     # max and min read weights as multipliers, at most 1
     top = 1.0 if method in ("max", "min") else 5.0
     width = draw(st.integers(1, 4))
     children: list[TreeNode | TreeLeaf] = []
     for _ in range(width):
         if depth < 2 and draw(st.booleans()):
-            child = draw(trees(depth + 1, counter))
+            child = draw(trees(depth + 1, counter, methods))
             children.append(child.model_copy(update={"weight": min(child.weight, top)}))
         else:
             counter[0] += 1
@@ -171,3 +174,31 @@ def test_rounded_nodes_keep_contributions_exact() -> None:
     contrib = contributions(compiled, s, values)
     assert contrib.sum() == pytest.approx(compiled.display(values[compiled.root])
                                           - reference_score(compiled), abs=1e-9)
+
+
+@settings(max_examples=50)
+@given(root=trees(methods=("arithmetic",)), data=st.data())
+def test_linear_contributions_are_the_walks_to_the_last_bit(
+        root: TreeNode, data: st.DataObject) -> None:
+    """An arithmetic tree's contributions come from one expression over its leaves
+    (CompiledTree.linear_shares): bit for bit the walk down the nodes, signed zeros, missing
+    leaves and columns the tree does not use included."""
+    ids = leaf_ids(root)
+    present = [f for f in ids if data.draw(st.booleans(), label=f"has {f}")] or ids[:1]
+    columns = [*present, "unused"]
+    value = st.one_of(st.sampled_from([0.0, 1.0, 0.5]), st.floats(0, 1))
+    rows = np.array([[data.draw(value, label=f"{f}[{r}]") for f in columns]
+                     for r in range(3)])
+    tree = as_file(root, data.draw(st.sampled_from(["better", "worse"]), label="higher_is"))
+    try:
+        compiled = compile_tree(tree, columns)
+    except TreeError:
+        return
+    assert compiled.linear_shares is not None
+    values = evaluate(compiled, rows)
+    fast = contributions(compiled, rows, values)
+    with patch.object(CompiledTree, "linear_shares", property(lambda self: None)):
+        walked = contributions(compiled, rows, values)
+        one_row = contributions(compiled, rows[0], values[0])
+    assert fast.tobytes() == walked.tobytes()
+    assert contributions(compiled, rows[0], values[0]).tobytes() == one_row.tobytes()

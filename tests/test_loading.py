@@ -251,3 +251,41 @@ def test_load_scenarios_folder_and_public_api(project: Path) -> None:
     scenarios = load_scenarios([project / "scenarios/demo"], catalogue)
     assert [s.id for s in scenarios] == ["base", "up"]
     assert re.score(scenarios[0]).scenario == "base"
+
+
+def _same_fields(built: object, validated: object, where: str) -> None:
+    """Equal values of the same types, field by field, all the way down."""
+    from pydantic import BaseModel
+
+    assert type(built) is type(validated), where
+    if isinstance(built, BaseModel):
+        assert isinstance(validated, BaseModel)
+        for name in type(built).model_fields:
+            _same_fields(getattr(built, name), getattr(validated, name), f"{where}.{name}")
+    elif isinstance(built, tuple | list):
+        assert isinstance(validated, tuple | list) and len(built) == len(validated), where
+        for i, (a, b) in enumerate(zip(built, validated, strict=True)):
+            _same_fields(a, b, f"{where}[{i}]")
+    else:
+        assert built == validated, where
+
+
+def test_loaded_scenarios_are_what_validating_their_fields_makes(
+        tmp_path: Path, project: Path) -> None:
+    """The loader builds estimates and scenarios under a context that skips the checks it
+    made itself at the files' lines: what it builds is what validating the fields makes,
+    types included, for the shipped project, the examples, a generated one and the test
+    project (inheritance, shifts, uniform midpoints, fixed values)."""
+    from benchmarks.generate import generate
+    from riskengine.loading import load_project_scenarios
+    from riskengine.models import Scenario
+
+    root = Path(__file__).resolve().parent.parent
+    generated = generate(tmp_path / "g", n_factors=30, n_scenarios=20, per_folder=10,
+                         per_scenario=6)
+    folders = [root / "scenarios", root / "examples/korea-poland", root / "examples/asem-2018",
+               root / "examples/inform-2021", generated / "scenarios", project / "scenarios"]
+    loaded = [s for folder in folders for s in load_project_scenarios([folder]).scenarios]
+    assert len(loaded) > 100
+    for scenario in loaded:
+        _same_fields(scenario, Scenario.model_validate(scenario.model_dump()), scenario.key)

@@ -15,7 +15,7 @@ import os
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from pathlib import Path
@@ -44,14 +44,30 @@ def yaml_files(path: str | Path) -> list[Path]:
         return [path]
     found: list[Path] = []
     unreadable: list[Path] = []
+    for folder, names in _yaml_names(path, unreadable):
+        found += [Path(folder, name) for name in names]
+    return sorted(found + unreadable, key=_path_order)
+
+
+def count_yaml_files(path: str | Path) -> int:
+    """``len(yaml_files(path))`` without making and sorting the paths (a sixth of the time):
+    whether a folder's valid scenarios are all of its files is asked of every folder."""
+    if not os.path.isdir(path):
+        return 1
+    unreadable: list[Path] = []
+    return sum(len(names) for _, names in _yaml_names(Path(path), unreadable)) + len(unreadable)
+
+
+def _yaml_names(path: Path, unreadable: list[Path]) -> Iterator[tuple[str, list[str]]]:
+    """Each folder below ``path`` with the names of its YAML files; folders that cannot be
+    listed are added to ``unreadable``."""
     for folder, dirs, files in os.walk(path, onerror=lambda exc: unreadable.append(
             Path(exc.filename))):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         # splitext, not Path(f).suffix: the same answer for these suffixes without a Path
         # parsed per name (a tenth of listing 5,000 files)
-        found += [Path(folder, f) for f in files
-                  if not f.startswith(".") and os.path.splitext(f)[1] in YAML_SUFFIXES]
-    return sorted(found + unreadable, key=_path_order)
+        yield folder, [f for f in files
+                       if not f.startswith(".") and os.path.splitext(f)[1] in YAML_SUFFIXES]
 
 
 def _path_order(path: Path) -> str:

@@ -229,6 +229,7 @@ class ScenarioReader:
         # them again (Path parsing, a stat per `extends`) was a tenth of loading 5,000 files.
         self._absolute: dict[Path, Path] = {}
         self._parents: dict[tuple[Path, str], Path | None] = {}
+        self._parent_of: dict[int, Path | None] = {}  # by id() of a _Parsed in self.parsed
         self._ends: set[Path] = set()  # files whose extends walk ends at a root: on no cycle
         self._read: Callable[[Path], Document] = read_yaml
 
@@ -262,11 +263,16 @@ class ScenarioReader:
         parent_id = parsed.file.extends
         if not parent_id:
             return None
+        # asked about three times a file: answered once per parsed file (kept in self.parsed
+        # for the reader's life, so its id stays its own)
+        if id(parsed) in self._parent_of:
+            return self._parent_of[id(parsed)]
         folder = parsed.doc.path.parent
         key = (folder, parent_id)
         if key not in self._parents:
             self._parents[key] = next((folder / f"{parent_id}{suffix}" for suffix in YAML_SUFFIXES
                                        if (folder / f"{parent_id}{suffix}").is_file()), None)
+        self._parent_of[id(parsed)] = self._parents[key]
         return self._parents[key]
 
     def chain(self, path: Path) -> tuple[list[_Parsed], list[Problem]]:

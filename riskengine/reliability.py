@@ -21,6 +21,7 @@ import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from riskengine.loading import Catalogue
 from riskengine.models import Estimate, Factor, Scenario
@@ -50,11 +51,19 @@ def grade_of(score: float) -> str:
     return next(letter for letter, floor in GRADES if score >= floor)
 
 
-def _importance(scenario: Scenario) -> list[float]:
-    totals = {kind: math.fsum(e.weight for e in scenario.estimates if e.factor.kind == kind)
+def _importance(scenario: Scenario) -> tuple[tuple[float, ...], float]:
+    """Each estimate's weight in the means, and their sum (1 if they sum to 0)."""
+    # a partnership's scenarios mostly share their kinds and weights
+    return _importance_of(tuple((e.factor.kind, e.weight) for e in scenario.estimates))
+
+
+@lru_cache(maxsize=1024)
+def _importance_of(weighted: tuple[tuple[str, float], ...]
+                   ) -> tuple[tuple[float, ...], float]:
+    totals = {kind: math.fsum(w for k, w in weighted if k == kind)
               for kind in ("risk", "opportunity")}
-    return [0.5 * e.weight / totals[e.factor.kind] if totals[e.factor.kind] > 0 else 0.0
-            for e in scenario.estimates]
+    importance = tuple(0.5 * w / totals[k] if totals[k] > 0 else 0.0 for k, w in weighted)
+    return importance, math.fsum(importance) or 1.0
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,7 @@ def _parts(estimate: Estimate) -> _Parts:
                   _precision(estimate))
 
 
+@lru_cache(maxsize=4096)  # a project has few dates: asked of every estimate of every scenario
 def _recency(newest: date | None, as_of: date | None) -> float:
     if as_of is None or newest is None:
         return 0.0
@@ -97,8 +107,7 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
                 cache: PartsCache | None = None) -> Reliability:
     """The reliability of ``scenario``; ``catalogue`` adds the coverage component.
     ``cache``: one dict shared over many calls (the same grades, fewer computed again)."""
-    importance = _importance(scenario)
-    total = math.fsum(importance) or 1.0
+    importance, total = _importance(scenario)
 
     def weighted(values: list[float]) -> float:
         # the products the generator over zip made (as many of each), through map in C

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from riskengine.executors import forked_map
-from riskengine.files import Jobs, readers
+from riskengine.files import Jobs, count_yaml_files, readers
 from riskengine.lint import scenario_warnings, unused_factor_warnings
 from riskengine.loading import (
     Catalogue,
@@ -386,7 +386,7 @@ def _check_scenarios(reader: ScenarioReader, files: list[tuple[int, Path]],
     problems.extend(reader.with_populations(valid)[1])
     for folder, folder_scenarios in by_folder.items():
         # An outlook is a whole folder; a file checked alone is no outlook.
-        whole = len(folder_scenarios) == len(yaml_files(folder))
+        whole = len(folder_scenarios) == count_yaml_files(folder)
         if whole and any(s.probability is not None for s in folder_scenarios):
             problems.extend(outlook_problems(folder_scenarios))
     parsed_files = reader.parsed.values()

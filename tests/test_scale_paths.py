@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from riskengine.loading import (
@@ -287,3 +287,23 @@ def test_percentiles_with_shared_work_equal_numpy() -> None:
         for j, moments in enumerate(summary.moments):
             want = np.percentile(values[j], (5, 50, 95), method="inverted_cdf")
             assert [moments["p5"], moments["p50"], moments["p95"]] == list(want)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "a", "a/b", ".hid", "c"]),
+                          st.sampled_from(["s.yaml", "t.yml", ".h.yaml", "n.txt", "u.YAML"])),
+                max_size=10))
+def test_count_of_yaml_files_is_the_length_of_their_list(
+        tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str, str]]) -> None:
+    """What validate asks of every folder (are its valid scenarios all of its files?) counts
+    what yaml_files lists: hidden names and folders left out, subfolders included."""
+    from riskengine.files import count_yaml_files, yaml_files
+
+    root = tmp_path_factory.mktemp("count")
+    for folder, name in files:
+        (root / folder).mkdir(parents=True, exist_ok=True)
+        (root / folder / name).write_text("id: x\n")
+    assert count_yaml_files(root) == len(yaml_files(root))
+    if files:
+        one = root / files[0][0] / files[0][1]
+        assert count_yaml_files(one) == len(yaml_files(one)) == 1

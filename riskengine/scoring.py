@@ -213,7 +213,8 @@ def _leaf_weights(tree: CompiledTree) -> FloatArray:
 @dataclass(frozen=True)
 class Affine:
     """Each column's map ``x * slope + intercept`` into [0, 1] from values other than the raw
-    ones (a Monte Carlo kernel's standard Beta draws, :func:`riskengine.simulation`), and
+    ones (a Monte Carlo kernel's standard Beta draws,
+    :func:`riskengine.simulation.direct_affine`), and
     whether clipping the result to [0, 1] could change any value."""
 
     slope: FloatArray

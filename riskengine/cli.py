@@ -60,12 +60,13 @@ def load_inputs(args: argparse.Namespace, paths: Sequence[str]) -> list[Any]:
 
 
 def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int = 0,
-                  each: Callable[[Any, Any], Any] | None = None) -> Any:
+                  each: Callable[[Any, Any], Any] | None = None,
+                  alone: Callable[[Any, Any], Any] | None = None) -> Any:
     """The scenarios at ``paths`` with the catalogue and trees each was read with
     (:class:`riskengine.loading.Loaded`), or ``each(scenario, catalogue)`` of every one
-    (:func:`riskengine.loading.apply_project_scenarios`). ``warm_from``: from this many files
-    (a command that will share its work out), the workers' fork server starts now, importing
-    the engine on another core while this one reads."""
+    (:func:`riskengine.loading.apply_project_scenarios`, with its ``alone``). ``warm_from``:
+    from this many files (a command that will share its work out), the workers' fork server
+    starts now, importing the engine on another core while this one reads."""
     from riskengine.loading import (
         UnknownTree,
         apply_project_scenarios,
@@ -87,7 +88,7 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
     try:
         if each is not None:
             return apply_project_scenarios(files, each, args.factors, tree,
-                                           jobs=_loading_jobs(args))
+                                           jobs=_loading_jobs(args), alone=alone)
         return load_project_scenarios(files, args.factors, tree, jobs=_loading_jobs(args))
     except UnknownTree as exc:
         raise UsageError(f"--tree {tree}: {exc}") from None
@@ -180,20 +181,41 @@ def cmd_run(args: argparse.Namespace) -> int:
             present(args, load_projects(args, args.scenarios, each=record),
                     reporting.run_markdown, reporting.print_run, reporting.run_csv)
         return EXIT_OK
-    from riskengine.parallel import simulations
+    from riskengine.parallel import SweepSettings, simulation_of, simulations
+    from riskengine.simulation import STREAM_BLOCK
 
-    # the scenarios for the simulations, with their records made where they were loaded
-    pairs = load_projects(args, args.scenarios, each=lambda s, c: (s, record(s, c)))
-    scenarios = [scenario for scenario, _ in pairs]
-    records = [scored for _, scored in pairs]
-    with progress_bar(args, "simulating", args.simulate * len(scenarios)) as advance, \
-            _pool(args) as pool:
-        found = simulations(scenarios, args.simulate, seed=args.seed, sampler=args.sampler,
-                            method=args.method, chunk_size=args.chunk_size,
-                            executor=pool, progress=advance)
-    for scored, simulation in zip(records, found, strict=True):
-        scored["simulation"] = simulation
-    present(args, records, reporting.run_markdown, reporting.print_run, reporting.run_csv)
+    settings = SweepSettings(args.simulate, args.seed, args.sampler, args.method,
+                             args.chunk_size)
+
+    def paired(scenario: Any, catalogue: Any) -> tuple[Any, dict[str, Any]]:
+        return scenario, record(scenario, catalogue)
+
+    def simulated(scenario: Any, catalogue: Any) -> Any:
+        # A scenario whose simulation fails is handed back to be simulated here, where the
+        # error is reported with its own type, as without shares.
+        try:
+            found = simulation_of(scenario, settings)
+        except Exception:  # raised again, typed, when simulated here
+            return paired(scenario, catalogue)
+        return record(scenario, catalogue) | {"simulation": found}
+
+    # A project loaded in forked shares simulates each scenario where it was loaded, on every
+    # core, instead of sending scenarios back to a pool (5,000 files, n = 1: 12.3 s -> 6.5 s).
+    # Only for the default process pool and one stream block a scenario: a Dask cluster, or
+    # blocks to spread out, get the scenarios.
+    here = args.executor == "process" and args.simulate <= STREAM_BLOCK
+    found = load_projects(args, args.scenarios, each=simulated if here else paired,
+                          alone=paired)
+    pending = [i for i, item in enumerate(found) if isinstance(item, tuple)]
+    if pending:
+        with progress_bar(args, "simulating", args.simulate * len(pending)) as advance, \
+                _pool(args) as pool:
+            done = simulations([found[i][0] for i in pending], args.simulate, seed=args.seed,
+                               sampler=args.sampler, method=args.method,
+                               chunk_size=args.chunk_size, executor=pool, progress=advance)
+        for i, simulation in zip(pending, done, strict=True):
+            found[i] = found[i][1] | {"simulation": simulation}
+    present(args, found, reporting.run_markdown, reporting.print_run, reporting.run_csv)
     return EXIT_OK
 
 

@@ -54,6 +54,7 @@ from riskengine.trees import (
 from riskengine.yamlio import Document, Location, read_yaml
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 DEFAULT_TREE = "default"
 ESTIMATE_KEYS = ("value", "low", "mode", "high")
@@ -963,24 +964,32 @@ def load_project_scenarios(paths: Iterable[str | Path] | str | Path,
 def apply_project_scenarios(paths: Iterable[str | Path] | str | Path,
                             each: Callable[[Scenario, Catalogue], T],
                             factors: str | Path | None = None, tree: str | None = None,
-                            jobs: Jobs = None) -> list[T]:
+                            jobs: Jobs = None,
+                            alone: Callable[[Scenario, Catalogue], U] | None = None,
+                            ) -> list[T | U]:
     """``each(scenario, catalogue)`` of every scenario :func:`load_project_scenarios` would
     load, in its order, with the same errors; from a large set of files, on every core
     (``jobs``): each process loads whole folders of a project and applies ``each`` there,
     and only the results come back (sending 5,000 scenarios back took longer than loading
     them), so they should be plain values. ``each`` must give the same result for a scenario
-    wherever it runs (no state carried from one scenario to the next)."""
+    wherever it runs (no state carried from one scenario to the next).
+
+    ``alone``: applied instead of ``each`` to the scenarios of a project whose files are
+    loaded by this process alone (too few to share out, one job, or no fork here), for a
+    caller that spreads that work another way (a pool of workers)."""
     files = _files(paths)
     with readers(jobs) as shared:
-        found = _by_project(files, factors, tree, shared, each)
+        found = _by_project(files, factors, tree, shared, each, alone)
     return in_file_order(n for *_, numbered in found for n in numbered)
 
 
 def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
-                jobs: Readers, each: Callable[[Scenario, Catalogue], Any] | None
+                jobs: Readers, each: Callable[[Scenario, Catalogue], Any] | None,
+                alone: Callable[[Scenario, Catalogue], Any] | None = None,
                 ) -> list[tuple[Project, Catalogue, TreeSet, list[tuple[int, Any]]]]:
     """Each project's catalogue, trees and the numbered scenarios of its files (or ``each`` of
-    them), numbered by the file's place in ``files``."""
+    them; ``alone`` of them where they are not shared out), numbered by the file's place in
+    ``files``."""
     # with one catalogue for all, the first file's project gives the trees and defaults
     finder = Finder()
     forced = finder.find(files[0]) if factors is not None else None
@@ -1012,9 +1021,10 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
                     f"{display_path(project.models_dir)}{suggest(default, trees.trees)}",
                     "RE706")])
             reader = ScenarioReader(catalogue, trees, tree, project)
+            apply = each if shares > 1 or alone is None else alone
             with gc_relaxed():
                 applied = _applied([files[n] for n in numbers], reader, jobs,
-                                   None if each is None else _given(each, catalogue), shares)
+                                   None if apply is None else _given(apply, catalogue), shares)
         except InputError as exc:
             problems.extend(exc.problems)
             continue

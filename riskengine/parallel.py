@@ -153,6 +153,12 @@ def _batches(scenarios: Sequence[Scenario], batch: int | None = None
     return [tuple(scenarios[i:i + batch]) for i in range(0, len(scenarios), batch)]
 
 
+def simulation_of(scenario: Scenario, settings: SweepSettings) -> dict[str, Any]:
+    """One item of :func:`simulations`: ``simulate(...).to_dict()`` as ``run --simulate``
+    shows it, computed in this process (the same numbers wherever it runs)."""
+    return _simulate(scenario, settings).to_dict()
+
+
 def _simulate(scenario: Scenario, settings: SweepSettings) -> Simulation:
     """``simulate`` of one scenario as ``run --simulate`` makes it, in this process."""
     from riskengine.simulation import simulate

@@ -263,3 +263,52 @@ def test_suppressions_in_either_share_act_as_in_one_process(
     assert ("scenarios/partnership-000/variant-1.yaml", "RE613") in found
     assert ("scenarios/partnership-003/variant-1.yaml", "RE614") in found
     assert (unused[0], "RE606") not in found and (unused[1], "RE606") in found
+
+
+def test_run_simulate_in_the_shares_is_one_process_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    """Each share simulates the scenarios it loads: the same records as simulating them
+    after loading, in this process or on a pool, for the exact law and Monte Carlo."""
+    from riskengine import parallel
+
+    monkeypatch.chdir(generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                               per_scenario=6))
+    simulated_here: list[int] = []
+    pooled = parallel.simulations
+
+    def counting(scenarios: list[object], *args: object, **kwargs: object) -> object:
+        simulated_here.append(len(scenarios))
+        return pooled(scenarios, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "simulations", counting)
+    for method in ("auto", "mc"):
+        for form in ("json", "csv"):
+            argv = ("run", "scenarios", "--simulate", "300", "--method", method,
+                    "--format", form)
+            alone = _cli(capsys, *argv, "--jobs", "1")
+            assert simulated_here.pop() == 40  # one process: all simulated after loading
+            shared = _cli(capsys, *argv, "--jobs", "2")
+            assert not simulated_here  # every one simulated in its share
+            assert shared == alone and alone[0] == 0
+    assert len(shared_out) == 4
+
+
+def test_a_simulation_failing_in_a_share_is_reported_as_in_one_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        shared_out: list[int]) -> None:
+    """`--method exact` of a scenario the exact law does not cover fails in its share; the
+    scenario is simulated again here, where the usage error is reported as without shares."""
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                    per_scenario=6)
+    variant = root / "scenarios" / "partnership-003" / "variant-1.yaml"
+    variant.write_text(variant.read_text(encoding="utf-8").replace(
+        "factors:\n", "model: {aggregation: geometric}\nfactors:\n", 1), encoding="utf-8")
+    monkeypatch.chdir(root)
+    argv = ("run", "scenarios", "--simulate", "100", "--method", "exact", "--format", "json")
+    alone = _cli(capsys, *argv, "--jobs", "1")
+    shared = _cli(capsys, *argv, "--jobs", "2")
+    assert shared == alone
+    code, out, err = shared
+    assert code == 2 and not out and "partnership-003/variant-1" in err
+    assert "Traceback" not in err and len(shared_out) == 1

@@ -362,11 +362,6 @@ class ScenarioReader:
             return None
         return Placement(scenario.key, scenario.partnership, path, key.parent)
 
-    def partnership_problems(self, resolved: Iterable[tuple[Path, Scenario]]) -> list[Problem]:
-        """:func:`placement_problems` of the scenarios resolved from these paths."""
-        placed = (self.placement(path, scenario) for path, scenario in resolved)
-        return placement_problems([p for p in placed if p is not None], self.doc_of)
-
     def doc_of(self, path: Path) -> Document:
         """The document of a file this reader has read, else read now."""
         parsed = self.parsed.get(self.absolute(path))

@@ -142,7 +142,7 @@ def simulation_batch(batch: Sequence[Scenario], settings: SweepSettings
                      ) -> list[dict[str, Any]]:
     """Worker: ``simulate(...).to_dict()`` of each scenario of a batch (top level:
     picklable)."""
-    return [_simulate(s, settings).to_dict() for s in batch]
+    return [simulation_of(s, settings) for s in batch]
 
 
 def _batches(scenarios: Sequence[Scenario], batch: int | None = None

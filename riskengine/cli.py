@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -992,5 +993,24 @@ def _discard_stdout() -> None:
     os.close(devnull)
 
 
+def entry() -> None:
+    """The ``riskengine`` command: :func:`main`, then out of the process without the
+    interpreter's teardown, which frees every object one by one (after validating 5,000
+    files, 0.07 s for memory the system takes back at once). mypy leaves the same way. Only
+    where nothing else could be waiting for the teardown: no thread but this one, and no
+    Dask client with exit handlers of its own."""
+    from riskengine.executors import end_without_teardown
+
+    end_without_teardown()
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        # a reader gone, or the stream closed: nothing more can be said there
+        with suppress(OSError, ValueError):
+            stream.flush()
+    if threading.active_count() == 1 and "distributed" not in sys.modules:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

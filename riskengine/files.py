@@ -45,7 +45,9 @@ def yaml_files(path: str | Path) -> list[Path]:
     found: list[Path] = []
     unreadable: list[Path] = []
     for folder, names in _yaml_names(path, unreadable):
-        found += [Path(folder, name) for name in names]
+        # joined to a parsed folder: Path(folder, name) parses the folder again for each name
+        parent = Path(folder)
+        found += [parent / name for name in names]
     return sorted(found + unreadable, key=_path_order)
 
 

@@ -109,7 +109,7 @@ def _comments(text: str, shown: str) -> list[tuple[int, int, str]]:
 Written = tuple[list[Suppression], list[Problem]]  # a file's suppressions, and findings
 
 
-def read_suppressions(path: Path, text: str | None = None) -> Written:
+def read_suppressions(path: str | Path, text: str | None = None) -> Written:
     """The suppressions written in one file, and findings about malformed ones. ``text``: the
     file's text where it was read already (for its data), so it is not read again."""
     shown = display_path(path)
@@ -202,7 +202,7 @@ def compile_per_file_ignores(per_file_ignores: Mapping[str, Sequence[str]] | Non
     return compiled
 
 
-def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[str],
+def apply(problems: Iterable[Problem], files: Iterable[str | Path], whole: Collection[str],
           checked: Collection[str], chosen: Collection[str],
           per_file_ignores: Sequence[tuple[str, frozenset[str]]] = (),
           project_root: Path | None = None, incomplete: Collection[str] = (),
@@ -215,23 +215,26 @@ def apply(problems: Iterable[Problem], files: Iterable[Path], whole: Collection[
     ``incomplete`` files with an error, selected or not, which may have stopped later checks,
     so their suppressions are not called unused either. ``written``: what
     :func:`read_suppressions` gave for files (by shown path) where they were read, which are
-    not read again.
+    not read again, and count as read whether in ``files`` or not.
     Inline suppressions apply first, so a line silenced both ways counts as inline.
     """
     by_path: dict[str, list[Suppression]] = defaultdict(list)
     extra: list[Problem] = []
     seen: set[str] = set()
-    for path in files:
-        shown = display_path(path)
-        if shown in seen:  # one file, given and found
-            continue
+
+    def take(shown: str, suppressions: list[Suppression], found: list[Problem]) -> None:
         seen.add(shown)
-        known = written.get(shown) if written is not None else None
-        suppressions, found = known if known is not None else read_suppressions(path)
         if suppressions:
             by_path[shown] = suppressions
         if shown in whole:
             extra.extend(found)
+
+    for shown, (suppressions, found) in (written or {}).items():
+        take(shown, suppressions, found)
+    for path in files:
+        shown = display_path(path)
+        if shown not in seen:  # else one file, given and found, or written
+            take(shown, *read_suppressions(path))
     kept: list[Problem] = []
     inline: list[Problem] = []
     for problem in problems:

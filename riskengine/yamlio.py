@@ -282,7 +282,7 @@ _KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device",
           stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
 
 
-def _read_regular(path: Path, shown: str, limit: int) -> bytes:
+def _read_regular(path: str | Path, shown: str, limit: int) -> bytes:
     """Up to ``limit`` bytes of ``path`` if it is a regular file, else RE001 saying what it is.
 
     Opened without blocking and checked on the open descriptor: opening a FIFO for reading
@@ -320,7 +320,8 @@ def _read_regular(path: Path, shown: str, limit: int) -> bytes:
 
 def read_yaml(path: str | Path, max_bytes: int = MAX_FILE_BYTES) -> Document:
     """Parse one YAML file into a :class:`Document`; every problem raises :class:`InputError`."""
-    path = Path(path)
+    if not isinstance(path, Path):  # Path(a Path) parses it again
+        path = Path(path)
     shown = display_path(path)
     raw = _read_regular(path, shown, max_bytes + 1)
     if len(raw) > max_bytes:

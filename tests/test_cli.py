@@ -116,14 +116,44 @@ def test_schema_and_version(cli: Runner) -> None:
 
 @pytest.mark.parametrize("args", [["--help"], ["validate", "factors", "scenarios"]])
 def test_help_and_validate_import_neither_scipy_nor_pandas(args: list[str]) -> None:
-    probe = ("import sys, runpy; sys.argv = ['riskengine', *sys.argv[1:]]\n"
-             "try:\n    runpy.run_module('riskengine.cli', run_name='__main__')\n"
+    # main(), not the module as __main__: that leaves by os._exit, before the probe's check
+    probe = ("import sys\nfrom riskengine.cli import main\n"
+             "try:\n    main(sys.argv[1:])\n"
              "except SystemExit:\n    pass\n"
              "heavy = [m for m in ('scipy', 'pandas') if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
     proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_command_leaves_with_its_exit_code_and_every_byte(
+        tmp_path: Path, cli: Runner, cli_subprocess: Runner) -> None:
+    """The `riskengine` command leaves by os._exit, skipping the interpreter's teardown
+    (cli.entry): what it printed must still all arrive through a pipe, and its exit code
+    must be main's."""
+    for argv in (("schema", "scenario"), ("run", "scenarios", "--format", "csv")):
+        program, in_process = cli_subprocess(*argv, cwd=ROOT), cli(*argv, cwd=ROOT)
+        assert program.returncode == in_process.returncode == 0
+        assert program.stdout == in_process.stdout and len(program.stdout) > 10_000
+    bad = tmp_path / "factors" / "bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text("id: bad\nname: [\n", encoding="utf-8")
+    invalid = cli_subprocess("validate", str(bad))
+    assert invalid.returncode == 1 and "bad.yaml:3" in invalid.stdout
+    assert cli_subprocess("run", "--no-such-flag").returncode == 2
+
+
+def test_only_a_process_leaving_without_teardown_keeps_what_it_is_done_with(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from riskengine import executors
+
+    monkeypatch.setattr(executors, "_kept_to_exit", None)
+    executors.keep_to_exit(["a parsed file"])
+    assert executors._kept_to_exit is None  # the API, the tests: freed as usual
+    executors.end_without_teardown()
+    executors.keep_to_exit(kept := ["a parsed file"])
+    assert executors._kept_to_exit == [kept]
 
 
 def test_the_api_demo_runs(monkeypatch: pytest.MonkeyPatch,

@@ -312,3 +312,49 @@ def test_a_simulation_failing_in_a_share_is_reported_as_in_one_process(
     code, out, err = shared
     assert code == 2 and not out and "partnership-003/variant-1" in err
     assert "Traceback" not in err and len(shared_out) == 1
+
+
+def test_a_catalogue_read_in_shares_gives_what_one_process_gives(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A large catalogue's files are read in forked shares and built here: the findings, the
+    suppressions written in factor files and the scores are those of one process, for files
+    the fast parser reads, files only ruamel reads, and files that cannot be read."""
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=20, per_folder=10,
+                    per_scenario=6)
+    (root / "riskengine.toml").write_text("", encoding="utf-8")
+    factors = root / "factors"
+    monkeypatch.chdir(root)
+    run = ("run", "scenarios", "--format", "json")
+    monkeypatch.setattr(loading, "default_jobs", lambda: 2)
+    monkeypatch.setattr(executors, "can_fork", lambda: True)
+    monkeypatch.setattr(loading, "can_fork", lambda: True)
+    collected: list[int] = []
+    collect = executors._collect
+
+    def counting(pid: int, read_end: int) -> object:
+        collected.append(pid)
+        return collect(pid, read_end)
+
+    monkeypatch.setattr(executors, "_collect", counting)
+    scores_alone = _cli(capsys, *run, "--jobs", "1")
+    monkeypatch.setattr(loading, "CATALOGUE_SPLIT_MIN_FILES", 0)
+    assert _cli(capsys, *run, "--jobs", "2") == scores_alone and collected
+    first = (factors / "f00001.yaml").read_text(encoding="utf-8")
+    (factors / "other.yaml").write_text(first, encoding="utf-8")  # RE201, and RE202
+    (factors / "broken.yaml").write_text("id: broken\nname: [\n", encoding="utf-8")
+    ruamel_only = factors / "f00002.yaml"
+    ruamel_only.write_text("---\n" + ruamel_only.read_text(encoding="utf-8"), encoding="utf-8")
+    with (factors / "f00003.yaml").open("a", encoding="utf-8") as file:
+        file.write("# riskengine: ignore-file[RE302]\n")  # unused: RE612
+    collected.clear()
+    monkeypatch.setattr(loading, "CATALOGUE_SPLIT_MIN_FILES", 10**9)
+    alone = _cli(capsys, "validate", "--format", "json", "--jobs", "2")
+    assert not collected  # 40 scenario files are not shared out either
+    monkeypatch.setattr(loading, "CATALOGUE_SPLIT_MIN_FILES", 0)
+    shared = _cli(capsys, "validate", "--format", "json", "--jobs", "2")
+    assert len(collected) == 1 and shared == alone
+    found = {(p["path"], p["code"]) for p in json.loads(alone[1])["problems"]}
+    assert {("factors/other.yaml", "RE201"), ("factors/other.yaml", "RE202"),
+            ("factors/f00003.yaml", "RE612")} <= found
+    assert any(path == "factors/broken.yaml" for path, _ in found)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from riskengine.executors import can_fork, default_jobs, forked_map
+from riskengine.executors import can_fork, default_jobs, forked_map, keep_to_exit
 from riskengine.files import (
     YAML_SUFFIXES,
     Jobs,
@@ -100,6 +100,19 @@ class Catalogue(Mapping[str, Factor]):
     def total_weight(self) -> float:
         """The sum of every factor's default weight (for reliability coverage)."""
         return math.fsum(f.weight for f in self.factors.values())
+
+    def weight_of(self, ids: tuple[str, ...]) -> float:
+        """The sum of the default weights of the distinct factors of this catalogue among
+        ``ids``, kept per ``ids`` (asked of every scenario a validate run grades)."""
+        found = self._weights_of.get(ids)
+        if found is None:
+            used = {factor_id for factor_id in ids if factor_id in self.factors}
+            found = self._weights_of[ids] = math.fsum(self.factors[f].weight for f in used)
+        return found
+
+    @functools.cached_property
+    def _weights_of(self) -> dict[tuple[str, ...], float]:
+        return {}
 
 
 LOADING_GC_THRESHOLD = (50_000, 20, 10)
@@ -712,9 +725,14 @@ def _merge_entry(entries: dict[str, _Merged], factor_id: str, entry: EstimateEnt
 
 def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Problem]]:
     keys = merged.keys
-    entry_loc = merged.origin[""]
     lo, hi = factor.scale.min, factor.scale.max
     distribution = keys.get("distribution", "pert")
+    if "value" not in keys and "low" in keys and "mode" in keys and "high" in keys:
+        # the common case, each check below passed at once: a sound three-point estimate
+        low, mode, high = keys["low"], keys["mode"], keys["high"]
+        if lo <= low <= mode <= high <= hi and (distribution != "uniform" or low < high):
+            return _estimate(factor, keys, low, mode, high, distribution, False), []
+    entry_loc = merged.origin[""]
     problems: list[Problem] = []
     if "value" in keys and any(k in keys for k in ("low", "mode", "high")):
         return None, [merged.problem("value", "give either value or low/mode/high, not both",
@@ -748,12 +766,18 @@ def _complete(factor: Factor, merged: _Merged) -> tuple[Estimate | None, list[Pr
                                            f"(got {low:g}, {high:g})", "RE303"))
     if problems:
         return None, problems
-    # under _CHECKED: the checks across fields were made above, at the lines that wrote them
+    return _estimate(factor, keys, low, mode, high, distribution, fixed), []
+
+
+def _estimate(factor: Factor, keys: dict[str, Any], low: float, mode: float, high: float,
+              distribution: str, fixed: bool) -> Estimate:
+    # under _CHECKED: the checks across fields were made by _complete, at the lines that
+    # wrote them
     return Estimate.model_validate(dict(
         factor=factor, low=low, mode=mode, high=high, distribution=distribution,
         confidence=keys.get("confidence"), weight=keys.get("weight", factor.weight),
         evidence=tuple(keys.get("evidence", ())), fixed=fixed,
-    ), context=_CHECKED), []
+    ), context=_CHECKED)
 
 
 def _check_kinds(leaf: _Parsed, estimates: list[Estimate], n_entries: int) -> list[Problem]:
@@ -1067,6 +1091,7 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
             with gc_relaxed():
                 applied = _applied([files[n] for n in numbers], reader, jobs,
                                    None if apply is None else _given(apply, catalogue), shares)
+            keep_to_exit(reader)  # the files read here, with their parents and models
         except InputError as exc:
             problems.extend(exc.problems)
             continue

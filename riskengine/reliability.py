@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import NamedTuple
 
 from riskengine.loading import Catalogue
 from riskengine.models import Estimate, Factor, Scenario
@@ -66,8 +67,7 @@ def _importance_of(weighted: tuple[tuple[str, float], ...]
     return importance, math.fsum(importance) or 1.0
 
 
-@dataclass(frozen=True)
-class _Parts:
+class _Parts(NamedTuple):  # not a frozen dataclass: made for every estimate loaded
     """What an estimate alone gives to the grade, whatever scenario it lies in."""
 
     evidenced: float
@@ -103,6 +103,11 @@ def _precision(estimate: Estimate) -> float:
     return 1.0 - (estimate.high - estimate.low) / span
 
 
+def _coverage(factors: Mapping[str, Factor], all_weight: float, ids: Iterable[str]) -> float:
+    used = {fid for fid in ids if fid in factors}
+    return math.fsum(factors[fid].weight for fid in used) / all_weight if all_weight > 0 else 0.0
+
+
 def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = None,
                 cache: PartsCache | None = None) -> Reliability:
     """The reliability of ``scenario``; ``catalogue`` adds the coverage component.
@@ -131,15 +136,15 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     components = [evidenced, sources, recency, precision]
     coverage = None
     if catalogue:
-        # A Catalogue caches its total: a validate run grades every scenario against it.
-        factors: Mapping[str, Factor]
         if isinstance(catalogue, Catalogue):
-            all_weight, factors = catalogue.total_weight, catalogue.factors
+            # both sums kept by the catalogue: a validate run grades every scenario against
+            # it, and a partnership's scenarios mostly estimate the same factors
+            all_weight = catalogue.total_weight
+            coverage = (catalogue.weight_of(tuple(e.factor.id for e in estimates)) / all_weight
+                        if all_weight > 0 else 0.0)
         else:
-            all_weight, factors = math.fsum(f.weight for f in catalogue.values()), catalogue
-        used = {e.factor.id for e in estimates if e.factor.id in factors}
-        coverage = (math.fsum(factors[fid].weight for fid in used) / all_weight
-                    if all_weight > 0 else 0.0)
+            coverage = _coverage(catalogue, math.fsum(f.weight for f in catalogue.values()),
+                                 [e.factor.id for e in estimates])
         components.append(coverage)
     score = math.fsum(components) / len(components)
     return Reliability(score, grade_of(score), coverage, evidenced, sources, recency, precision)

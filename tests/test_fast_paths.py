@@ -277,3 +277,18 @@ def test_a_pert_at_the_top_of_its_scale_is_still_clipped() -> None:
     assert 1.0 * affine.slope[0] + affine.intercept[0] > 1.0
     top = normalise(np.array([[1.0, 5.0]]), sim_mod.ModelArrays.of(scenario), affine=affine)
     assert top[0, 0] == 1.0
+
+
+@given(st.lists(st.sampled_from(["f1", "f2", "f3", "nope"]), max_size=8))
+def test_a_catalogues_kept_weight_sums_are_the_sums(ids: list[str]) -> None:
+    """Catalogue.weight_of keeps each set's sum for reliability's coverage: the same as
+    summing the distinct known factors' weights, asked once or again."""
+    from riskengine.loading import Catalogue
+
+    factors = {fid: Factor(id=fid, name=fid, kind="risk", description="A factor.",
+                           scale=Scale(min=0, max=1, unit="u"), higher_means="more",
+                           weight=weight)
+               for fid, weight in (("f1", 0.1), ("f2", 0.7), ("f3", 2.0))}
+    catalogue = Catalogue(factors)
+    expected = math.fsum(factors[f].weight for f in set(ids) if f in factors)
+    assert catalogue.weight_of(tuple(ids)) == expected == catalogue.weight_of(tuple(ids))

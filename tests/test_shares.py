@@ -347,6 +347,15 @@ def test_a_catalogue_read_in_shares_gives_what_one_process_gives(
     ruamel_only.write_text("---\n" + ruamel_only.read_text(encoding="utf-8"), encoding="utf-8")
     with (factors / "f00003.yaml").open("a", encoding="utf-8") as file:
         file.write("# riskengine: ignore-file[RE302]\n")  # unused: RE612
+    # what a hostile contributor might put in the catalogue, read in a child first
+    (factors / "binary.yaml").write_bytes(b"id: binary\x00\n")
+    (factors / "deep.yaml").write_text("a: " + "[" * 10_000 + "\n", encoding="utf-8")
+    (factors / "escape.yaml").write_text('id: escape\nname: "\x1b[31mred"\n', encoding="utf-8")
+    huge = factors / "f00004.yaml"
+    huge.write_text(huge.read_text(encoding="utf-8").replace("weight: 1", "weight: 1e999"),
+                    encoding="utf-8")
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(factors / "fifo.yaml")
     collected.clear()
     monkeypatch.setattr(loading, "CATALOGUE_SPLIT_MIN_FILES", 10**9)
     alone = _cli(capsys, "validate", "--format", "json", "--jobs", "2")
@@ -357,4 +366,6 @@ def test_a_catalogue_read_in_shares_gives_what_one_process_gives(
     found = {(p["path"], p["code"]) for p in json.loads(alone[1])["problems"]}
     assert {("factors/other.yaml", "RE201"), ("factors/other.yaml", "RE202"),
             ("factors/f00003.yaml", "RE612")} <= found
-    assert any(path == "factors/broken.yaml" for path, _ in found)
+    for name in ("broken", "binary", "deep", "escape", "f00004"):
+        assert any(path == f"factors/{name}.yaml" for path, _ in found), name
+    assert "\x1b" not in alone[1] + alone[2]

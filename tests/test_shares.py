@@ -28,6 +28,11 @@ from .test_parallel_loading import _cli
 def shared_out(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every project is shared out; counts the shares collected from forked children."""
     monkeypatch.setattr(loading, "SPLIT_MIN_FILES", 0)
+    return _forking_on_two_cores(monkeypatch)
+
+
+def _forking_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Two cores and forking allowed; the pids of the children collected, listed."""
     monkeypatch.setattr(loading, "default_jobs", lambda: 2)  # shares are capped at the cores
     monkeypatch.setattr(executors, "can_fork", lambda: True)
     monkeypatch.setattr(loading, "can_fork", lambda: True)
@@ -326,17 +331,7 @@ def test_a_catalogue_read_in_shares_gives_what_one_process_gives(
     factors = root / "factors"
     monkeypatch.chdir(root)
     run = ("run", "scenarios", "--format", "json")
-    monkeypatch.setattr(loading, "default_jobs", lambda: 2)
-    monkeypatch.setattr(executors, "can_fork", lambda: True)
-    monkeypatch.setattr(loading, "can_fork", lambda: True)
-    collected: list[int] = []
-    collect = executors._collect
-
-    def counting(pid: int, read_end: int) -> object:
-        collected.append(pid)
-        return collect(pid, read_end)
-
-    monkeypatch.setattr(executors, "_collect", counting)
+    collected = _forking_on_two_cores(monkeypatch)
     scores_alone = _cli(capsys, *run, "--jobs", "1")
     monkeypatch.setattr(loading, "CATALOGUE_SPLIT_MIN_FILES", 0)
     assert _cli(capsys, *run, "--jobs", "2") == scores_alone and collected

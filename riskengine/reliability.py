@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -103,11 +103,6 @@ def _precision(estimate: Estimate) -> float:
     return 1.0 - (estimate.high - estimate.low) / span
 
 
-def _coverage(factors: Mapping[str, Factor], all_weight: float, ids: Iterable[str]) -> float:
-    used = {fid for fid in ids if fid in factors}
-    return math.fsum(factors[fid].weight for fid in used) / all_weight if all_weight > 0 else 0.0
-
-
 def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = None,
                 cache: PartsCache | None = None) -> Reliability:
     """The reliability of ``scenario``; ``catalogue`` adds the coverage component.
@@ -136,15 +131,13 @@ def reliability(scenario: Scenario, catalogue: Mapping[str, Factor] | None = Non
     components = [evidenced, sources, recency, precision]
     coverage = None
     if catalogue:
-        if isinstance(catalogue, Catalogue):
-            # both sums kept by the catalogue: a validate run grades every scenario against
-            # it, and a partnership's scenarios mostly estimate the same factors
-            all_weight = catalogue.total_weight
-            coverage = (catalogue.weight_of(tuple(e.factor.id for e in estimates)) / all_weight
-                        if all_weight > 0 else 0.0)
-        else:
-            coverage = _coverage(catalogue, math.fsum(f.weight for f in catalogue.values()),
-                                 [e.factor.id for e in estimates])
+        # both sums kept by the catalogue: a validate run grades every scenario against it,
+        # and a partnership's scenarios mostly estimate the same factors
+        if not isinstance(catalogue, Catalogue):
+            catalogue = Catalogue(dict(catalogue))
+        all_weight = catalogue.total_weight
+        coverage = (catalogue.weight_of(tuple(e.factor.id for e in estimates)) / all_weight
+                    if all_weight > 0 else 0.0)
         components.append(coverage)
     score = math.fsum(components) / len(components)
     return Reliability(score, grade_of(score), coverage, evidenced, sources, recency, precision)

@@ -71,14 +71,14 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
     from riskengine.loading import (
         UnknownTree,
         apply_project_scenarios,
+        list_scenario_files,
         load_project_scenarios,
-        scenario_paths,
     )
 
-    files = scenario_paths(_existing(paths))
-    if not files:
+    files = list_scenario_files(_existing(paths))  # listed once, for the loaders too
+    if not files.files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
-    if warm_from and len(files) >= warm_from:
+    if warm_from and len(files.files) >= warm_from:
         from riskengine.executors import makes_workers, warm_workers
 
         if makes_workers(args.executor, args.jobs):

@@ -18,8 +18,9 @@ from urllib.parse import quote
 
 from riskengine import __version__
 from riskengine.problems import CODES, Problem
-from riskengine.reporting import json_text, printable, rich_text
+from riskengine.reporting import json_text, printable
 from riskengine.reporting import to_json as json_document
+from riskengine.texttable import Column, print_table
 from riskengine.validation import Validation
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -118,11 +119,14 @@ def summary_line(validation: Validation) -> str:
     return f"{validation.files} file(s) checked: {errors} error(s), {warnings} warning(s){more}"
 
 
+_RELIABILITY_COLUMNS = [Column(name, "left" if name == "Scenario" else "right") for name in (
+    "Scenario", "Grade", "Score", "Coverage", "Evidenced", "Sources", "Recency", "Precision")]
+
+
 def print_text(validation: Validation, console: Any, quiet: bool = False,
                statistics: bool = False) -> None:
     """Findings grouped by file, each with its hint; then each scenario's reliability grade.
     With ``statistics``, counts per code instead of the findings and grades."""
-    from rich.table import Table
     from rich.text import Text
 
     if statistics:
@@ -155,15 +159,10 @@ def print_text(validation: Validation, console: Any, quiet: bool = False,
     if quiet:
         return
     if validation.graded:
-        table = Table(title="Reliability", title_justify="left", show_edge=False)
-        for name in ("Scenario", "Grade", "Score", "Coverage", "Evidenced", "Sources",
-                     "Recency", "Precision"):
-            table.add_column(name, justify="left" if name == "Scenario" else "right")
-        for scenario, _, rel in validation.graded:
-            table.add_row(rich_text(scenario), rel.grade, f"{rel.score:.2f}",
-                          "-" if rel.coverage is None else f"{rel.coverage:.0%}",
-                          f"{rel.evidenced:.0%}", f"{rel.sources:.0%}", f"{rel.recency:.0%}",
-                          f"{rel.precision:.0%}")
-        console.print(table)
+        print_table(console, _RELIABILITY_COLUMNS, [
+            [printable(scenario), rel.grade, f"{rel.score:.2f}",
+             "-" if rel.coverage is None else f"{rel.coverage:.0%}", f"{rel.evidenced:.0%}",
+             f"{rel.sources:.0%}", f"{rel.recency:.0%}", f"{rel.precision:.0%}"]
+            for scenario, _, rel in validation.graded], "Reliability")
     verdict = "[green]all files valid[/]" if not validation.errors else "[red]invalid[/]"
     console.print(f"{summary_line(validation)} — {verdict}")

@@ -226,17 +226,11 @@ def sweep_markdown(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def print_sweep(rows: Sequence[dict[str, Any]], console: Any) -> None:
-    from rich.table import Table
+    from riskengine.reporting import band_style, printable
+    from riskengine.texttable import Column, Styled, print_table
 
-    from riskengine.reporting import band_style, rich_text
-
-    table = Table(title=f"[bold]Sweep[/] — {len(rows)} scenarios", title_justify="left",
-                  show_edge=False)
-    for name in SWEEP_HEADER:
-        table.add_column(name, justify="left" if name in ("Scenario", "Band", "P(band)")
-                         else "right")
-    for row in rows:
-        cells = [rich_text(c) for c in _sweep_cells(row)]
-        cells[4] = f"[{band_style(row['band'])}]{cells[4]}[/]"
-        table.add_row(*cells)
-    console.print(table)
+    print_table(console, [Column(name, "left" if name in ("Scenario", "Band", "P(band)")
+                                 else "right") for name in SWEEP_HEADER],
+                [[Styled(printable(c), band_style(row["band"])) if i == 4 else printable(c)
+                  for i, c in enumerate(_sweep_cells(row))] for row in rows],
+                f"[bold]Sweep[/] — {len(rows)} scenarios")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
-from riskengine.models import Bands, BandSpec, Scenario, TreeNode
+from riskengine.models import Bands, BandSpec, Factor, Scenario, TreeNode
 from riskengine.tree import (
     CompiledTree,
     compile_tree,
@@ -101,17 +101,21 @@ class ModelArrays:
         return self.scale_max - self.scale_min
 
     @cached_property
-    def slope(self) -> FloatArray:
-        return np.where(self.reverse, -1.0, 1.0) / self.span
+    def _unit_map(self) -> tuple[FloatArray, FloatArray]:
+        return unit_map(self.reverse, self.scale_min, self.scale_max)
 
-    @cached_property
+    @property
+    def slope(self) -> FloatArray:
+        return self._unit_map[0]
+
+    @property
     def intercept(self) -> FloatArray:
-        return np.where(self.reverse, self.scale_max, -self.scale_min) / self.span
+        return self._unit_map[1]
 
     @property
     def has_sides(self) -> bool:
         """The root has ``risk`` and ``opportunity`` children (R and O are reported)."""
-        return _has(self.tree, "risk") and _has(self.tree, "opportunity")
+        return None not in self.tree.root_sides
 
     @property
     def is_linear(self) -> bool:
@@ -134,18 +138,25 @@ class ModelArrays:
                 value.flags.writeable = False
         return arrays
 
+    def _same_scales(self, columns: _FactorColumns) -> ModelArrays:
+        """These arrays, with the normalisation's slope and intercept taken from
+        ``columns`` when the scales are theirs: the same numbers, made once for a set of
+        factors rather than per scenario."""
+        if self.scale_min is columns.scale_min and self.scale_max is columns.scale_max:
+            vars(self)["_unit_map"] = columns.unit_map  # what the cached property would make
+        return self
+
     @classmethod
     def _build(cls, scenario: Scenario) -> ModelArrays:
         est = scenario.estimates
-        ids = tuple(e.factor.id for e in est)
-        tree = compile_tree(tree_of(scenario), ids)
-        lo = np.array([e.factor.scale.min for e in est], dtype=float)
-        hi = np.array([e.factor.scale.max for e in est], dtype=float)
-        reverse = np.array([e.factor.higher_means == "less" for e in est])
+        columns = _factor_columns(tuple(e.factor for e in est))
+        tree = compile_tree(tree_of(scenario), columns.ids)
+        lo, hi = columns.scale_min, columns.scale_max
         transforms = []
         if scenario.tree is not None:
+            lo, hi = lo.copy(), hi.copy()  # a population's bounds replace the factors' own
             by_factor = {leaf.factor: leaf for leaf in tree_leaves(scenario.tree)}
-            for i, fid in enumerate(ids):
+            for i, fid in enumerate(columns.ids):
                 leaf = by_factor.get(fid)
                 if leaf is None or (leaf.normalise == "scale" and leaf.transform is None):
                     continue
@@ -163,12 +174,10 @@ class ModelArrays:
                     winsorise=(stats.low, stats.high) if leaf.transform and
                     leaf.transform.winsorise else None, rule=leaf.normalise,
                     low=stats.low, high=stats.high, mean=stats.mean, std=stats.std,
-                    values=np.array(stats.values), reverse=bool(reverse[i])))
+                    values=np.array(stats.values), reverse=bool(columns.reverse[i])))
         return cls(
-            ids=ids,
-            is_risk=np.array([e.factor.kind == "risk" for e in est]),
-            scale_min=lo, scale_max=hi, reverse=reverse,
-            weights=_leaf_weights(tree),
+            ids=columns.ids, is_risk=columns.is_risk, scale_min=lo, scale_max=hi,
+            reverse=columns.reverse, weights=_leaf_weights(tree),
             low=np.array([e.low for e in est], dtype=float),
             mode=np.array([e.mode for e in est], dtype=float),
             high=np.array([e.high for e in est], dtype=float),
@@ -176,7 +185,60 @@ class ModelArrays:
             bands=tree.bands,
             tree=tree,
             transforms=tuple(transforms),
-        )
+        )._same_scales(columns)
+
+
+@dataclass(frozen=True)
+class _FactorColumns:
+    """What a scenario's arrays take from its factors alone, whatever the estimates: the
+    same for a partnership's variants, which estimate the same factors."""
+
+    ids: tuple[str, ...]
+    is_risk: NDArray[np.bool_]
+    scale_min: FloatArray
+    scale_max: FloatArray
+    reverse: NDArray[np.bool_]
+
+    @cached_property
+    def unit_map(self) -> tuple[FloatArray, FloatArray]:
+        slope, intercept = unit_map(self.reverse, self.scale_min, self.scale_max)
+        slope.flags.writeable = intercept.flags.writeable = False  # shared, as the columns
+        return slope, intercept
+
+
+def unit_map(reverse: NDArray[np.bool_], scale_min: FloatArray, scale_max: FloatArray
+             ) -> tuple[FloatArray, FloatArray]:
+    """Each column's slope and intercept into [0, 1]: ``(x - min) / (max - min)``, or
+    ``(max - x) / (max - min)`` where higher values mean less."""
+    span = scale_max - scale_min
+    return np.where(reverse, -1.0, 1.0) / span, np.where(reverse, scale_max, -scale_min) / span
+
+
+# by the factor objects' ids; each entry holds its factors, so no id is reused while it is kept
+_COLUMNS: dict[tuple[int, ...], tuple[tuple[Factor, ...], _FactorColumns]] = {}
+_COLUMNS_MAX = 4096
+
+
+def _factor_columns(factors: tuple[Factor, ...]) -> _FactorColumns:
+    """The factors' columns, made once for a set of factor objects (a catalogue's, shared by
+    its scenarios): a fifth of building a scenario's arrays."""
+    key = tuple(map(id, factors))
+    hit = _COLUMNS.get(key)
+    if hit is not None:
+        return hit[1]
+    columns = _FactorColumns(
+        ids=tuple(f.id for f in factors),
+        is_risk=np.array([f.kind == "risk" for f in factors], dtype=bool),
+        scale_min=np.array([f.scale.min for f in factors], dtype=float),
+        scale_max=np.array([f.scale.max for f in factors], dtype=float),
+        reverse=np.array([f.higher_means == "less" for f in factors], dtype=bool))
+    for value in vars(columns).values():
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False  # shared by every scenario of these factors
+    if len(_COLUMNS) >= _COLUMNS_MAX:
+        _COLUMNS.clear()
+    _COLUMNS[key] = (factors, columns)
+    return columns
 
 
 _ARRAYS: dict[int, tuple[weakref.ref[Scenario], ModelArrays]] = {}
@@ -258,14 +320,11 @@ def aggregate(s: FloatArray, arrays: ModelArrays, weights: dict[int, FloatArray]
 def _root_and_sides(tree: CompiledTree, values: FloatArray
                     ) -> tuple[FloatArray, FloatArray, FloatArray]:
     root = tree.display(values[..., tree.root], tree.root)
-    nan = np.full(root.shape, np.nan)
-    r = values[..., tree.index("risk")] if _has(tree, "risk") else nan
-    o = values[..., tree.index("opportunity")] if _has(tree, "opportunity") else nan
+    risk, opportunity = tree.root_sides
+    nan = np.full(root.shape, np.nan) if risk is None or opportunity is None else root
+    r = values[..., risk] if risk is not None else nan
+    o = values[..., opportunity] if opportunity is not None else nan
     return root, r, o
-
-
-def _has(tree: CompiledTree, node_id: str) -> bool:
-    return any(n.id == node_id and n.parent == tree.root for n in tree.nodes)
 
 
 BandRule = Bands | tuple[BandSpec, ...]
@@ -311,7 +370,9 @@ def band_index(score: FloatArray | float, bands: BandRule) -> NDArray[np.int_]:
 
 
 def band_of(score: float, bands: BandRule) -> str:
-    return band_names(bands)[int(band_index(score, bands))]
+    """The band of one score: :func:`band_index`'s rule, on a float (a sixth of the time)."""
+    specs = band_specs(bands)
+    return specs[sum(score < spec.min for spec in specs[:-1])].name
 
 
 @dataclass(frozen=True)
@@ -487,13 +548,17 @@ def score(scenario: Scenario) -> Result:
                     weight=weights[i], contribution=contributions[i], parent=parents.get(i, ""))
         for i, e in enumerate(scenario.estimates)
     )
+    normalised_nodes = values.tolist()
+    shown = [float(tree.display(v, j)) if tree.nodes[j].decimals is not None
+             else tree.scale.min + tree.span * v  # display's arithmetic, on a float
+             for j, v in enumerate(normalised_nodes)]
     nodes = []
     for j, parent, weight, below in tree.outline:
         node = tree.nodes[j]
         nodes.append(NodeScore(
             id=node.id, name=node.name, parent=parent.id if parent else None, depth=node.depth,
             method=node.method, weight=weight, inverted=node.inverted,
-            value=float(tree.display(values[j], j)), normalised=float(values[j]),
+            value=shown[j], normalised=normalised_nodes[j],
             contribution=float(contrib[below].sum()),
             coverage=node.coverage, missing=node.missing))
     population = scenario.population

@@ -205,17 +205,17 @@ def export_estimates(paths: Sequence[str | Path] | str | Path,
     The files are loaded with the normal loader first: files with errors raise
     :class:`~riskengine.problems.InputError` and nothing is exported.
     """
-    from riskengine.loading import load_project_scenarios, scenario_paths
+    from riskengine.loading import list_scenario_files, load_project_scenarios
     from riskengine.yamlio import read_yaml
 
     if output is not None:
         sheet_kind(output)
-    if isinstance(paths, str | Path):
-        paths = [paths]
-    files = scenario_paths(paths)
-    if not files:
-        raise SheetUsageError(f"no scenario files (*.yaml) in {', '.join(map(str, paths))}")
-    loaded = load_project_scenarios(files, factors)
+    listed = list_scenario_files(paths)
+    if not listed.files:
+        raise SheetUsageError("no scenario files (*.yaml) in "
+                              f"{', '.join(map(str, listed.given))}")
+    files = listed.files
+    loaded = load_project_scenarios(listed, factors)
     if len(loaded.groups) != 1:
         roots = ", ".join(g.project.shown for g in loaded.groups)
         raise SheetUsageError(f"the paths lie in {len(loaded.groups)} projects ({roots}); a "

@@ -212,6 +212,17 @@ class CompiledTree:
                             np.where(inverted, 1.0 - reference, reference))
 
     @cached_property
+    def linear_done(self) -> frozenset[int]:
+        """:attr:`linear_nodes` as a set: the nodes :func:`evaluate` finds in one product."""
+        return frozenset(self.linear_nodes.tolist())
+
+    @cached_property
+    def root_sides(self) -> tuple[int | None, int | None]:
+        """The indices of the root's ``risk`` and ``opportunity`` children (None: not there)."""
+        found = {n.id: j for j, n in enumerate(self.nodes) if n.parent == self.root}
+        return found.get("risk"), found.get("opportunity")
+
+    @cached_property
     def column_parents(self) -> dict[int, str]:
         """The id of the node each used column hangs from."""
         return {int(col): self.nodes[int(p)].id for col, p in enumerate(self.parent_of_col)
@@ -429,20 +440,22 @@ def evaluate(tree: CompiledTree, s: FloatArray,
     one_row = s.ndim == 1
     s2 = s[None, :] if one_row else s
     values = np.empty((s2.shape[0], len(tree.nodes)))
-    batched = tree.linear_nodes
+    batched, matrix, const = tree.linear_nodes, tree.linear_matrix, tree.linear_const
+    done = tree.linear_done
     if weights:
         batched = np.array([j for j in batched if int(j) not in weights], dtype=np.intp)
-    if batched.size:
         cols = np.searchsorted(tree.linear_nodes, batched)
+        matrix, const = matrix[:, cols], const[cols]
+        done = frozenset(batched.tolist())
+    if batched.size:
         # one pass over the samples for every linear node (the risk and opportunity indices of
         # the default tree are one (n, k) @ (k, 2) product, as in the flat formula)
-        linear = s2 @ tree.linear_matrix[:, cols]
-        linear += tree.linear_const[cols]
+        linear = s2 @ matrix
+        linear += const
         # Weights that sum to 1 up to rounding can carry a mean of values in [0, 1] a hair
         # past 1 (1.0000000000000002): every node's value is in [0, 1]. (Clipped before it is
         # written: `out=values[:, batched]` clipped a copy, which the fancy index makes.)
         values[:, batched] = np.clip(linear, 0.0, 1.0, out=linear)
-    done = set(batched.tolist())
     for j, node in enumerate(tree.nodes):
         if j in done:
             continue

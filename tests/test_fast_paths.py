@@ -292,3 +292,68 @@ def test_a_catalogues_kept_weight_sums_are_the_sums(ids: list[str]) -> None:
     catalogue = Catalogue(factors)
     expected = math.fsum(factors[f].weight for f in set(ids) if f in factors)
     assert catalogue.weight_of(tuple(ids)) == expected == catalogue.weight_of(tuple(ids))
+
+
+def _fresh_score(scenario: Scenario) -> dict[str, object]:
+    """The score made with every cache of the scoring path empty."""
+    from riskengine import scoring
+
+    scoring._COLUMNS.clear()
+    scoring._ARRAYS.clear()
+    return scoring.score(scenario).to_dict()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 10), st.floats(0, 10), st.booleans()), min_size=2,
+                max_size=5), st.floats(0, 10))
+def test_factor_columns_made_once_give_each_scenario_its_own_score(
+        bounds: list[tuple[float, float, bool]], shift: float) -> None:
+    """A set of factor objects' columns (ids, kinds, scales, directions) are made once and
+    shared by the scenarios that estimate them: each score is the one made from nothing, and
+    factors of the same ids with other scales or directions get their own columns."""
+    from riskengine.scoring import score
+
+    def factors(flip: bool) -> list[Factor]:
+        return [Factor(id=f"f{i}", name="F", kind="risk" if i % 2 else "opportunity",
+                       description="d", scale=Scale(min=min(a, b), max=max(a, b) + 1, unit="u"),
+                       higher_means="less" if less != flip else "more", weight=1)
+                for i, (a, b, less) in enumerate(bounds)]
+
+    def scenario(made: list[Factor], offset: float) -> Scenario:
+        estimates = []
+        for f in made:
+            value = min(f.scale.min + offset, f.scale.max)
+            estimates.append(Estimate(factor=f, low=value, mode=value, high=value,
+                                      distribution="pert", weight=1))
+        return Scenario(id="s", title="S", partnership="p", estimates=tuple(estimates))
+
+    one, other = factors(False), factors(True)
+    family = [scenario(one, 0.0), scenario(one, shift), scenario(other, shift)]
+    expected = [_fresh_score(s) for s in family]
+    assert [score(s).to_dict() for s in family] == expected
+    assert [score(s).to_dict() for s in reversed(family)] == expected[::-1]
+
+
+@given(st.one_of(st.floats(allow_nan=True), st.sampled_from([0.0, 40.0, 65.0, 100.0])),
+       st.tuples(st.floats(0, 100), st.floats(0, 100)).map(sorted))
+def test_the_band_of_a_score_is_band_index_s(value: float, mins: list[float]) -> None:
+    """band_of reads one float without numpy: the band band_index gives, NaN and the bands'
+    own bounds included."""
+    from riskengine.models import Bands, BandSpec
+    from riskengine.scoring import band_index, band_names, band_of
+
+    fragile, stable = mins
+    for bands in (Bands(stable=stable, fragile=fragile),
+                  (BandSpec(name="hi", min=stable), BandSpec(name="mid", min=fragile),
+                   BandSpec(name="lo", min=0.0))):
+        assert band_of(value, bands) == band_names(bands)[int(band_index(value, bands))]
+
+
+def test_json_rows_without_characters_to_escape_are_the_dump() -> None:
+    """The usual row, all ASCII, skips the escaping pass; a row with DEL, a C1 control or a
+    line separator is still escaped (json leaves them raw)."""
+    from riskengine.reporting import json_row
+
+    assert json_row({"a": "plain [x] \\ text", "b": 1.5}) == \
+        '{"a": "plain [x] \\\\ text", "b": 1.5}'
+    assert json_row({"a": "x\x7fy\x85z\u2028é"}) == '{"a": "x\\u007fy\\u0085z\\u2028é"}'

@@ -307,3 +307,48 @@ def test_count_of_yaml_files_is_the_length_of_their_list(
     if files:
         one = root / files[0][0] / files[0][1]
         assert count_yaml_files(one) == len(yaml_files(one)) == 1
+
+
+def test_files_listed_once_are_not_listed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                 ) -> None:
+    """The command lists its paths once (list_scenario_files) and the loaders take the list
+    as it is: listing 5,000 files again cost the parent 0.11 s before any share began."""
+    import riskengine.loading as loading
+
+    root = write_chain(tmp_path, 3)
+    listed = loading.list_scenario_files([root / "scenarios"])
+    assert listed.files == tuple(scenario_paths([root / "scenarios"]))
+    calls: list[object] = []
+    real = loading._listing
+
+    def counted(paths: Any) -> Any:
+        calls.append(paths)
+        return real(paths)
+
+    monkeypatch.setattr(loading, "_listing", counted)
+    scores = [s.id for s in loading.load_project_scenarios(listed).scenarios]
+    assert calls == []
+    assert scores == [s.id for s in loading.load_project_scenarios(root / "scenarios").scenarios]
+    assert len(calls) == 1
+
+
+def test_a_named_file_that_is_missing_is_still_found_missing(tmp_path: Path) -> None:
+    """Files found by listing a folder are not checked again; a path named as a file is, and
+    so is a project root's scenarios folder that is not there."""
+    from riskengine.loading import list_scenario_files
+    from riskengine.problems import InputError
+
+    root = write_chain(tmp_path, 2)
+    with pytest.raises(InputError) as missing:
+        list_scenario_files([root / "scenarios", root / "scenarios" / "p" / "gone.yaml"])
+    assert [(p.code, p.message) for p in missing.value.problems] == [
+        ("RE001", "no such file or folder")]
+    assert "gone.yaml" in missing.value.problems[0].path
+    (root / "riskengine.toml").write_text("", encoding="utf-8")
+    (root / "scenarios" / "p" / "s000.yaml").unlink()
+    (root / "scenarios" / "p" / "s001.yaml").unlink()
+    (root / "scenarios" / "p").rmdir()
+    (root / "scenarios").rmdir()
+    with pytest.raises(InputError) as no_folder:
+        load_scenarios([root])
+    assert [p.code for p in no_folder.value.problems] == ["RE001"]

@@ -172,15 +172,21 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if not args.simulate:
         # The records are all the command needs: made where the scenarios are loaded, on
-        # every core for a large set of files; for JSON, written there too (5,000 records
-        # took 1.5 s to send back and dump here).
+        # every core for a large set of files, and written there too in the format asked
+        # (present's choice of format): 5,000 records took 1.5 s to send back and dump here.
         if args.format == "json":
             rows = load_projects(args, args.scenarios,
                                  each=lambda s, c: reporting.json_row(record(s, c)))
             emit(args, reporting.json_of_rows(rows))
+        elif args.format == "csv":
+            emit(args, reporting.run_csv_of(load_projects(
+                args, args.scenarios, each=lambda s, c: reporting.run_csv_rows(record(s, c)))))
+        elif args.format == "markdown" or args.output:
+            emit(args, reporting.run_markdown_of(load_projects(
+                args, args.scenarios,
+                each=lambda s, c: reporting.run_markdown_parts(record(s, c))), has_sim=False))
         else:
-            present(args, load_projects(args, args.scenarios, each=record),
-                    reporting.run_markdown, reporting.print_run, reporting.run_csv)
+            reporting.print_run(load_projects(args, args.scenarios, each=record), _console())
         return EXIT_OK
     from riskengine.parallel import SweepSettings, simulation_of, simulations
     from riskengine.simulation import STREAM_BLOCK

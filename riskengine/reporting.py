@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from riskengine.texttable import Column, Styled, print_table
+from riskengine.texttable import Column, Styled, Tables, print_table
 
 if TYPE_CHECKING:
     from riskengine.diff import Change, Diff, SharedChange
@@ -232,28 +232,41 @@ def _sim_cells(record: Record) -> list[str]:
             " ".join(f"{band[0].upper()} {probs[band]:.0%}" for band in probs)]
 
 
+RUN_CSV_HEADER = ("partnership", "scenario", "stability", "risk_index", "opportunity_index",
+                  "band", "factor", "kind", "group", "value", "normalised", "weight",
+                  "contribution", "parent", "tree")
+
+
 def run_csv(records: Sequence[Record]) -> str:
     """One row per scenario and factor, then one per tree node (``kind`` node, ``value`` its
     score on the tree's scale, ``parent`` the node above): a long table that pandas or a
     spreadsheet reads as is."""
+    return run_csv_of([run_csv_rows(r) for r in records])
+
+
+def run_csv_rows(record: Record) -> str:
+    """One record's rows of :func:`run_csv`: made where the record is (on the worker that
+    loaded it), joined by :func:`run_csv_of`."""
+    r = record
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["partnership", "scenario", "stability", "risk_index", "opportunity_index",
-                     "band", "factor", "kind", "group", "value", "normalised", "weight",
-                     "contribution", "parent", "tree"])
-    for r in records:
-        head = [cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
-                _num(r["risk_index"]), _num(r["opportunity_index"]), cell(r["band"])]
-        tree = (r.get("tree") or {}).get("id", "default")
-        for f in r["factors"]:
-            writer.writerow([*head, cell(f["id"]), cell(f["kind"]), cell(f["group"]),
-                             repr(f["value"]), repr(f["normalised"]), repr(f["weight"]),
-                             repr(f["contribution"]), cell(f.get("parent", "")), cell(tree)])
-        for n in r.get("nodes", []):
-            writer.writerow([*head, cell(n["id"]), "node", "", repr(n["value"]),
-                             repr(n["normalised"]), repr(n["weight"]), repr(n["contribution"]),
-                             cell(n["parent"] or ""), cell(tree)])
+    head = [cell(r["partnership"]), cell(r["scenario"]), repr(r["stability"]),
+            _num(r["risk_index"]), _num(r["opportunity_index"]), cell(r["band"])]
+    tree = (r.get("tree") or {}).get("id", "default")
+    for f in r["factors"]:
+        writer.writerow([*head, cell(f["id"]), cell(f["kind"]), cell(f["group"]),
+                         repr(f["value"]), repr(f["normalised"]), repr(f["weight"]),
+                         repr(f["contribution"]), cell(f.get("parent", "")), cell(tree)])
+    for n in r.get("nodes", []):
+        writer.writerow([*head, cell(n["id"]), "node", "", repr(n["value"]),
+                         repr(n["normalised"]), repr(n["weight"]), repr(n["contribution"]),
+                         cell(n["parent"] or ""), cell(tree)])
     return out.getvalue()
+
+
+def run_csv_of(rows: Sequence[str]) -> str:
+    """:func:`run_csv` of the records whose :func:`run_csv_rows` these are."""
+    return ",".join(RUN_CSV_HEADER) + "\n" + "".join(rows)
 
 
 def _num(value: float | None) -> str:
@@ -263,33 +276,51 @@ def _num(value: float | None) -> str:
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join(":---" if a == "l" else "---:" for a in align) + "|"]
-    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+    lines += [_md_row(row) for row in rows]
     return lines
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(md(c) for c in cells) + " |"
 
 
 def run_markdown(records: Sequence[Record]) -> str:
     has_sim = any(r.get("simulation") for r in records)
+    return run_markdown_of([run_markdown_parts(r) for r in records], has_sim,
+                           [method_note(r["simulation"]) for r in records
+                            if r.get("simulation")])
+
+
+def run_markdown_parts(record: Record) -> tuple[str, str]:
+    """One record's parts of :func:`run_markdown`, made where the record is (on the worker
+    that loaded it): its row of the summary table and its section."""
+    r = record
+    row = _md_row([f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
+                   fmt(r["risk_index"], 3), fmt(r["opportunity_index"], 3), r["band"],
+                   _reliability_note(r).strip().removeprefix("reliability ") or "-",
+                   *_sim_cells(r)])
+    lines = ["", f"### {md(r['partnership'])}/{md(r['scenario'])} — {md(r['title'])}", ""]
+    if is_custom_tree(r):
+        lines += [f"Tree {md(r['tree']['id'])} ({md(r['tree']['name'])}):", ""]
+        lines += [*_md_table(NODE_HEADER, node_rows(r), "lrrlrl"), ""]
+    lines += _md_table(
+        ["Factor", "Kind", "Value", "Normalised", "Weight", "Contribution"],
+        [[f["id"], f["kind"], f"{f['value']:g}", fmt(f["normalised"], 3),
+          fmt(f["weight"], 3), f"{f['contribution']:+.2f}"] for f in r["factors"]],
+        "llrrrr")
+    return row, "\n".join(lines)
+
+
+def run_markdown_of(parts: Sequence[tuple[str, str]], has_sim: bool,
+                    methods: Sequence[str] = ()) -> str:
+    """:func:`run_markdown` of the records whose :func:`run_markdown_parts` these are, with
+    the method notes of their simulations."""
     header = ["Scenario", "S", "R", "O", "Band", "Reliability"] + (
         ["S p5–p95", "Band odds"] if has_sim else [])
-    rows = [[f"{r['partnership']}/{r['scenario']}", fmt(r["stability"]),
-             fmt(r["risk_index"], 3), fmt(r["opportunity_index"], 3), r["band"],
-             _reliability_note(r).strip().removeprefix("reliability ") or "-",
-             *_sim_cells(r)] for r in records]
-    lines = _md_table(header, rows, "lrrrll" + "ll" * has_sim)
-    methods = sorted({method_note(r["simulation"]) for r in records if r.get("simulation")})
+    lines = _md_table(header, [], "lrrrll" + "ll" * has_sim) + [row for row, _ in parts]
     if methods:
-        lines += ["", "Uncertainty: " + "; ".join(methods) + "."]
-    for r in records:
-        lines += ["", f"### {md(r['partnership'])}/{md(r['scenario'])} — {md(r['title'])}",
-                  ""]
-        if is_custom_tree(r):
-            lines += [f"Tree {md(r['tree']['id'])} ({md(r['tree']['name'])}):", ""]
-            lines += [*_md_table(NODE_HEADER, node_rows(r), "lrrlrl"), ""]
-        lines += _md_table(
-            ["Factor", "Kind", "Value", "Normalised", "Weight", "Contribution"],
-            [[f["id"], f["kind"], f"{f['value']:g}", fmt(f["normalised"], 3),
-              fmt(f["weight"], 3), f"{f['contribution']:+.2f}"] for f in r["factors"]],
-            "llrrrr")
+        lines += ["", "Uncertainty: " + "; ".join(sorted(set(methods))) + "."]
+    lines += [section for _, section in parts]
     return "\n".join(lines) + "\n"
 
 
@@ -307,40 +338,45 @@ _FACTOR_COLUMNS = [Column("factor"), Column("kind"), Column("value", "right"),
 
 def print_run(records: Sequence[Record], console: Any) -> None:
     """Rich tables: a headline per scenario, then its factors by |contribution|."""
-    for r in records:
-        band = r["band"]
-        head = (f"[bold]{rich_text(r['partnership'])}/{rich_text(r['scenario'])}[/] — "
-                f"{rich_text(r['title'])}\n")
-        if is_custom_tree(r):
-            scale = r["tree"]["scale"]
-            missing = f"; missing: {', '.join(r['missing'])}" if r.get("missing") else ""
-            title = (head + f"{rich_text(_score_label(r))} = [bold]{fmt(r['stability'], 2)}[/] "
-                     f"[{band_style(band, r)}]{rich_text(band)}[/]   (tree "
-                     f"{rich_text(r['tree']['id'])}, {scale['min']:g}–{scale['max']:.4g} "
-                     f"{rich_text(scale['unit'])}{rich_text(missing)})" + _reliability_note(r))
-        else:
-            title = (head + f"S = [bold]{fmt(r['stability'])}[/] "
-                     f"[{band_style(band, r)}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
-                     f"O = {fmt(r['opportunity_index'], 3)}   "
-                     f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
-                     + _reliability_note(r))
-        sim = r.get("simulation")
-        if sim:
-            s = sim.get("stability", sim)
-            probs = ", ".join(f"{k} {v:.0%}" for k, v in sim["band_probabilities"].items())
-            title += (f"\n{method_note(sim)}: mean {fmt(s['mean'])} ± "
-                      f"{fmt(s['std'])}, p5–p95 {fmt(s['p5'])}–{fmt(s['p95'])}; {probs}")
-        if is_custom_tree(r):
-            print_table(console, _NODE_COLUMNS,
-                        [[printable(c) for c in row] for row in node_rows(r)], title)
-            console.print()
-            title = ""
-        print_table(console, _FACTOR_COLUMNS, [
-            [printable(f["id"]), printable(f["kind"]), f"{f['value']:g}",
-             fmt(f["normalised"], 3), fmt(f["weight"], 3),
-             Styled(f"{f['contribution']:+.2f}", "red" if f["contribution"] < 0 else "green")]
-            for f in r["factors"]], title or None)
-        console.print()
+    with Tables(console) as tables:
+        for r in records:
+            _print_record(r, tables)
+
+
+def _print_record(r: Record, tables: Tables) -> None:
+    band = r["band"]
+    head = (f"[bold]{rich_text(r['partnership'])}/{rich_text(r['scenario'])}[/] — "
+            f"{rich_text(r['title'])}\n")
+    if is_custom_tree(r):
+        scale = r["tree"]["scale"]
+        missing = f"; missing: {', '.join(r['missing'])}" if r.get("missing") else ""
+        title = (head + f"{rich_text(_score_label(r))} = [bold]{fmt(r['stability'], 2)}[/] "
+                 f"[{band_style(band, r)}]{rich_text(band)}[/]   (tree "
+                 f"{rich_text(r['tree']['id'])}, {scale['min']:g}–{scale['max']:.4g} "
+                 f"{rich_text(scale['unit'])}{rich_text(missing)})" + _reliability_note(r))
+    else:
+        title = (head + f"S = [bold]{fmt(r['stability'])}[/] "
+                 f"[{band_style(band, r)}]{band}[/]   R = {fmt(r['risk_index'], 3)}   "
+                 f"O = {fmt(r['opportunity_index'], 3)}   "
+                 f"({r['model']['aggregation']}, β = {r['model']['risk_share']:g})"
+                 + _reliability_note(r))
+    sim = r.get("simulation")
+    if sim:
+        s = sim.get("stability", sim)
+        probs = ", ".join(f"{k} {v:.0%}" for k, v in sim["band_probabilities"].items())
+        title += (f"\n{method_note(sim)}: mean {fmt(s['mean'])} ± "
+                  f"{fmt(s['std'])}, p5–p95 {fmt(s['p5'])}–{fmt(s['p95'])}; {probs}")
+    if is_custom_tree(r):
+        tables.table(_NODE_COLUMNS, [[printable(c) for c in row] for row in node_rows(r)],
+                     title)
+        tables.line()
+        title = ""
+    tables.table(_FACTOR_COLUMNS, [
+        [printable(f["id"]), printable(f["kind"]), f"{f['value']:g}",
+         fmt(f["normalised"], 3), fmt(f["weight"], 3),
+         Styled(f"{f['contribution']:+.2f}", "red" if f["contribution"] < 0 else "green")]
+        for f in r["factors"]], title or None)
+    tables.line()
 
 
 # ---------------------------------------------------------------------------------------------

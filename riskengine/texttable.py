@@ -4,7 +4,7 @@ rich's ``Table`` measures, wraps and renders every cell through its markup parse
 machinery: about 1.2 ms a row, so ``riskengine run`` of 5,000 scenarios (20 factor rows each)
 spent two minutes drawing tables and ``validate``'s reliability table of 5,000 scenarios 7 s.
 A table that fits the console needs none of that: each column is as wide as its widest cell,
-and the lines are the cells padded and joined. :func:`print_table` draws such a table as one
+and the lines are the cells padded and joined. :class:`Tables` draws such a table as one
 styled text, with the same characters as ``rich.table.Table(show_edge=False)`` (checked
 against rich in the tests), and hands any other table (wider than the console, or with a
 cell of several lines) to rich itself.
@@ -37,54 +37,106 @@ class Column:
 
 def print_table(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
                 title: str | None = None) -> None:
-    """Print a table with a header row and ``title`` (rich markup) above it, left-justified,
-    as ``rich.table.Table(title=title, title_justify="left", show_edge=False)`` would. Cells
-    are plain text (no markup), styled whole by :class:`Styled`."""
-    from rich.cells import cell_len
-    from rich.text import Text
+    """Print one table (:meth:`Tables.table`)."""
+    with Tables(console) as tables:
+        tables.table(columns, rows, title)
 
-    texts = [[cell if isinstance(cell, str) else cell.text for cell in row] for row in rows]
-    sizes = [[cell_len(text) for text in row] for row in texts]
-    widths = [max([cell_len(c.name), *(row[i] for row in sizes)])
-              for i, c in enumerate(columns)]
-    # a cell rich would lay out as more than its text: lines, tabs, spaces at the end
-    wraps = any("\n" in text or "\t" in text or text[-1:].isspace()
-                for row in texts for text in row)
-    # each cell padded by a space on both sides, one separator between columns
-    total = sum(widths) + 3 * len(widths) - 1
-    if wraps or total > console.width or not columns:
-        _print_rich(console, columns, rows, title)
-        return
-    if title:
-        console.print(_Title(title, total))
-    right = [c.justify == "right" for c in columns]
-    gaps = [[" " * (width - size) for size, width in zip(row_sizes, widths, strict=True)]
-            for row_sizes in sizes]
-    header = [" " + _pad(c.name, w, c.justify) + " " for c, w in zip(columns, widths, strict=True)]
-    rule = "╇".join("━" * (w + 2) for w in widths) + "\n"
-    if console.color_system is None:
-        # the same characters without building styled text nobody sees (a tenth of the time)
-        console.file.write("".join(["┃".join(header), "\n", rule, *(
-            " " + " │ ".join([gap + text if flush else text + gap for text, gap, flush
-                             in zip(row, row_gaps, right, strict=True)]) + " \n"
-            for row, row_gaps in zip(texts, gaps, strict=True))]))
-        return
-    out = Text()
-    for i, name in enumerate(header):
-        if i:
-            out.append("┃")
-        out.append(name, "table.header")
-    out.append("\n" + rule)
-    for row, row_gaps, cells in zip(texts, gaps, rows, strict=True):
-        for i, (text, gap, cell) in enumerate(zip(row, row_gaps, cells, strict=True)):
-            out.append(" │ " if i else " ")
-            if not right[i]:
-                out.append(text, None if isinstance(cell, str) else cell.style)
-            out.append(gap)
-            if right[i]:
-                out.append(text, None if isinstance(cell, str) else cell.style)
-        out.append(" \n")
-    console.print(out, end="", soft_wrap=True)
+
+class Tables:
+    """Tables and lines printed to one console, in order. On a console without colour (a
+    pipe, a file, CI logs) the text is gathered and written once when the block ends: rich's
+    fixed cost of a print, about 0.4 ms, was most of drawing 5,000 small tables."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.plain = console.color_system is None
+        self._text: list[str] = []
+        self._options: Any = None
+
+    def __enter__(self) -> Tables:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        if self._text:
+            self.console.file.write("".join(self._text))
+            self._text.clear()
+
+    def line(self, text: str = "") -> None:
+        """A line of plain text (no markup), as ``console.print(text)`` shows it."""
+        if self.plain:
+            self._text.append(text + "\n")
+        else:
+            self.console.print(text, markup=False, highlight=False)
+
+    def table(self, columns: Sequence[Column], rows: Sequence[Sequence[Cell]],
+              title: str | None = None) -> None:
+        """A table with a header row and ``title`` (rich markup) above it, left-justified, as
+        ``rich.table.Table(title=title, title_justify="left", show_edge=False)`` prints it.
+        Cells are plain text (no markup), styled whole by :class:`Styled`."""
+        from rich.cells import cell_len
+        from rich.text import Text
+
+        texts = [[cell if isinstance(cell, str) else cell.text for cell in row] for row in rows]
+        sizes = [[cell_len(text) for text in row] for row in texts]
+        widths = [max([cell_len(c.name), *(row[i] for row in sizes)])
+                  for i, c in enumerate(columns)]
+        # a cell rich would lay out as more than its text: lines, tabs, spaces at the end
+        wraps = any("\n" in text or "\t" in text or text[-1:].isspace()
+                    for row in texts for text in row)
+        # each cell padded by a space on both sides, one separator between columns
+        total = sum(widths) + 3 * len(widths) - 1
+        if wraps or total > self.console.width or not columns:
+            self.flush()
+            _print_rich(self.console, columns, rows, title)
+            return
+        if title:
+            self._title(title, total)
+        right = [c.justify == "right" for c in columns]
+        gaps = [[" " * (width - size) for size, width in zip(row_sizes, widths, strict=True)]
+                for row_sizes in sizes]
+        header = [" " + _pad(c.name, w, c.justify) + " "
+                  for c, w in zip(columns, widths, strict=True)]
+        rule = "╇".join("━" * (w + 2) for w in widths) + "\n"
+        if self.plain:
+            self._text += ["┃".join(header), "\n", rule, *(
+                " " + " │ ".join([gap + text if flush else text + gap for text, gap, flush
+                                 in zip(row, row_gaps, right, strict=True)]) + " \n"
+                for row, row_gaps in zip(texts, gaps, strict=True))]
+            return
+        out = Text()
+        for i, name in enumerate(header):
+            if i:
+                out.append("┃")
+            out.append(name, "table.header")
+        out.append("\n" + rule)
+        for row, row_gaps, cells in zip(texts, gaps, rows, strict=True):
+            for i, (text, gap, cell) in enumerate(zip(row, row_gaps, cells, strict=True)):
+                out.append(" │ " if i else " ")
+                if not right[i]:
+                    out.append(text, None if isinstance(cell, str) else cell.style)
+                out.append(gap)
+                if right[i]:
+                    out.append(text, None if isinstance(cell, str) else cell.style)
+            out.append(" \n")
+        self.console.print(out, end="", soft_wrap=True)
+
+    def _title(self, markup: str, width: int) -> None:
+        if not self.plain:
+            self.console.print(_Title(markup, width))
+            return
+        if self._options is None:
+            # what console.print renders with, found once (it reads the size and the
+            # environment on every call)
+            options = self.console.options
+            self._options = options.update(no_wrap=True, overflow="ignore") \
+                if self.console.soft_wrap else options
+        self._text += [segment.text for segment in self.console.render(
+            _Title(markup, width), self._options) if not segment.control]
+        if self._text[-1:] != ["\n"]:
+            self._text.append("\n")
 
 
 def _pad(text: str, width: int, justify: str) -> str:

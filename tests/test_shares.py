@@ -90,11 +90,11 @@ def test_run_across_shares_is_one_process_run(
         shared_out: list[int]) -> None:
     monkeypatch.chdir(generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
                                per_scenario=6))
-    for form in ("json", "csv", "markdown"):
+    for form in ("json", "csv", "markdown", "text"):
         alone = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "1")
         shared = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "2")
         assert shared == alone and alone[0] == 0
-    assert len(shared_out) == 3
+    assert len(shared_out) == 4
     # files named out of their folders' order, one twice: records in the order named
     named = ["scenarios/partnership-003/variant-2.yaml", "scenarios/partnership-000",
              "scenarios/partnership-003/baseline.yaml", "scenarios/partnership-003/variant-2.yaml"]

@@ -434,6 +434,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     except ValueError as exc:  # an unknown rule code in --select/--ignore
         raise UsageError(str(exc)) from None
     if args.format == "text" and not args.output:
+        if args.quiet and not args.statistics and not result.problems:
+            return EXIT_OK  # nothing to say, and no console to make (rich's import: 35 ms)
         # soft_wrap: a finding stays on one line, whole, for grep and CI logs
         findings.print_text(result, _console(soft_wrap=True), quiet=args.quiet,
                             statistics=args.statistics)

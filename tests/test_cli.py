@@ -114,17 +114,22 @@ def test_schema_and_version(cli: Runner) -> None:
     assert cli("--version").stdout.startswith("riskengine ")
 
 
-@pytest.mark.parametrize("args", [["--help"], ["validate", "factors", "scenarios"]])
-def test_help_and_validate_import_neither_scipy_nor_pandas(args: list[str]) -> None:
+@pytest.mark.parametrize(("args", "unused"), [
+    (["--help"], ("scipy", "pandas")), (["validate", "factors", "scenarios"], ("scipy", "pandas")),
+    # nothing to print: no console made, so not even rich
+    (["validate", "--quiet", "factors", "scenarios"], ("scipy", "pandas", "rich.console"))])
+def test_help_and_validate_import_neither_scipy_nor_pandas(args: list[str],
+                                                            unused: tuple[str, ...]) -> None:
     # main(), not the module as __main__: that leaves by os._exit, before the probe's check
     probe = ("import sys\nfrom riskengine.cli import main\n"
-             "try:\n    main(sys.argv[1:])\n"
-             "except SystemExit:\n    pass\n"
-             "heavy = [m for m in ('scipy', 'pandas') if m in sys.modules]\n"
+             "try:\n    print('EXIT', main(sys.argv[1:]))\n"
+             "except SystemExit as exit:\n    print('EXIT', exit.code)\n"
+             f"heavy = [m for m in {unused!r} if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
     proc = subprocess.run([sys.executable, "-c", probe, *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=60)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+    assert "EXIT 0" in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_the_command_leaves_with_its_exit_code_and_every_byte(

@@ -430,7 +430,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         result = validate(paths, args.factors, max_evidence_age=args.max_evidence_age,
                           select=_codes(args.select), ignore=_codes(args.ignore),
-                          strict=args.strict, jobs=args.jobs)
+                          strict=args.strict, jobs=args.jobs,
+                          # the grades show in JSON and in the text's table, nowhere else
+                          grades=args.format == "json" or (
+                              args.format == "text" and not args.output and not args.quiet
+                              and not args.statistics))
     except ValueError as exc:  # an unknown rule code in --select/--ignore
         raise UsageError(str(exc)) from None
     if args.format == "text" and not args.output:

@@ -324,6 +324,20 @@ def test_json_output_lists_problems_and_grades(project: Path, cli: Runner) -> No
     assert grades["demo/base"]["grade"] in "ABCDE"
 
 
+def test_findings_without_grades_are_the_findings(project: Path, cli: Runner,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grades are left out where no output shows them (--quiet, github, sarif, a file of
+    findings): the findings are the same, and the grades still show where they are asked."""
+    monkeypatch.chdir(project)
+    graded, bare = validate(["factors", "scenarios"]), validate(["factors", "scenarios"],
+                                                                  grades=False)
+    assert bare.problems == graded.problems and bare.files == graded.files
+    assert bare.graded == [] and len(graded.graded) == 2
+    assert "Reliability" in cli("validate", cwd=project).stdout
+    assert "Reliability" not in cli("validate", "--quiet", cwd=project).stdout
+    assert "demo/base" in cli("validate", "--format", "json", "--quiet", cwd=project).stdout
+
+
 # ---------------------------------------------------------------------------------------------
 # published schemas
 

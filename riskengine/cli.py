@@ -944,6 +944,7 @@ def _args_schema(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _tolerant_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -993,6 +994,19 @@ def _run(args: argparse.Namespace) -> int:
               f"{printable(str(exc))} (set RISKENGINE_DEBUG=1 for the traceback)",
               file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _tolerant_streams() -> None:
+    """Standard output and error in an encoding that cannot show every character
+    (``PYTHONIOENCODING=ascii``, an old Windows console): what it cannot show is written as
+    an escape (``\\u2014``) rather than failing the command. rich draws its tables in ASCII
+    there, and so does texttable."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and not encoding.startswith("utf"):
+            with suppress(OSError, ValueError):
+                reconfigure(errors="backslashreplace")
 
 
 def _discard_stdout() -> None:

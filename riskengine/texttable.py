@@ -50,6 +50,9 @@ class Tables:
     def __init__(self, console: Any) -> None:
         self.console = console
         self.plain = console.color_system is None
+        # where rich would draw its boxes in ASCII (an encoding that is not UTF, an old
+        # Windows console), every table is rich's
+        self.boxes = not (console.options.ascii_only or console.legacy_windows)
         self._text: list[str] = []
         self._options: Any = None
 
@@ -88,7 +91,7 @@ class Tables:
                     for row in texts for text in row)
         # each cell padded by a space on both sides, one separator between columns
         total = sum(widths) + 3 * len(widths) - 1
-        if wraps or total > self.console.width or not columns:
+        if wraps or total > self.console.width or not columns or not self.boxes:
             self.flush()
             _print_rich(self.console, columns, rows, title)
             return

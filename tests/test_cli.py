@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Runner, write
+from .conftest import CLI_ENV, ROOT, Runner, write
 
 
 def test_run_json_matches_contract(project: Path, cli: Runner) -> None:
@@ -170,3 +171,25 @@ def test_the_api_demo_runs(monkeypatch: pytest.MonkeyPatch,
     runpy.run_path(str(ROOT / "examples" / "api_demo.py"), run_name="__main__")
     out = capsys.readouterr().out
     assert "stability" in out and "Outlook: expected S" in out
+
+
+def test_a_stream_that_cannot_show_unicode_gets_escapes_not_a_crash(cli: Runner) -> None:
+    """Standard output in ASCII (PYTHONIOENCODING=ascii, an old console): the em dash of a
+    title, a β or an accented name used to fail the whole command (internal error, exit 3).
+    Now what the stream cannot show is escaped, rich's ASCII boxes draw the tables, and JSON
+    stays JSON."""
+    env = {**os.environ, **CLI_ENV, "PYTHONIOENCODING": "ascii"}
+    env.pop("RISKENGINE_DEBUG", None)
+    found = {}
+    for args in (("run", "scenarios/japan-turkey/baseline.yaml"), ("validate", "scenarios"),
+                 ("run", "scenarios/japan-turkey", "--format", "json")):
+        proc = subprocess.run([sys.executable, "-m", "riskengine.cli", *args], cwd=ROOT,
+                              capture_output=True, env=env, timeout=120)
+        assert proc.returncode == 0, (args, proc.stderr)
+        assert proc.stdout.isascii() and proc.stderr.isascii()
+        assert b"Traceback" not in proc.stderr
+        found[args[0] if "json" not in args else "json"] = proc.stdout.decode()
+    assert "\\u2014" in found["run"] and "-+-" in found["run"]  # escaped dash, ASCII table
+    assert "-+-" in found["validate"]
+    expected = cli("run", "scenarios/japan-turkey", "--format", "json", cwd=ROOT).stdout
+    assert json.loads(found["json"]) == json.loads(expected)

@@ -186,7 +186,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 args, args.scenarios,
                 each=lambda s, c: reporting.run_markdown_parts(record(s, c))), has_sim=False))
         else:
-            reporting.print_run(load_projects(args, args.scenarios, each=record), _console())
+            console = _console()
+            if console.color_system is None and not console.options.ascii_only:
+                # plain text is the same wherever it is drawn: drawn where the records are
+                width = console.width
+                console.file.write("".join(load_projects(
+                    args, args.scenarios,
+                    each=lambda s, c: reporting.run_text(record(s, c), width))))
+            else:
+                reporting.print_run(load_projects(args, args.scenarios, each=record), console)
         return EXIT_OK
     from riskengine.parallel import SweepSettings, simulation_of, simulations
     from riskengine.simulation import STREAM_BLOCK

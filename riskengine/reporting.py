@@ -12,6 +12,7 @@ made printable for terminals and logs (:func:`printable`), escaped for rich mark
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import math
@@ -341,6 +342,27 @@ def print_run(records: Sequence[Record], console: Any) -> None:
     with Tables(console) as tables:
         for r in records:
             _print_record(r, tables)
+
+
+def run_text(record: Record, width: int) -> str:
+    """What :func:`print_run` prints of ``record`` on a console without colour ``width``
+    columns wide (a pipe, a file): plain text, so it can be made where the record is (on the
+    worker that loaded it) and joined in order."""
+    console = _plain_console(width)
+    with Tables(console) as tables:
+        _print_record(record, tables)
+    text = console.file.getvalue()
+    console.file.seek(0)
+    console.file.truncate()
+    return str(text)
+
+
+@functools.lru_cache(maxsize=4)
+def _plain_console(width: int) -> Any:
+    from rich.console import Console
+
+    # the command's own console's settings (cli._console), on a pipe
+    return Console(file=io.StringIO(), width=width, highlight=False, color_system=None)
 
 
 def _print_record(r: Record, tables: Tables) -> None:

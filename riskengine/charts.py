@@ -328,8 +328,10 @@ def tornado(ids: Sequence[str], low_scores: Sequence[float], high_scores: Sequen
 
 
 def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Sequence[float]],
-               total: Sequence[float], total_ci: Sequence[Sequence[float]], title: str) -> str:
-    """First-order and total Sobol indices with their 95 % confidence intervals."""
+               total: Sequence[float], total_ci: Sequence[Sequence[float]], title: str,
+               exact: bool) -> str:
+    """First-order and total Sobol indices with their 95 % confidence intervals, or, for
+    ``exact`` (analytic) indices, without: said so on the axis and each bar."""
     row, top = 30.0, 32.0
     height = top + row * max(len(ids), 1)
     cis = [list(map(float, c)) for c in (*first_ci, *total_ci)]
@@ -339,8 +341,6 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
     x = Scale(min(ticks[0], lo), max(ticks[-1], hi), LABEL, WIDTH - RIGHT)
     series = (("first order", "#42a5f5", first, first_ci, 2.0),
               ("total", "#1a237e", total, total_ci, 14.0))
-    # exact indices (analytic) have intervals of no width: no whiskers, and said so
-    exact = all(low == high for low, high in cis)
     body = [*_legend([(name, colour) for name, colour, *_ in series], LABEL, 16),
             *_x_axis(x, ticks, top, height, "share of the variance of S (exact)" if exact
                      else "share of the variance of S (bars: estimate, whiskers: 95 % CI)")]
@@ -353,7 +353,7 @@ def sobol_bars(ids: Sequence[str], first: Sequence[float], first_ci: Sequence[Se
             low, high = (float(v) for v in intervals[i])
             mid = y + offset + 5
             bar = _rect(x(0.0), y + offset, x(value) - x(0.0), 10, colour)
-            if low == high:
+            if exact:
                 body.append(f"<g><title>{esc(fid)}: {name} {value:.3f} (exact)</title>{bar}"
                             "</g>")
                 continue

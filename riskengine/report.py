@@ -25,7 +25,7 @@ from riskengine.models import Factor, Scenario, TreeFile
 from riskengine.outlook import outlook
 from riskengine.reliability import reliability
 from riskengine.scoring import Result, band_specs, scenario_bands, score
-from riskengine.sensitivity import sensitivity
+from riskengine.sensitivity import sensitivity, sobol_exact
 from riskengine.simulation import Progress, Simulation
 from riskengine.tree import TreeError
 from riskengine.trees import needs_population
@@ -381,7 +381,8 @@ def _drivers(baselines: dict[str, Scenario], sensitivities: dict[str, dict[str, 
                                       [s["first_order_ci"] for s in indices],
                                       [s["total"] for s in indices],
                                       [s["total_ci"] for s in indices],
-                                      f"Sobol indices of {partnership}/{base.id}")
+                                      f"Sobol indices of {partnership}/{base.id}",
+                                      exact=sobol_exact(result["sobol_method"]))
         w = result["weights"]
         parts.append(
             f"<h3>{esc(partnership)}/{esc(base.id)}</h3>"

@@ -476,7 +476,9 @@ def _ci(value: float, ci: Sequence[float]) -> str:
 
 
 def _sobol_heading(method: str) -> str:
-    return f"{method}: exact" if method.startswith("analytic") else f"{method}, 95 % CI"
+    from riskengine.sensitivity import sobol_exact
+
+    return f"{method}: exact" if sobol_exact(method) else f"{method}, 95 % CI"
 
 
 def _breakpoint_rows(result: Record) -> list[list[str]]:

@@ -70,6 +70,13 @@ def analytic_unavailable(scenario: Scenario) -> str | None:
 MARGINS = "analytic, independent margins"  # the method named for a scenario with correlations
 
 
+def sobol_exact(method: str) -> bool:
+    """Whether Sobol indices named ``method`` (a result's ``sobol_method``) are exact: the
+    analytic ones, which have no interval. Headings, tables and charts all ask this, rather
+    than each reading it off the intervals (an estimate can have one of no width)."""
+    return method.startswith("analytic")
+
+
 def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
     """Exact indices for a tree that is linear in its inputs.
 

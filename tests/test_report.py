@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskengine import charts
+from riskengine.sensitivity import sobol_exact
 
 from .conftest import ROOT, Runner
 
@@ -194,7 +195,7 @@ def _every_chart(labels: list[str]) -> list[str]:
                          labels[2]),
         charts.tornado(labels, list(40 + ramp), list(60 - ramp), 50.0, labels[3]),
         charts.sobol_bars(labels, list(ramp), [(r - 0.05, r + 0.05) for r in ramp],
-                          list(ramp), [(r, r) for r in ramp], labels[4]),
+                          list(ramp), [(r, r) for r in ramp], labels[4], exact=False),
         charts.waterfall(labels[0], 50.0, [(label, 1.5 - i) for i, label in
                                            enumerate(labels)], labels[1], labels[2]),
     ]
@@ -467,11 +468,18 @@ def test_report_takes_jobs_and_an_executor(project: Path, cli: Runner) -> None:
 def test_sobol_chart_draws_intervals_for_estimates_and_says_exact_otherwise() -> None:
     ids = ["a", "b"]
     estimated = charts.sobol_bars(ids, [0.6, 0.3], [(0.55, 0.65), (0.25, 0.35)], [0.62, 0.31],
-                                  [(0.6, 0.64), (0.3, 0.32)], "estimated")
+                                  [(0.6, 0.64), (0.3, 0.32)], "estimated", exact=False)
     assert estimated.count("95 % CI") == 5  # the axis and each bar's title
     assert "(exact)" not in estimated
     exact = charts.sobol_bars(ids, [0.6, 0.3], [(0.6, 0.6), (0.3, 0.3)], [0.6, 0.3],
-                              [(0.6, 0.6), (0.3, 0.3)], "exact")
+                              [(0.6, 0.6), (0.3, 0.3)], "exact", exact=True)
     assert "95 % CI" not in exact and exact.count("(exact)") == 5
     whisker = 'stroke-width="0.9"'
     assert estimated.count(whisker) == 4 * 3 and whisker not in exact  # three lines a bar
+    # An estimate whose interval has no width (a factor that moves nothing) is still an
+    # estimate: the chart follows the method, as the headings do, not the intervals' widths.
+    still = charts.sobol_bars(ids, [0.6, 0.0], [(0.55, 0.65), (0.0, 0.0)], [0.62, 0.0],
+                              [(0.6, 0.64), (0.0, 0.0)], "estimated", exact=False)
+    assert "(exact)" not in still and still.count("95 % CI") == 5
+    assert sobol_exact("analytic") and sobol_exact("analytic, independent margins")
+    assert not sobol_exact("estimated (Saltelli)")

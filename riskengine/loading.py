@@ -414,6 +414,18 @@ class ScenarioReader:
         return Placement(scenario.key, scenario.partnership, str(path),
                          os.path.dirname(str(key)))
 
+    def resolve_all(self, files: Sequence[tuple[int, Path]], jobs: Jobs = None
+                    ) -> Iterator[tuple[int, Path, Scenario | None, list[Problem],
+                                        Placement | None]]:
+        """Each numbered file's scenario (:meth:`resolve`), its problems and where it lies,
+        in order, the files read ahead on ``jobs`` workers: what loading and validate both
+        walk a share of files with."""
+        with self.reading_ahead([file for _, file in files], jobs):
+            for index, file in files:
+                scenario, found = self.resolve(file)
+                place = None if scenario is None else self.placement(file, scenario)
+                yield index, file, scenario, found, place
+
     def doc_of(self, path: Path) -> Document:
         """The document of a file this reader has read, else read now."""
         parsed = self.parsed.get(self.absolute(path))
@@ -941,25 +953,24 @@ class _Applied:
 
 def _apply_share(reader: ScenarioReader, files: list[tuple[int, Path]],
                  each: Callable[[Scenario], Any] | None, jobs: Jobs) -> _Applied:
-    resolved: list[tuple[int, Path, Scenario]] = []
+    resolved: list[tuple[int, Scenario]] = []
     errors: list[tuple[int, Problem]] = []
-    with reader.reading_ahead([file for _, file in files], jobs):
-        for index, file in files:
-            scenario, found = reader.resolve(file)
-            errors.extend((index, p) for p in found if p.severity == "error")
-            if scenario is not None:
-                resolved.append((index, file, scenario))
-    placed = [(index, place) for index, file, scenario in resolved
-              if (place := reader.placement(file, scenario)) is not None]
+    placed: list[tuple[int, Placement]] = []
+    for index, _, scenario, found, place in reader.resolve_all(files, jobs):
+        errors.extend((index, p) for p in found if p.severity == "error")
+        if scenario is not None:
+            resolved.append((index, scenario))
+        if place is not None:
+            placed.append((index, place))
     if errors:
         return _Applied(errors, placed, [], [])
-    scenarios, later = reader.with_populations([scenario for _, _, scenario in resolved])
+    scenarios, later = reader.with_populations([scenario for _, scenario in resolved])
     if later:
         return _Applied([], placed, later, [])
     where = dict(placed)
     return _Applied([], placed, [], [
         (index, where.get(index), scenario if each is None else each(scenario))
-        for (index, _, _), scenario in zip(resolved, scenarios, strict=True)])
+        for (index, _), scenario in zip(resolved, scenarios, strict=True)])
 
 
 def _applied(files: list[Path], reader: ScenarioReader, jobs: Jobs,

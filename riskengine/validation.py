@@ -385,23 +385,20 @@ def _check_scenarios(reader: ScenarioReader, files: list[tuple[int, Path]], chec
     graded: list[tuple[int, Graded]] = []
     placed: list[tuple[int, Placement]] = []
     grading: PartsCache = {}  # a parent's estimates, shared by its children, graded once
-    with reader.reading_ahead([file for _, file in files], jobs):
-        for index, file in files:
-            scenario, found = reader.resolve(file)
-            problems.extend(found)
-            if scenario is None:
-                continue
-            place = reader.placement(file, scenario)
-            if place is not None:
-                placed.append((index, place))
-            by_folder[file.parent].append(scenario)
-            parsed = reader.parsed[reader.absolute(file)]
-            if parsed is not None:
-                problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
-                                                  checks.max_evidence_age))
-            if checks.grades:
-                graded.append((index, Graded(scenario.key, scenario.source,
-                                             reliability(scenario, reader.catalogue, grading))))
+    for index, file, scenario, found, place in reader.resolve_all(files, jobs):
+        problems.extend(found)
+        if scenario is None:
+            continue
+        if place is not None:
+            placed.append((index, place))
+        by_folder[file.parent].append(scenario)
+        parsed = reader.parsed[reader.absolute(file)]
+        if parsed is not None:
+            problems.extend(scenario_warnings(parsed.file, parsed.doc, scenario,
+                                              checks.max_evidence_age))
+        if checks.grades:
+            graded.append((index, Graded(scenario.key, scenario.source,
+                                         reliability(scenario, reader.catalogue, grading))))
     valid = [s for folder_scenarios in by_folder.values() for s in folder_scenarios]
     problems.extend(reader.with_populations(valid)[1])
     for folder, folder_scenarios in by_folder.items():

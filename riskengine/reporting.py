@@ -17,8 +17,8 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from riskengine.texttable import Column, Styled, Tables, print_table
 
@@ -342,6 +342,29 @@ def print_run(records: Sequence[Record], console: Any) -> None:
     with Tables(console) as tables:
         for r in records:
             _print_record(r, tables)
+
+
+class RunWriter(NamedTuple):
+    """A format of ``run``'s records written a piece a record, where the records are made
+    (on the workers that loaded them), and the pieces joined in order into the output."""
+
+    piece: Callable[[Record], Any]
+    join: Callable[[list[Any]], str]
+
+
+def run_writer(form: str, width: int | None = None) -> RunWriter | None:
+    """How records without simulations are written as ``form`` (json, csv, markdown, text):
+    text as plain text ``width`` columns wide (a console without colour); None for text on
+    a terminal, whose colours are the console's to draw."""
+    if form == "json":
+        return RunWriter(json_row, json_of_rows)
+    if form == "csv":
+        return RunWriter(run_csv_rows, run_csv_of)
+    if form == "markdown":
+        return RunWriter(run_markdown_parts, functools.partial(run_markdown_of, has_sim=False))
+    if width is None:
+        return None
+    return RunWriter(functools.partial(run_text, width=width), "".join)
 
 
 def run_text(record: Record, width: int) -> str:

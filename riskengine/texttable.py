@@ -86,9 +86,11 @@ class Tables:
         sizes = [[cell_len(text) for text in row] for row in texts]
         widths = [max([cell_len(c.name), *(row[i] for row in sizes)])
                   for i, c in enumerate(columns)]
-        # a cell rich would lay out as more than its text: lines, tabs, spaces at the end
+        # a cell rich would lay out as more than its text: lines, tabs, spaces at the end,
+        # or characters of no width in a column of no width (rich leaves those out)
         wraps = any("\n" in text or "\t" in text or text[-1:].isspace()
-                    for row in texts for text in row)
+                    for row in texts for text in row) or any(
+            row[i] for i, width in enumerate(widths) if not width for row in texts)
         # each cell padded by a space on both sides, one separator between columns
         total = sum(widths) + 3 * len(widths) - 1
         if wraps or total > self.console.width or not columns or not self.boxes:

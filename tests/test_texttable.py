@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 from rich.markup import escape
@@ -14,9 +14,10 @@ from rich.text import Text
 
 from riskengine.texttable import Column, Styled, print_table
 
-# wide and accented characters, markup brackets, spaces inside and at the ends, tabs and
-# line breaks (which rich lays out itself, so the table goes to rich)
-_TEXT = st.text(alphabet="ab z09-/.é中[]\t\n", max_size=14)
+# wide, accented and combining characters, an emoji, one of no width, markup brackets,
+# spaces inside and at the ends, tabs and line breaks (which rich lays out itself, so the
+# table goes to rich)
+_TEXT = st.text(alphabet="ab z09-/.é中[]\t\n😀\u0301\u200b", max_size=14)
 _NAME = st.text(alphabet="abz09-/.é中 ", max_size=10).map(str.strip)
 _CELL = st.one_of(_TEXT, st.builds(Styled, _TEXT, st.sampled_from(["red", "bold green"])))
 
@@ -65,6 +66,9 @@ def _styled(output: str) -> tuple[str, list[str]]:
 
 @settings(max_examples=100, deadline=None)
 @given(_tables(), st.integers(20, 130), st.booleans(), st.booleans())
+# a column of no width (no name) whose cells have only characters of no width: rich leaves
+# them out
+@example(([Column(""), Column("a")], [["\u200b", "x"], ["\u0301", "y"]], None), 40, False, False)
 def test_the_same_table_as_rich(table: tuple[list[Column], list[list[str | Styled]], str | None],
                                 width: int, soft_wrap: bool, colour: bool) -> None:
     columns, rows, title = table

@@ -11,6 +11,7 @@ away (``riskengine validate | head``) ends the command quietly with 0.
 from __future__ import annotations
 
 import argparse
+import codecs
 import os
 import sys
 import threading
@@ -1001,14 +1002,35 @@ def _run(args: argparse.Namespace) -> int:
 def _tolerant_streams() -> None:
     """Standard output and error in an encoding that cannot show every character
     (``PYTHONIOENCODING=ascii``, an old Windows console): what it cannot show is written as
-    an escape (``\\u2014``) rather than failing the command. rich draws its tables in ASCII
-    there, and so does texttable."""
+    a JSON escape (``\\u2014``) rather than failing the command. rich draws its tables in
+    ASCII there, and texttable leaves them to rich."""
     for stream in (sys.stdout, sys.stderr):
         encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None and not encoding.startswith("utf"):
+            codecs.register_error(_ESCAPE, _json_escapes)
             with suppress(OSError, ValueError):
-                reconfigure(errors="backslashreplace")
+                reconfigure(errors=_ESCAPE)
+
+
+_ESCAPE = "riskengine.json-escape"
+
+
+def _json_escapes(error: UnicodeError) -> tuple[str, int]:
+    """What an encoding cannot write, as JSON writes it: ``\\uXXXX``, a character beyond
+    U+FFFF as its two UTF-16 halves. Python's ``backslashreplace`` writes ``\\U0001f600``
+    there, which is not JSON: a JSON output written to such a stream must still parse."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    units = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            units += [0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF)]
+        else:
+            units.append(code)
+    return "".join(f"\\u{unit:04x}" for unit in units), error.end
 
 
 def _discard_stdout() -> None:

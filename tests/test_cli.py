@@ -173,23 +173,32 @@ def test_the_api_demo_runs(monkeypatch: pytest.MonkeyPatch,
     assert "stability" in out and "Outlook: expected S" in out
 
 
-def test_a_stream_that_cannot_show_unicode_gets_escapes_not_a_crash(cli: Runner) -> None:
-    """Standard output in ASCII (PYTHONIOENCODING=ascii, an old console): the em dash of a
+def test_a_stream_that_cannot_show_unicode_gets_escapes_not_a_crash(cli: Runner,
+                                                                    tmp_path: Path) -> None:
+    """Standard output in ASCII (PYTHONIOENCODING=ascii, an old console): an em dash in a
     title, a β or an accented name used to fail the whole command (internal error, exit 3).
-    Now what the stream cannot show is escaped, rich's ASCII boxes draw the tables, and JSON
-    stays JSON."""
+    Now what the stream cannot show is written as JSON escapes, a character beyond U+FFFF as
+    its UTF-16 halves (backslashreplace's \\U0001f600 is not JSON), rich's ASCII boxes draw
+    the tables, and JSON stays the same JSON."""
+    assert cli("init", "proj", cwd=tmp_path).returncode == 0
+    project = tmp_path / "proj"
+    baseline = next((project / "scenarios").rglob("baseline.yaml"))
+    text = baseline.read_text(encoding="utf-8")
+    baseline.write_text("\n".join('title: "Dash \u2014 and \U0001f600"' if line.startswith(
+        "title:") else line for line in text.splitlines()) + "\n", encoding="utf-8")
     env = {**os.environ, **CLI_ENV, "PYTHONIOENCODING": "ascii"}
     env.pop("RISKENGINE_DEBUG", None)
     found = {}
-    for args in (("run", "scenarios/japan-turkey/baseline.yaml"), ("validate", "scenarios"),
-                 ("run", "scenarios/japan-turkey", "--format", "json")):
-        proc = subprocess.run([sys.executable, "-m", "riskengine.cli", *args], cwd=ROOT,
+    for name, args in (("text", ("run", "scenarios")), ("validate", ("validate",)),
+                       ("json", ("run", "scenarios", "--format", "json"))):
+        proc = subprocess.run([sys.executable, "-m", "riskengine.cli", *args], cwd=project,
                               capture_output=True, env=env, timeout=120)
         assert proc.returncode == 0, (args, proc.stderr)
         assert proc.stdout.isascii() and proc.stderr.isascii()
         assert b"Traceback" not in proc.stderr
-        found[args[0] if "json" not in args else "json"] = proc.stdout.decode()
-    assert "\\u2014" in found["run"] and "-+-" in found["run"]  # escaped dash, ASCII table
+        found[name] = proc.stdout.decode()
+    assert "Dash \\u2014 and \\ud83d\\ude00" in found["text"] and "-+-" in found["text"]
     assert "-+-" in found["validate"]
-    expected = cli("run", "scenarios/japan-turkey", "--format", "json", cwd=ROOT).stdout
+    expected = cli("run", "scenarios", "--format", "json", cwd=project).stdout
     assert json.loads(found["json"]) == json.loads(expected)
+    assert json.loads(found["json"])[0]["title"] == "Dash \u2014 and \U0001f600"

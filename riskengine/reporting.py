@@ -480,9 +480,11 @@ def sensitivity_markdown(results: Sequence[Record]) -> str:
                            [[t["id"], fmt(t["low_score"]), fmt(t["high_score"]),
                              fmt(t["swing"], 2)] for t in r["tornado"]], "lrrr")
         lines += ["", f"Sobol indices ({_sobol_heading(r['sobol_method'])}):", ""]
+        exact = _sobol_exact(r["sobol_method"])
         lines += _md_table(["Factor", "First order", "Total"],
-                           [[s["id"], _ci(s["first_order"], s["first_order_ci"]),
-                             _ci(s["total"], s["total_ci"])] for s in r["sobol"]], "lrr")
+                           [[s["id"], _ci(s["first_order"], s["first_order_ci"], exact),
+                             _ci(s["total"], s["total_ci"], exact)] for s in r["sobol"]],
+                           "lrr")
         lines += ["", f"Weights (Dirichlet, concentration {w['concentration']:g}, n = {w['n']}):"
                   f" S p5–p95 {fmt(w['p5'])}–{fmt(w['p95'])}; P(band changes) = "
                   f"{w['p_band_change']:.1%}; P(top driver changes) = "
@@ -492,16 +494,20 @@ def sensitivity_markdown(results: Sequence[Record]) -> str:
     return "\n".join(lines)
 
 
-def _ci(value: float, ci: Sequence[float]) -> str:
-    if ci[0] == ci[1]:  # an exact index: an interval of no width says nothing
-        return f"{value:.3f}"
-    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+def _ci(value: float, ci: Sequence[float], exact: bool) -> str:
+    """An index with its 95 % interval; an exact one without (it has none), decided by the
+    method as the heading and the chart decide it, not by an interval's width."""
+    return f"{value:.3f}" if exact else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _sobol_exact(method: str) -> bool:
+    from riskengine.sensitivity import sobol_exact
+
+    return sobol_exact(method)
 
 
 def _sobol_heading(method: str) -> str:
-    from riskengine.sensitivity import sobol_exact
-
-    return f"{method}: exact" if sobol_exact(method) else f"{method}, 95 % CI"
+    return f"{method}: exact" if _sobol_exact(method) else f"{method}, 95 % CI"
 
 
 def _breakpoint_rows(result: Record) -> list[list[str]]:
@@ -525,10 +531,11 @@ def print_sensitivity(result: Record, console: Any) -> None:
                  for t in result["tornado"]],
                 f"[bold]{rich_text(result['partnership'])}/{rich_text(result['scenario'])}[/]"
                 f": tornado around S = {fmt(base)}")
+    exact = _sobol_exact(result["sobol_method"])
     print_table(console, [Column("factor"), Column("first order", "right"),
                           Column("total", "right"), Column("")],
-                [[printable(s["id"]), _ci(s["first_order"], s["first_order_ci"]),
-                  _ci(s["total"], s["total_ci"]), Styled(_bar(s["total"], 1.0), "blue")]
+                [[printable(s["id"]), _ci(s["first_order"], s["first_order_ci"], exact),
+                  _ci(s["total"], s["total_ci"], exact), Styled(_bar(s["total"], 1.0), "blue")]
                  for s in result["sobol"]],
                 f"Sobol indices ({_sobol_heading(result['sobol_method'])})")
     w = result["weights"]

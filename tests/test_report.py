@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from riskengine import charts
+from riskengine.reporting import _ci
 from riskengine.sensitivity import sobol_exact
 
 from .conftest import ROOT, Runner
@@ -483,3 +484,6 @@ def test_sobol_chart_draws_intervals_for_estimates_and_says_exact_otherwise() ->
     assert "(exact)" not in still and still.count("95 % CI") == 5
     assert sobol_exact("analytic") and sobol_exact("analytic, independent margins")
     assert not sobol_exact("estimated (Saltelli)")
+    # the tables decide as the chart does: by the method, not by an interval's width
+    assert _ci(0.0, [0.0, 0.0], exact=False) == "0.000 [0.000, 0.000]"
+    assert _ci(0.6, [0.6, 0.6], exact=True) == "0.600"

@@ -76,10 +76,10 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
         load_project_scenarios,
     )
 
-    files = list_scenario_files(_existing(paths))  # listed once, for the loaders too
-    if not files.files:
+    listed = list_scenario_files(_existing(paths))  # listed once, for the loaders too
+    if not listed.files:
         raise UsageError(f"no scenario files (*.yaml) in {', '.join(paths)}")
-    if warm_from and len(files.files) >= warm_from:
+    if warm_from and len(listed.files) >= warm_from:
         from riskengine.executors import makes_workers, warm_workers
 
         if makes_workers(args.executor, args.jobs):
@@ -89,9 +89,9 @@ def load_projects(args: argparse.Namespace, paths: Sequence[str], warm_from: int
     tree = getattr(args, "tree", None)
     try:
         if each is not None:
-            return apply_project_scenarios(files, each, args.factors, tree,
+            return apply_project_scenarios(listed, each, args.factors, tree,
                                            jobs=_loading_jobs(args), alone=alone)
-        return load_project_scenarios(files, args.factors, tree, jobs=_loading_jobs(args))
+        return load_project_scenarios(listed, args.factors, tree, jobs=_loading_jobs(args))
     except UnknownTree as exc:
         raise UsageError(f"--tree {tree}: {exc}") from None
 
@@ -184,12 +184,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         if writer is None:
             reporting.print_run(load_projects(args, args.scenarios, each=record), terminal)
             return EXIT_OK
-        text = writer.join(load_projects(args, args.scenarios,
-                                         each=lambda s, c: writer.piece(record(s, c))))
-        if terminal is not None:
-            terminal.file.write(text)
-        else:
-            emit(args, text)
+        emit(args, writer.join(load_projects(args, args.scenarios,
+                                             each=lambda s, c: writer.piece(record(s, c)))))
         return EXIT_OK
     from riskengine.parallel import SweepSettings, simulation_of, simulations
     from riskengine.simulation import STREAM_BLOCK

@@ -96,10 +96,6 @@ class ModelArrays:
     tree: CompiledTree
     transforms: tuple[LeafTransform, ...] = ()  # columns not normalised by an affine map
 
-    @property
-    def span(self) -> FloatArray:
-        return self.scale_max - self.scale_min
-
     @cached_property
     def _unit_map(self) -> tuple[FloatArray, FloatArray]:
         return unit_map(self.reverse, self.scale_min, self.scale_max)

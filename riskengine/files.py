@@ -60,6 +60,14 @@ def count_yaml_files(path: str | Path) -> int:
     return sum(len(names) for _, names in _yaml_names(Path(path), unreadable)) + len(unreadable)
 
 
+def yaml_names(path: str | Path) -> dict[str, list[str]] | None:
+    """Each folder below ``path`` (as ``os.walk`` names it) with the names of the YAML files
+    :func:`yaml_files` lists there; None when some folder cannot be listed."""
+    unreadable: list[Path] = []
+    found = dict(_yaml_names(Path(path), unreadable))
+    return None if unreadable else found
+
+
 def _yaml_names(path: Path, unreadable: list[Path]) -> Iterator[tuple[str, list[str]]]:
     """Each folder below ``path`` with the names of its YAML files; folders that cannot be
     listed are added to ``unreadable``."""

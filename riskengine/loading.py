@@ -1191,17 +1191,24 @@ def _some(names: Iterable[str], shown: int = 5) -> str:
     return ", ".join(names[:shown]) + more
 
 
-def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9) -> list[Problem]:
-    """An outlook's scenarios share one partnership and have probabilities that sum to 1."""
+def outlook_problems(scenarios: Sequence[Scenario], tolerance: float = 1e-9,
+                     shown: Callable[[str], str] | None = None) -> list[Problem]:
+    """An outlook's scenarios share one partnership and have probabilities that sum to 1.
+    ``shown``: how a scenario's file is named (default: as its ``source`` says)."""
     if not scenarios:
         return []
-    names = _some(s.source or s.id for s in scenarios)
-    where = scenarios[0].source or scenarios[0].id
+
+    def name(scenario: Scenario) -> str:
+        return scenario.id if not scenario.source else \
+            shown(scenario.source) if shown is not None else scenario.source
+
+    names = _some(name(s) for s in scenarios)
+    where = name(scenarios[0])
     partnerships = sorted({s.partnership for s in scenarios})
     if len(partnerships) > 1:
         return [Problem(where, None, None, "partnership", "one outlook mixes partnerships "
                         f"{', '.join(partnerships)} ({names})", "RE502")]
-    lacking = [s.source or s.id for s in scenarios if s.probability is None]
+    lacking = [name(s) for s in scenarios if s.probability is None]
     if lacking:
         return [Problem(where, None, None, "probability", "an outlook needs a probability in "
                         f"every scenario; missing in {_some(lacking)}", "RE501")]

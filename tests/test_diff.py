@@ -574,3 +574,148 @@ def test_example_workflow_gates_and_keeps_one_sticky_comment(project: Path, cli:
     assert proc.returncode == 1 and "gate tripped: band-change" in proc.stderr
     output = argv[argv.index("-o") + 1]
     assert (project / output).read_text().startswith("### riskengine: score changes (origin/main")
+
+
+# ---------------------------------------------------------------------------------------------
+# --git reuses the working tree's scores for the folders the revision holds unchanged
+
+
+def _partnership(project: Path, name: str) -> None:
+    """Another partnership's folder: a copy of demo's."""
+    for file in (project / "scenarios/demo").glob("*.yaml"):
+        write(project / "scenarios" / name / file.name,
+              file.read_text().replace("partnership: demo", f"partnership: {name}"))
+
+
+def _both_ways(project: Path, monkeypatch: pytest.MonkeyPatch, path: Path | None = None
+               ) -> tuple[Any, int]:
+    """``diff_git("HEAD")`` with reuse, checked against reading the whole revision (the same
+    result, or the same problems); and how many sides were read whole."""
+    import sys
+
+    import riskengine.diff  # noqa: F401 - the module, which riskengine.diff (a function) hides
+
+    module = sys.modules["riskengine.diff"]
+    reads: list[Any] = []
+    whole = module.load_snapshot
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        reads.append(args)
+        return whole(*args, **kwargs)
+
+    monkeypatch.setattr(module, "load_snapshot", counted)
+    where = path or project
+    try:
+        reused = module.diff_git("HEAD", where).to_dict()
+    except re.InputError as exc:
+        with pytest.raises(re.InputError) as again:
+            module.diff_git("HEAD", where, reuse=False)
+        assert [str(p) for p in again.value.problems] == [str(p) for p in exc.problems]
+        return exc, len(reads)
+    assert module.diff_git("HEAD", where, reuse=False).to_dict() == reused
+    return reused, len(reads) - 2  # the second call read both sides whole
+
+
+@needs_git
+def test_git_unchanged_folders_are_not_read_again_and_the_diff_is_the_same(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    for name in ("other", "third"):
+        _partnership(project, name)
+    _commit_all(project)
+    data, whole = _both_ways(project, monkeypatch)
+    assert whole == 1 and data["scenarios"] == [] and data["unchanged"] == 6
+    _edit(project / "scenarios/demo/base.yaml", "mode: 4", "mode: 5")
+    data, whole = _both_ways(project, monkeypatch)
+    assert whole == 1 and {s["scenario"] for s in data["scenarios"]} == {"demo/base", "demo/up"}
+    # files added, removed, a folder added and one gone, a hidden file no side reads
+    write(project / "scenarios/demo/new.yaml", "id: new\ntitle: New\nextends: base\n")
+    (project / "scenarios/other/up.yaml").unlink()
+    _partnership(project, "fourth")
+    shutil.rmtree(project / "scenarios/third")
+    write(project / "scenarios/demo/.draft.yaml", "not: [a scenario")
+    data, whole = _both_ways(project, monkeypatch)
+    assert whole == 1
+    changes = {s["scenario"]: [c["text"] for c in s["changes"]] for s in data["scenarios"]}
+    assert changes["demo/new"] == changes["fourth/base"] == ["scenario added"]
+    assert changes["other/up"] == changes["third/base"] == ["scenario removed"]
+    # run from the scenarios folder, a project's other entry
+    assert _both_ways(project, monkeypatch, project / "scenarios")[1] == 1
+    # a catalogue change may move any scenario: the revision is read whole
+    _edit(project / "factors/r_a.yaml", "weight: 3", "weight: 1")
+    data, whole = _both_ways(project, monkeypatch)
+    assert whole == 2 and [g["id"] for g in data["shared_changes"]] == ["r_a"]
+
+
+@needs_git
+def test_git_problem_across_folders_of_the_revision_is_still_reported(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(project)
+    _partnership(project, "other")
+    # the revision has partnership demo in two folders; the working tree has fixed it
+    _edit(project / "scenarios/other/base.yaml", "partnership: other", "partnership: demo")
+    _commit_all(project)
+    _edit(project / "scenarios/other/base.yaml", "partnership: demo", "partnership: other")
+    found, _ = _both_ways(project, monkeypatch)
+    assert isinstance(found, re.InputError)
+    assert "HEAD:scenarios/other/base.yaml:1:1: id: scenario demo/base is also defined in " \
+        "HEAD:scenarios/demo/base.yaml [RE202]" in [str(p) for p in found.problems]
+
+
+def test_extract_leaves_files_the_working_tree_holds_and_stays_inside(tmp_path: Path) -> None:
+    from riskengine.diff import GitError, _extract, _Unwritten
+
+    disk, dest = tmp_path / "disk", tmp_path / "dest"
+    write(disk / "s/p/same.yaml", "a: 1\n")
+    write(disk / "s/p/changed.yaml", "a: 1\n")
+    dest.mkdir()
+
+    def tar_of(*members: tuple[str, bytes | str]) -> io.BytesIO:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name, content in members:
+                info = tarfile.TarInfo(name)
+                if isinstance(content, str):  # a symlink to it
+                    info.type, info.linkname = tarfile.SYMTYPE, content
+                    tar.addfile(info)
+                else:
+                    info.size = len(content)
+                    tar.addfile(info, io.BytesIO(content))
+        buffer.seek(0)
+        return buffer
+
+    unwritten = _Unwritten(str(disk), ("s/",))
+    assert _extract(tar_of(("s/p/same.yaml", b"a: 1\n"), ("s/p/changed.yaml", b"a: 2\n")),
+                    str(dest), "R", unwritten=unwritten) == []
+    assert unwritten.same == {"s/p/same.yaml"} and (dest / "s/p").is_dir()
+    assert not (dest / "s/p/same.yaml").exists()
+    assert (dest / "s/p/changed.yaml").read_bytes() == b"a: 2\n"
+    unwritten.write(str(dest))
+    assert (dest / "s/p/same.yaml").read_bytes() == b"a: 1\n"
+    # a name leading out is refused, and after a link every path is checked as tarfile does
+    with pytest.raises(GitError, match="cannot extract the revision safely"):
+        _extract(tar_of(("s/../../out.yaml", b"x")), str(dest), "R",
+                 unwritten=_Unwritten(str(disk), ("s/",)))
+    skipped = _extract(tar_of(("s/up", "../.."), ("s/q", "p"), ("s/q/in.yaml", b"b: 1\n")),
+                       str(dest), "R", unwritten=_Unwritten(str(disk), ("s/",)))
+    assert skipped == ["R:s/up: a symlink to ../.., outside the revision"]
+    assert (dest / "s/p/in.yaml").read_bytes() == b"b: 1\n"
+    assert not (tmp_path / "out.yaml").exists()
+
+
+@needs_git
+def test_git_outlook_note_names_the_revisions_files_as_git_does(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the note once named the temporary folder the revision was extracted to
+    monkeypatch.chdir(project)
+    _partnership(project, "other")
+    _edit(project / "scenarios/other/up.yaml", "probability: 0.25", "probability: 0.5")
+    _commit_all(project)
+    _edit(project / "scenarios/demo/base.yaml", "mode: 4", "mode: 5")
+    data, whole = _both_ways(project, monkeypatch)
+    assert whole == 1
+    [other] = [p for p in data["partnerships"] if p["partnership"] == "other"]
+    assert other["note_before"] == ("probabilities sum to 1.25, not 1 (HEAD:scenarios/other/"
+                                    "base.yaml, HEAD:scenarios/other/up.yaml)")
+    assert other["note_after"] == ("probabilities sum to 1.25, not 1 "
+                                   "(scenarios/other/base.yaml, scenarios/other/up.yaml)")

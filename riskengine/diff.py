@@ -998,10 +998,13 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
     if trees.trees != new.trees.trees:
         return None
     on_disk = _by_relative_folder(disk_scenarios, unwritten.disk)
-    # a folder is what a scenario depends on: its parents and its population lie in it
-    kept = {folder for folder, names in revision.items() if folder.startswith(scenarios)
+    # a folder is what a scenario depends on: its parents lie in it, its population in it
+    # and below it
+    same = {folder for folder, names in revision.items() if folder.startswith(scenarios)
             and sorted(names) == sorted(on_disk.get(folder, ()))
             and all(folder + name in unwritten.same for name in names)}
+    differ = [folder for folder in {*revision, *on_disk} - same if folder.startswith(scenarios)]
+    kept = {folder for folder in same if not any(d.startswith(folder) for d in differ)}
     changed = [folder for folder in revision if folder.startswith(scenarios) and
                folder not in kept]
     files = sorted((os.path.join(tmp, folder, name) for folder in changed

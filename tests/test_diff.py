@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import shlex
 import shutil
 import subprocess
@@ -719,3 +720,30 @@ def test_git_outlook_note_names_the_revisions_files_as_git_does(
                                     "base.yaml, HEAD:scenarios/other/up.yaml)")
     assert other["note_after"] == ("probabilities sum to 1.25, not 1 "
                                    "(scenarios/other/base.yaml, scenarios/other/up.yaml)")
+
+
+@needs_git
+def test_git_a_folder_changed_below_reads_its_parent_folder_again(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a scenario's population is every scenario of its folder and below: a file added below
+    # may change it
+    import sys
+
+    monkeypatch.chdir(project)
+    _partnership(project, "other")
+    _commit_all(project)
+    write(project / "scenarios/demo/deeper/base.yaml", (project / "scenarios/demo/base.yaml")
+          .read_text().replace("partnership: demo", "partnership: deeper"))
+    module = sys.modules["riskengine.diff"]
+    read: list[str] = []
+    whole = module.apply_scenarios
+
+    def recorded(paths: Any, *args: Any, **kwargs: Any) -> Any:
+        read.extend(os.path.relpath(p, os.path.commonpath([str(p), project.parent]))
+                    for p in (paths if isinstance(paths, list) else []))
+        return whole(paths, *args, **kwargs)
+
+    monkeypatch.setattr(module, "apply_scenarios", recorded)
+    assert _both_ways(project, monkeypatch)[1] == 1
+    assert sorted(Path(p).name for p in read[:2]) == ["base.yaml", "up.yaml"]
+    assert all("/demo/" in p for p in read[:2])

@@ -372,7 +372,7 @@ class Diff:
 
 
 def load_snapshot(path: str | Path, top: Path | None = None, fallback: Project | None = None,
-                  catalogue_name: str = "") -> Snapshot:
+                  catalogue_name: str = "", project: Project | None = None) -> Snapshot:
     """The catalogue, trees and every scenario of a project folder or a folder of scenarios,
     read as that project says (``riskengine.toml``: where its folders are, its defaults).
 
@@ -384,7 +384,8 @@ def load_snapshot(path: str | Path, top: Path | None = None, fallback: Project |
     if not root.is_dir():
         raise InputError([Problem(display_path(root), None, None, "", "no such folder",
                                   "RE001")])
-    project = find_project(root) if top is None else _revision_project(root, top, fallback)
+    if project is None:  # ``project``: the one ``path`` belongs to, found already
+        project = find_project(root) if top is None else _revision_project(root, top, fallback)
     scenario_root = _scenario_root(project, root)
     catalogue = load_catalogue(project.factors_dir)
     trees = load_trees(catalogue, project.models_dir)
@@ -752,8 +753,7 @@ class _Unwritten:
     folders: set[str] = field(default_factory=set)  # made for them in the destination
 
     def covers(self, name: str) -> bool:
-        return bool(self.prefixes) and name.startswith(self.prefixes) \
-            and name.endswith(YAML_SUFFIXES)
+        return name.startswith(self.prefixes) and name.endswith(YAML_SUFFIXES)
 
     def holds(self, name: str, data: bytes) -> bool:
         """Whether the working tree has a regular file of exactly ``data`` at ``name``."""
@@ -808,10 +808,10 @@ def _extract(stream: IO[bytes], dest: str, rev: str, limit: int = MAX_FILE_BYTES
 
     def plain(member: tarfile.TarInfo) -> bool:
         # what the data filter would pass as is, without its two realpath calls a member (a
-        # third of extracting 7,000 files): a relative name of plain parts, a plain file,
-        # and no link written that a part could be
+        # third of extracting 7,000 files): a relative name of plain parts, and no link
+        # written that a part could be (asked of regular files only)
         parts = member.name.split("/")
-        return not linked and member.isreg() and not member.name.startswith("/") \
+        return not linked and not member.name.startswith("/") \
             and all(part not in ("", ".", "..") for part in parts) and "\0" not in member.name
 
     def write(name: str, data: bytes) -> None:
@@ -826,14 +826,14 @@ def _extract(stream: IO[bytes], dest: str, rev: str, limit: int = MAX_FILE_BYTES
             for member in tar:
                 if member.isfile() and not member.name.endswith(PROJECT_SUFFIXES):
                     continue  # read past, never written
-                if member.isfile() and (member.size > limit or (
-                        unwritten is not None and unwritten.covers(member.name))):
+                covered = unwritten is not None and unwritten.covers(member.name)
+                if member.isfile() and (member.size > limit or covered):
                     safe = member if plain(member) else only_inside(member, dest)
                     source = tar.extractfile(member)
                     if safe is None or source is None:
                         continue
                     data = source.read(limit + 1)
-                    if unwritten is not None and unwritten.covers(safe.name):
+                    if unwritten is not None and covered:
                         unwritten.names.append(safe.name)  # a huge one too: it is read, and refused
                         if member.size <= limit and unwritten.holds(safe.name, data):
                             unwritten.leave(safe.name, dest)
@@ -896,12 +896,12 @@ def diff_git(rev: str, path: str | Path = ".", reuse: bool = True) -> Diff:
         raise GitError(f"{path}: not inside the repository at {top}")
     relative = here.relative_to(top)
     tree = tree_of(rev, top)
-    new = load_snapshot(here)
     project = find_project(here)
+    new = load_snapshot(here, project=project)
+    scenario_root = _scenario_root(project, here)
     # the catalogue and the scenarios are what may be left in the working tree
     prefixes = tuple(f"{inside}/" for inside in (
-        _repo_relative(project.factors_dir, top), _repo_relative(_scenario_root(project, here),
-                                                                 top)) if inside)
+        _repo_relative(project.factors_dir, top), _repo_relative(scenario_root, top)) if inside)
     unwritten = _Unwritten(str(top), prefixes if reuse else ())
     with tempfile.TemporaryDirectory(prefix="riskengine-diff-") as tmp:
         # the whole revision: a scenarios folder needs the factors/ beside or above it
@@ -927,7 +927,8 @@ def diff_git(rev: str, path: str | Path = ".", reuse: bool = True) -> Diff:
         # A catalogue outside the repository is not versioned: the one the working tree
         # uses stands for it, never a factors/ that happens to be above the temporary folder.
         fallback = _unversioned(project, top)
-        old = _reused_side(old_root, Path(tmp), fallback, new, project, here, top, unwritten)
+        old = _reused_side(old_root, Path(tmp), fallback, new, project, scenario_root, top,
+                           unwritten)
         if old is None:
             unwritten.write(tmp)
             try:
@@ -957,7 +958,7 @@ def _repo_relative(folder: Path, top: Path) -> str | None:
 
 
 def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snapshot,
-                 project: Project, here: Path, top: Path, unwritten: _Unwritten
+                 project: Project, scenario_root: Path, top: Path, unwritten: _Unwritten
                  ) -> Snapshot | None:
     """The old side with every scenario folder the revision holds unchanged taken from the
     working tree's side ``new`` (its scenarios and scores), the others read from ``tmp``; None
@@ -971,24 +972,23 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
         old_project = _revision_project(old_root, tmp, fallback)
     except InputError:
         return None
-    old_scenarios = _scenario_root(old_project, old_root)
+    old_factors = _repo_relative(old_project.factors_dir, tmp)
+    old_scenarios = _repo_relative(_scenario_root(old_project, old_root), tmp)
     same_layout = (
         old_project.config == project.config and old_project.marked == project.marked
         and _repo_relative(old_project.root, tmp) == _repo_relative(project.root, top)
-        and _repo_relative(old_project.factors_dir, tmp) is not None
-        and _repo_relative(old_scenarios, tmp) is not None
-        and _repo_relative(old_scenarios, tmp) == _repo_relative(_scenario_root(project, here),
-                                                                  top))
+        and old_factors is not None and old_scenarios is not None
+        and old_scenarios == _repo_relative(scenario_root, top))
     if not same_layout:
         return None
-    factors = f"{_repo_relative(old_project.factors_dir, tmp)}/"
-    scenarios = f"{_repo_relative(old_scenarios, tmp)}/"
+    factors, scenarios = f"{old_factors}/", f"{old_scenarios}/"
     disk_factors = yaml_names(project.factors_dir)
-    disk_scenarios = yaml_names(_scenario_root(project, here))
+    disk_scenarios = yaml_names(scenario_root)
     if disk_factors is None or disk_scenarios is None:
         return None
-    revision = _listed(unwritten.names, top)
-    if not _all_same(revision, disk_factors, unwritten, factors):
+    revision = _listed(unwritten.names)
+    if not _all_same(revision, _by_relative_folder(disk_factors, unwritten.disk), unwritten,
+                     factors):
         return None  # the catalogue changed: every scenario may have
     catalogue = dataclasses.replace(new.catalogue, root=old_project.factors_dir)
     try:
@@ -1001,8 +1001,7 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
     # a folder is what a scenario depends on: its parents lie in it, its population in it
     # and below it
     same = {folder for folder, names in revision.items() if folder.startswith(scenarios)
-            and sorted(names) == sorted(on_disk.get(folder, ()))
-            and all(folder + name in unwritten.same for name in names)}
+            and _same_folder(folder, names, on_disk, unwritten)}
     differ = [folder for folder in {*revision, *on_disk} - same if folder.startswith(scenarios)]
     kept = {folder for folder in same if not any(d.startswith(folder) for d in differ)}
     changed = [folder for folder in revision if folder.startswith(scenarios) and
@@ -1029,7 +1028,7 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
     return Snapshot(catalogue, {s.key: s for s in [*reused, *read]}, trees, "", scored)
 
 
-def _listed(names: Iterable[str], top: Path) -> dict[str, list[str]]:
+def _listed(names: Iterable[str]) -> dict[str, list[str]]:
     """The revision's YAML files by folder (relative, ending in "/"), as :func:`yaml_names`
     lists a folder: hidden files and folders left out."""
     out: dict[str, list[str]] = {}
@@ -1048,18 +1047,22 @@ def _by_relative_folder(disk: dict[str, list[str]], top: str) -> dict[str, list[
             for folder, names in disk.items() if names}
 
 
-def _all_same(revision: dict[str, list[str]], disk: dict[str, list[str]],
+def _same_folder(folder: str, names: list[str], on_disk: dict[str, list[str]],
+                 unwritten: _Unwritten) -> bool:
+    """Whether the working tree's ``folder`` holds the revision's YAML files ``names`` and no
+    other, each left unwritten as the same bytes (``on_disk``: :func:`_by_relative_folder`)."""
+    return sorted(names) == sorted(on_disk.get(folder, ())) \
+        and all(folder + name in unwritten.same for name in names)
+
+
+def _all_same(revision: dict[str, list[str]], on_disk: dict[str, list[str]],
               unwritten: _Unwritten, under: str) -> bool:
-    """Whether every folder below ``under`` holds the same YAML files on both sides, each
-    left unwritten as the same bytes (``disk``: the working tree's, by absolute folder)."""
+    """Whether every folder below ``under`` holds the same YAML files on both sides
+    (:func:`_same_folder`), and the working tree no other folder of them there."""
     ours = {folder: names for folder, names in revision.items() if folder.startswith(under)}
-    theirs = {folder: names for folder, names in _by_relative_folder(disk, unwritten.disk).items()
-              if folder.startswith(under)}
-    if ours.keys() != theirs.keys():
-        return False
-    return all(sorted(names) == sorted(theirs[folder])
-               and all(folder + name in unwritten.same for name in names)
-               for folder, names in ours.items())
+    theirs = {folder for folder in on_disk if folder.startswith(under)}
+    return ours.keys() == theirs and all(
+        _same_folder(folder, names, on_disk, unwritten) for folder, names in ours.items())
 
 
 def _repo_place(folder: Path | None, top: Path) -> str | None:

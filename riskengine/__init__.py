@@ -50,6 +50,7 @@ _EXPORTS = {
     "Scenario": "riskengine.models",
     "Factor": "riskengine.models",
     "score": "riskengine.scoring",
+    "score_many": "riskengine.scoring",
     "Result": "riskengine.scoring",
     "simulate": "riskengine.simulation",
     "simulate_many": "riskengine.simulation",

@@ -31,7 +31,7 @@ from riskengine.scoring import (
     has_sides,
     point_stability,
     scenario_bands,
-    score,
+    score_many,
 )
 from riskengine.simulation import (
     KEEP_BYTES,
@@ -500,7 +500,7 @@ def _full_scores(scenarios: Sequence[Scenario],
                  catalogue: CatalogueOf | Mapping[str, Factor] | None
                  ) -> tuple[tuple[Result, ...], tuple[str | None, ...], tuple[Reliability, ...]]:
     """Each scenario's point score, catalogue folder and reliability."""
-    return (tuple(score(s) for s in scenarios),
+    return (tuple(score_many(scenarios)),
             tuple(s.catalogue or _root_of(_catalogue_for(s, catalogue)) for s in scenarios),
             tuple(reliability(s, _coverage_catalogue(s, catalogue)) for s in scenarios))
 

@@ -54,7 +54,7 @@ from riskengine.loading import (
 from riskengine.models import Estimate, Factor, Scenario, TreeFile, TreeNode
 from riskengine.problems import InputError, Problem, display_path
 from riskengine.project import Project, config_file, find_project, load_project
-from riskengine.scoring import Result, band_of, scenario_bands, score
+from riskengine.scoring import Result, band_of, scenario_bands, score, score_many
 from riskengine.trees import TreeSet, walk
 from riskengine.yamlio import MAX_FILE_BYTES
 
@@ -391,7 +391,8 @@ def load_snapshot(path: str | Path, top: Path | None = None, fallback: Project |
     trees = load_trees(catalogue, project.models_dir)
     # scored where loaded: on every core for a large project (10,000 scenarios of two sides
     # scored here took 7 s of an 18 s diff)
-    pairs = (apply_scenarios(scenario_root, _with_score, catalogue, trees, project=project)
+    pairs = (apply_scenarios(scenario_root, catalogue=catalogue, trees=trees, project=project,
+                             each_of_all=_with_scores)
              if scenario_root.is_dir() else [])
     return Snapshot(catalogue, {s.key: s for s, _ in pairs}, trees, catalogue_name,
                     {s.key: result for s, result in pairs})
@@ -408,8 +409,8 @@ def _scenario_root(project: Project, root: Path) -> Path:
     return project.scenarios_dir if Path(os.path.abspath(root)) == project.root else root
 
 
-def _with_score(scenario: Scenario) -> tuple[Scenario, Result]:
-    return scenario, score(scenario)
+def _with_scores(scenarios: list[Scenario]) -> list[tuple[Scenario, Result]]:
+    return list(zip(scenarios, score_many(scenarios), strict=True))
 
 
 def _project_within(start: Path, top: Path) -> Project | None:
@@ -1010,8 +1011,8 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
                     for name in revision[folder]), key=lambda f: f.replace(os.sep, "\0"))
     unwritten.write(str(tmp), (os.path.relpath(f, tmp) for f in files))
     try:
-        pairs = apply_scenarios([Path(f) for f in files], _with_score, catalogue, trees,
-                                project=old_project) if files else []
+        pairs = apply_scenarios([Path(f) for f in files], catalogue=catalogue, trees=trees,
+                                project=old_project, each_of_all=_with_scores) if files else []
     except InputError:
         return None
     kept_folders = {os.path.join(str(top), folder.rstrip("/")) for folder in kept}
@@ -1023,7 +1024,9 @@ def _reused_side(old_root: Path, tmp: Path, fallback: Project | None, new: Snaps
     if ({s.key for s in read} & {s.key for s in reused}
             or {s.partnership for s in read} & {s.partnership for s in reused}):
         return None  # a finding of the whole revision's, across its folders
-    scored = {s.key: new.scored.get(s.key) or score(s) for s in reused}
+    unscored = [s for s in reused if s.key not in new.scored]
+    scored = {s.key: new.scored[s.key] for s in reused if s.key in new.scored}
+    scored.update(zip((s.key for s in unscored), score_many(unscored), strict=True))
     scored.update((s.key, result) for s, result in pairs)
     return Snapshot(catalogue, {s.key: s for s in [*reused, *read]}, trees, "", scored)
 

@@ -905,21 +905,26 @@ def load_scenarios(paths: ScenarioPaths,
         return _load_scenarios(files, catalogue, trees, tree, project, shared, None)
 
 
-def apply_scenarios(paths: ScenarioPaths, each: Callable[[Scenario], T],
+def apply_scenarios(paths: ScenarioPaths, each: Callable[[Scenario], T] | None = None,
                     catalogue: Catalogue | None = None, trees: TreeSet | None = None,
                     tree: str | None = None, project: Project | None = None,
-                    jobs: Jobs = None) -> list[T]:
+                    jobs: Jobs = None, *,
+                    each_of_all: Callable[[list[Scenario]], Sequence[T]] | None = None
+                    ) -> list[T]:
     """``each`` of every scenario :func:`load_scenarios` would load, in its order, with the
     same errors: for a large set of files, applied where each share of folders is loaded
-    (as :func:`apply_project_scenarios`), so only the results come back."""
+    (as :func:`apply_project_scenarios`), so only the results come back. ``each_of_all``
+    instead of ``each``: given all the scenarios one process loads at once, their results
+    in order (work that is faster over many, as :func:`riskengine.scoring.score_many`)."""
     files = _files(paths)
     with readers(jobs) as shared:
-        return _load_scenarios(files, catalogue, trees, tree, project, shared, each)
+        return _load_scenarios(files, catalogue, trees, tree, project, shared,
+                               _of_all(each, each_of_all))
 
 
 def _load_scenarios(files: list[Path], catalogue: Catalogue | None, trees: TreeSet | None,
                     tree: str | None, project: Project | None, jobs: Jobs,
-                    each: Callable[[Scenario], Any] | None) -> list[Any]:
+                    each: _EachOfAll | None) -> list[Any]:
     if catalogue is None:
         project = project or find_project(files[0])
         catalogue = load_catalogue(project.factors_dir, jobs)
@@ -951,8 +956,23 @@ class _Applied:
     results: list[tuple[int, Placement | None, Any]]
 
 
+_EachOfAll = Callable[[list[Scenario]], Sequence[Any]]
+
+
+def _of_all(each: Callable[[Scenario], Any] | None,
+            each_of_all: _EachOfAll | None) -> _EachOfAll:
+    """The one function of the two given, as the loaders apply it: to a process's scenarios
+    at once."""
+    if (each is None) == (each_of_all is None):
+        raise TypeError("give either each or each_of_all")
+    if each_of_all is not None:
+        return each_of_all
+    assert each is not None
+    return lambda scenarios: [each(scenario) for scenario in scenarios]
+
+
 def _apply_share(reader: ScenarioReader, files: list[tuple[int, Path]],
-                 each: Callable[[Scenario], Any] | None, jobs: Jobs) -> _Applied:
+                 each: _EachOfAll | None, jobs: Jobs) -> _Applied:
     resolved: list[tuple[int, Scenario]] = []
     errors: list[tuple[int, Problem]] = []
     placed: list[tuple[int, Placement]] = []
@@ -968,15 +988,16 @@ def _apply_share(reader: ScenarioReader, files: list[tuple[int, Path]],
     if later:
         return _Applied([], placed, later, [])
     where = dict(placed)
+    results = scenarios if each is None else each(scenarios)
     return _Applied([], placed, [], [
-        (index, where.get(index), scenario if each is None else each(scenario))
-        for (index, _), scenario in zip(resolved, scenarios, strict=True)])
+        (index, where.get(index), result)
+        for (index, _), result in zip(resolved, results, strict=True)])
 
 
 def _applied(files: list[Path], reader: ScenarioReader, jobs: Jobs,
-             each: Callable[[Scenario], Any] | None, shares: int
+             each: _EachOfAll | None, shares: int
              ) -> list[tuple[int, Placement | None, Any]]:
-    """``each`` of the scenario of every file (the scenario itself if None), numbered by the
+    """``each`` of the scenarios of every file (the scenario itself if None), numbered by the
     file's place; on ``shares`` processes, each with whole folders (a scenario's parents and
     population lie in its folder), when more than one. One :class:`InputError` with every
     problem, the same for any number of shares."""
@@ -1068,11 +1089,12 @@ def load_project_scenarios(paths: ScenarioPaths,
 
 
 def apply_project_scenarios(paths: ScenarioPaths,
-                            each: Callable[[Scenario, Catalogue], T],
+                            each: Callable[[Scenario, Catalogue], T] | None = None,
                             factors: str | Path | None = None, tree: str | None = None,
                             jobs: Jobs = None,
-                            alone: Callable[[Scenario, Catalogue], U] | None = None,
-                            ) -> list[T | U]:
+                            alone: Callable[[Scenario, Catalogue], U] | None = None, *,
+                            each_of_all: Callable[[list[Scenario], Catalogue], Sequence[T]]
+                            | None = None) -> list[T | U]:
     """``each(scenario, catalogue)`` of every scenario :func:`load_project_scenarios` would
     load, in its order, with the same errors; from a large set of files, on every core
     (``jobs``): each process loads whole folders of a project and applies ``each`` there,
@@ -1082,16 +1104,23 @@ def apply_project_scenarios(paths: ScenarioPaths,
 
     ``alone``: applied instead of ``each`` to the scenarios of a project whose files are
     loaded by this process alone (too few to share out, one job, or no fork here), for a
-    caller that spreads that work another way (a pool of workers)."""
+    caller that spreads that work another way (a pool of workers).
+
+    ``each_of_all`` instead of ``each``: given all the scenarios of a project one process
+    loads at once, and the catalogue, their results in order (work that is faster over many,
+    as :func:`riskengine.scoring.score_many`)."""
     files = _files(paths)
+    if (each is None) == (each_of_all is None):
+        raise TypeError("give either each or each_of_all")
     with readers(jobs) as shared:
-        found = _by_project(files, factors, tree, shared, each, alone)
+        found = _by_project(files, factors, tree, shared, each_of_all or _one_by_one(each),
+                            None if alone is None else _one_by_one(alone))
     return in_file_order(n for *_, numbered in found for n in numbered)
 
 
 def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
-                jobs: Readers, each: Callable[[Scenario, Catalogue], Any] | None,
-                alone: Callable[[Scenario, Catalogue], Any] | None = None,
+                jobs: Readers, each: Callable[[list[Scenario], Catalogue], Sequence[Any]] | None,
+                alone: Callable[[list[Scenario], Catalogue], Sequence[Any]] | None = None,
                 ) -> list[tuple[Project, Catalogue, TreeSet, list[tuple[int, Any]]]]:
     """Each project's catalogue, trees and the numbered scenarios of its files (or ``each`` of
     them; ``alone`` of them where they are not shared out), numbered by the file's place in
@@ -1156,9 +1185,17 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
     return loaded
 
 
-def _given(each: Callable[[Scenario, Catalogue], Any], catalogue: Catalogue
-           ) -> Callable[[Scenario], Any]:
-    return lambda scenario: each(scenario, catalogue)
+def _given(each: Callable[[list[Scenario], Catalogue], Sequence[Any]], catalogue: Catalogue
+           ) -> _EachOfAll:
+    return lambda scenarios: each(scenarios, catalogue)
+
+
+def _one_by_one(each: Callable[[Scenario, Catalogue], Any] | None
+                ) -> Callable[[list[Scenario], Catalogue], list[Any]] | None:
+    """``each`` of one scenario, made a function of a process's scenarios at once."""
+    if each is None:
+        return None
+    return lambda scenarios, catalogue: [each(scenario, catalogue) for scenario in scenarios]
 
 
 # From this many scenario files of a project, they are loaded or checked on every core (a

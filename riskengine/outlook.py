@@ -20,7 +20,14 @@ import numpy as np
 from riskengine.loading import outlook_problems
 from riskengine.models import Scenario
 from riskengine.problems import InputError
-from riskengine.scoring import BandRule, FloatArray, Result, has_sides, scenario_bands, score
+from riskengine.scoring import (
+    BandRule,
+    FloatArray,
+    Result,
+    has_sides,
+    scenario_bands,
+    score_many,
+)
 from riskengine.simulation import (
     PERCENTILES,
     Method,
@@ -135,14 +142,14 @@ def outlook(scenarios: Sequence[Scenario], n: int = 20_000, seed: int = 0,
     if simulations is not None and any(sim.method != "exact" for sim in simulations):
         return Outlook(scenarios[0].partnership, tuple(scenarios),
                        tuple(results) if results is not None
-                       else tuple(score(s) for s in scenarios), tuple(simulations))
+                       else tuple(score_many(scenarios)), tuple(simulations))
     if laws is not None and len(laws) != len(scenarios):
         raise ValueError("outlook: one entry of laws per scenario")
     if laws is None:
         laws = choose_method(scenarios, "exact" if simulations is not None else method)
     probs = np.array([s.probability or 0.0 for s in scenarios])
     bands = scenario_bands(scenarios[0])
-    results = tuple(results) if results is not None else tuple(score(s) for s in scenarios)
+    results = tuple(results) if results is not None else tuple(score_many(scenarios))
     if all(law is not None for law in laws):
         summary = exact_mixture_summary([law[0] for law in laws if law is not None], probs,
                                         bands)

@@ -74,11 +74,10 @@ class SweepSettings:
 def sweep_batch(batch: Sequence[Scenario], settings: SweepSettings) -> list[SweepRow]:
     """Worker: score and simulate a batch of scenarios, each exactly as ``run --simulate``
     does (top level: picklable)."""
-    from riskengine.scoring import score
+    from riskengine.scoring import score_many
 
     rows = []
-    for scenario in batch:
-        result = score(scenario)
+    for scenario, result in zip(batch, score_many(batch), strict=True):
         sim = _simulate(scenario, settings)
         s = sim.stats.moments[0]
         rows.append(SweepRow(scenario.partnership, scenario.id, result.stability,

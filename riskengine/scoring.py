@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
@@ -384,6 +384,15 @@ class FactorScore:
     parent: str = ""  # the tree node it hangs from
 
 
+def _factor_score(**fields: Any) -> FactorScore:
+    """``FactorScore(**fields)``, every field given, in 1.5 µs instead of 3.9: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``, and a run of
+    5,000 scenarios makes 100,000 of them."""
+    made = object.__new__(FactorScore)
+    vars(made).update(fields)
+    return made
+
+
 @dataclass(frozen=True)
 class NodeScore:
     """One inner node of the tree, scored."""
@@ -523,28 +532,63 @@ def point_stability(scenario: Scenario) -> float:
     the same number): what a ranking needs before the full scores are made."""
     arrays = ModelArrays.of(scenario)
     return float(_root_and_sides(arrays.tree, evaluate(arrays.tree, normalise(
-        arrays.point, arrays)))[0])
+        arrays.point, arrays), rowwise=True))[0])
 
 
 def score(scenario: Scenario) -> Result:
     """The deterministic score of a resolved scenario (MODEL.md, "The deterministic score")."""
-    arrays = ModelArrays.of(scenario)
+    return score_many((scenario,))[0]
+
+
+def score_many(scenarios: Sequence[Scenario]) -> list[Result]:
+    """:func:`score` of each scenario, the same numbers, in order.
+
+    Scenarios whose arrays share a linear compiled tree and their factors' scales (a
+    partnership's variants; a portfolio estimating the same factors) are normalised,
+    evaluated and split into contributions as one matrix: scored a row at a time, numpy's
+    cost per call was a third of a ``run`` of 5,000 files. Every step is elementwise or a sum
+    in column order within a row (:func:`evaluate`'s ``rowwise``), so a row's numbers do not
+    depend on the rows beside it. Other trees, and columns normalised over a population by a
+    non-affine rule, are scored a scenario at a time.
+    """
+    arrays = [ModelArrays.of(s) for s in scenarios]
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, a in enumerate(arrays):
+        alone = a.transforms or a.tree.linear_shares is None
+        key = (-1, i, 0) if alone else (id(a.tree), id(a.slope), id(a.intercept))
+        groups.setdefault(key, []).append(i)
+    out: list[Result] = [None] * len(scenarios)  # type: ignore[list-item]  # all set below
+    for members in groups.values():
+        first = arrays[members[0]]
+        tree = first.tree
+        s = normalise(np.array([arrays[i].point for i in members]), first)
+        values = evaluate(tree, s, rowwise=True)
+        stability, r, o = _root_and_sides(tree, values)
+        contrib = tree_contributions(tree, s, values)
+        rows = zip(s.tolist(), values.tolist(), contrib.tolist(), stability.tolist(),
+                   r.tolist(), o.tolist(), strict=True)
+        for i, (normalised, nodes, shares, root, risk, opportunity) in zip(members, rows,
+                                                                            strict=True):
+            out[i] = _result(scenarios[i], arrays[i], normalised, nodes, shares, root, risk,
+                             opportunity)
+    return out
+
+
+def _result(scenario: Scenario, arrays: ModelArrays, normalised: list[float],
+            normalised_nodes: list[float], contributions: list[float], stability: float,
+            r: float, o: float) -> Result:
+    """One scenario's :class:`Result` from its row of :func:`score_many`'s matrices."""
     tree = arrays.tree
-    s = normalise(arrays.point, arrays)
-    values = evaluate(tree, s)
-    stability, r, o = _root_and_sides(tree, values)
-    contrib = tree_contributions(tree, s, values)
     parents = tree.column_parents
     # tolist(): the same floats as float(array[i]), without a numpy scalar made per item
-    point, normalised = arrays.point.tolist(), s.tolist()
-    weights, contributions = arrays.weights.tolist(), contrib.tolist()
+    point, weights = arrays.point.tolist(), arrays.weights.tolist()
     factors = tuple(
-        FactorScore(id=e.factor.id, name=e.factor.name, kind=e.factor.kind,
-                    group=e.factor.group, value=point[i], normalised=normalised[i],
-                    weight=weights[i], contribution=contributions[i], parent=parents.get(i, ""))
+        _factor_score(id=e.factor.id, name=e.factor.name, kind=e.factor.kind,
+                      group=e.factor.group, value=point[i], normalised=normalised[i],
+                      weight=weights[i], contribution=contributions[i],
+                      parent=parents.get(i, ""))
         for i, e in enumerate(scenario.estimates)
     )
-    normalised_nodes = values.tolist()
     shown = [float(tree.display(v, j)) if tree.nodes[j].decimals is not None
              else tree.scale.min + tree.span * v  # display's arithmetic, on a float
              for j, v in enumerate(normalised_nodes)]
@@ -555,7 +599,8 @@ def score(scenario: Scenario) -> Result:
             id=node.id, name=node.name, parent=parent.id if parent else None, depth=node.depth,
             method=node.method, weight=weight, inverted=node.inverted,
             value=shown[j], normalised=normalised_nodes[j],
-            contribution=float(contrib[below].sum()),
+            # exactly rounded: the same bits whatever order or batch the shares came in
+            contribution=math.fsum(map(contributions.__getitem__, below)),
             coverage=node.coverage, missing=node.missing))
     population = scenario.population
     info = TreeInfo(id=tree.id, name=tree.name, scale_min=tree.scale.min,
@@ -566,10 +611,10 @@ def score(scenario: Scenario) -> Result:
     return Result(
         scenario=scenario.id, partnership=scenario.partnership, title=scenario.title,
         catalogue=scenario.catalogue, project=scenario.project,
-        stability=float(stability),
-        risk_index=None if np.isnan(r) else float(r),
-        opportunity_index=None if np.isnan(o) else float(o),
-        band=band_of(float(stability), tree.bands),
+        stability=stability,
+        risk_index=None if math.isnan(r) else r,
+        opportunity_index=None if math.isnan(o) else o,
+        band=band_of(stability, tree.bands),
         aggregation=scenario.model.aggregation, risk_share=scenario.model.risk_share,
         bands=scenario.model.bands,
         contribution_reference=reference_score(tree), factors=factors,

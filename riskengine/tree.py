@@ -164,7 +164,7 @@ class CompiledTree:
         return np.concatenate(parts).astype(np.intp)
 
     @cached_property
-    def outline(self) -> tuple[tuple[int, Node | None, float, IntArray], ...]:
+    def outline(self) -> tuple[tuple[int, Node | None, float, tuple[int, ...]], ...]:
         """Each node, root first: its index, its parent, its weight in the parent (1 at the
         root) and the columns below it. The tree's own, whatever the values: found once per
         compiled tree, which a partnership's scenarios share, not once per score."""
@@ -177,9 +177,7 @@ class CompiledTree:
             else:
                 position = parent.leaf_cols.size + int(np.flatnonzero(parent.node_ids == j)[0])
                 weight = float(parent.child_weights[position])
-            below = self.descendant_cols(j)
-            below.flags.writeable = False  # shared by every score of the tree
-            out.append((j, parent, weight, below))
+            out.append((j, parent, weight, tuple(self.descendant_cols(j).tolist())))
         return tuple(out)
 
     @cached_property
@@ -411,11 +409,15 @@ def _children(tree: CompiledTree, node: Node, s: FloatArray, values: FloatArray)
     return _seen(x, node.child_inverted)
 
 
-def combine(method: str, x: FloatArray, w: FloatArray, eps: float) -> FloatArray:
+def combine(method: str, x: FloatArray, w: FloatArray, eps: float,
+            rowwise: bool = False) -> FloatArray:
     """One node's rule over its children's values ``x`` (n, c) with weights ``w`` ((c,) or
-    (n, c), normalised except for max/min)."""
+    (n, c), normalised except for max/min). ``rowwise``: see :func:`evaluate`."""
     if method == "arithmetic":
-        mean = x @ w if w.ndim == 1 else np.einsum("ij,ij->i", x, w)
+        if rowwise:
+            mean = _in_column_order(x * w)
+        else:
+            mean = x @ w if w.ndim == 1 else np.einsum("ij,ij->i", x, w)
         return np.clip(mean, 0.0, 1.0, out=mean)
     with np.errstate(divide="ignore"):
         if method == "geometric":
@@ -429,13 +431,31 @@ def combine(method: str, x: FloatArray, w: FloatArray, eps: float) -> FloatArray
     raise ValueError(f"unknown method {method!r}")
 
 
+def _in_column_order(terms: FloatArray) -> FloatArray:
+    """``terms`` (n, c, ...) summed over axis 1 from its first column to its last. Written
+    out, a loop over columns, because numpy's own reductions pick their order from the
+    array's shape and memory layout (a row of a fancy-indexed copy summed otherwise than the
+    same row alone)."""
+    total = terms[:, 0].copy()
+    for column in range(1, terms.shape[1]):
+        total += terms[:, column]
+    return total
+
+
 def evaluate(tree: CompiledTree, s: FloatArray,
-             weights: dict[int, FloatArray] | None = None) -> FloatArray:
+             weights: dict[int, FloatArray] | None = None, rowwise: bool = False
+             ) -> FloatArray:
     """Every node's value in [0, 1] for normalised values ``s`` of shape (n, k) or (k,).
 
     Returns shape (n, nodes) (or (nodes,) for one row), in :attr:`CompiledTree.nodes` order.
     ``weights`` maps a node index to per-row child weights (n, c) replacing the node's own
     (weight robustness); they must already be normalised as the node's method expects.
+
+    ``rowwise``: each weighted sum is the products added in column order, so a row's values
+    are the same bits whatever rows share the call and whichever BLAS numpy has: what the
+    deterministic scores use (one row through BLAS is a gemv, many a gemm, and the two round
+    differently in about three rows of four; a fused multiply-add differs again). Sample
+    matrices keep the BLAS product, several times faster over many rows.
     """
     one_row = s.ndim == 1
     s2 = s[None, :] if one_row else s
@@ -450,7 +470,7 @@ def evaluate(tree: CompiledTree, s: FloatArray,
     if batched.size:
         # one pass over the samples for every linear node (the risk and opportunity indices of
         # the default tree are one (n, k) @ (k, 2) product, as in the flat formula)
-        linear = s2 @ matrix
+        linear = _in_column_order(s2[:, :, None] * matrix) if rowwise else s2 @ matrix
         linear += const
         # Weights that sum to 1 up to rounding can carry a mean of values in [0, 1] a hair
         # past 1 (1.0000000000000002): every node's value is in [0, 1]. (Clipped before it is
@@ -461,7 +481,8 @@ def evaluate(tree: CompiledTree, s: FloatArray,
             continue
         w = node.child_weights if not weights or j not in weights else weights[j]
         values[:, j] = tree.rounded(
-            node, combine(node.method, _children(tree, node, s2, values), w, node.eps))
+            node, combine(node.method, _children(tree, node, s2, values), w, node.eps,
+                          rowwise))
     return values[0] if one_row else values
 
 

@@ -19,7 +19,9 @@ from benchmarks.generate import generate
 from riskengine import executors, loading
 from riskengine.cli import main
 from riskengine.executors import forked_map
-from riskengine.loading import folder_shares
+from riskengine.loading import apply_project_scenarios, folder_shares, load_scenarios
+from riskengine.models import Scenario
+from riskengine.scoring import score, score_many
 
 from .test_parallel_loading import _cli
 
@@ -94,13 +96,44 @@ def test_run_across_shares_is_one_process_run(
         alone = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "1")
         shared = _cli(capsys, "run", "scenarios", "--format", form, "--jobs", "2")
         assert shared == alone and alone[0] == 0
+        if form == "json":
+            one = alone
     assert len(shared_out) == 4
+    # scored a few at a time (score_many's matrices): the records of one scenario at a time
+    monkeypatch.setattr("riskengine.cli.RECORDS_AT_ONCE", 3)
+    for jobs in ("1", "2"):
+        assert _cli(capsys, "run", "scenarios", "--format", "json", "--jobs", jobs) == one
+    records = json.loads(one[1])
+    assert [r["stability"] for r in records] == [
+        score(s).stability for s in load_scenarios("scenarios", jobs=1)]
     # files named out of their folders' order, one twice: records in the order named
     named = ["scenarios/partnership-003/variant-2.yaml", "scenarios/partnership-000",
              "scenarios/partnership-003/baseline.yaml", "scenarios/partnership-003/variant-2.yaml"]
     alone = _cli(capsys, "run", *named, "--format", "json", "--jobs", "1")
     assert _cli(capsys, "run", *named, "--format", "json", "--jobs", "2") == alone
     assert [r["scenario"] for r in json.loads(alone[1])][:2] == ["variant-2", "baseline"]
+
+
+def test_each_of_all_is_given_each_shares_scenarios_at_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shared_out: list[int]) -> None:
+    root = generate(tmp_path / "p", n_factors=30, n_scenarios=40, per_folder=10,
+                    per_scenario=6)
+    calls: list[int] = []
+
+    def scored(scenarios: list[Scenario], catalogue: object) -> list[tuple[str, float]]:
+        calls.append(len(scenarios))
+        return [(s.key, r.stability) for s, r in zip(scenarios, score_many(scenarios),
+                                                     strict=True)]
+
+    one_by_one = apply_project_scenarios(root / "scenarios",
+                                         lambda s, _: (s.key, score(s).stability), jobs=1)
+    assert apply_project_scenarios(root / "scenarios", each_of_all=scored, jobs=1) == one_by_one
+    assert calls == [40]  # one process: all its scenarios in one call
+    shared = apply_project_scenarios(root / "scenarios", each_of_all=scored, jobs=2)
+    assert shared == one_by_one and len(shared_out) == 1  # the child's call is not seen here
+    for wrong in ({}, {"each": lambda s, _: s, "each_of_all": scored}):
+        with pytest.raises(TypeError, match="either each or each_of_all"):
+            apply_project_scenarios(root / "scenarios", jobs=1, **wrong)  # type: ignore[arg-type]
 
 
 def test_run_errors_across_shares_are_those_of_one_process(

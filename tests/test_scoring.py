@@ -168,7 +168,7 @@ def test_indices_stay_in_their_range_when_the_weights_sum_past_one_by_rounding()
 
 @given(scenarios(), st.lists(st.lists(st.floats(0, 1), min_size=10, max_size=10),
                              min_size=1, max_size=12), st.randoms())
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 def test_scores_of_many_are_each_scored_alone(base: Scenario, points: list[list[float]],
                                               rng: object) -> None:
     """score_many evaluates a family (the same factors, other estimates) as one matrix: each
@@ -194,7 +194,7 @@ def test_scores_of_many_are_each_scored_alone(base: Scenario, points: list[list[
 
 
 @given(scenarios(), st.integers(1, 40), st.integers(0, 2**32 - 1))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 def test_deterministic_sums_are_taken_in_column_order_whatever_blas_does(
         scenario: Scenario, rows: int, seed: int) -> None:
     """The deterministic score's weighted sums are the products added first column to last:

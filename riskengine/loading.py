@@ -959,16 +959,21 @@ class _Applied:
 _EachOfAll = Callable[[list[Scenario]], Sequence[Any]]
 
 
-def _of_all(each: Callable[[Scenario], Any] | None,
-            each_of_all: _EachOfAll | None) -> _EachOfAll:
+def _of_all(each: Callable[..., Any] | None, each_of_all: Callable[..., Sequence[Any]] | None
+            ) -> Callable[..., Sequence[Any]]:
     """The one function of the two given, as the loaders apply it: to a process's scenarios
-    at once."""
+    at once (and to what else the caller passes, a project's catalogue)."""
     if (each is None) == (each_of_all is None):
         raise TypeError("give either each or each_of_all")
     if each_of_all is not None:
         return each_of_all
     assert each is not None
-    return lambda scenarios: [each(scenario) for scenario in scenarios]
+    return _one_by_one(each)
+
+
+def _one_by_one(each: Callable[..., Any]) -> Callable[..., list[Any]]:
+    """``each`` of one scenario, made a function of a process's scenarios at once."""
+    return lambda scenarios, *given: [each(scenario, *given) for scenario in scenarios]
 
 
 def _apply_share(reader: ScenarioReader, files: list[tuple[int, Path]],
@@ -1110,10 +1115,9 @@ def apply_project_scenarios(paths: ScenarioPaths,
     loads at once, and the catalogue, their results in order (work that is faster over many,
     as :func:`riskengine.scoring.score_many`)."""
     files = _files(paths)
-    if (each is None) == (each_of_all is None):
-        raise TypeError("give either each or each_of_all")
+    of_all = _of_all(each, each_of_all)
     with readers(jobs) as shared:
-        found = _by_project(files, factors, tree, shared, each_of_all or _one_by_one(each),
+        found = _by_project(files, factors, tree, shared, of_all,
                             None if alone is None else _one_by_one(alone))
     return in_file_order(n for *_, numbered in found for n in numbered)
 
@@ -1188,14 +1192,6 @@ def _by_project(files: list[Path], factors: str | Path | None, tree: str | None,
 def _given(each: Callable[[list[Scenario], Catalogue], Sequence[Any]], catalogue: Catalogue
            ) -> _EachOfAll:
     return lambda scenarios: each(scenarios, catalogue)
-
-
-def _one_by_one(each: Callable[[Scenario, Catalogue], Any] | None
-                ) -> Callable[[list[Scenario], Catalogue], list[Any]] | None:
-    """``each`` of one scenario, made a function of a process's scenarios at once."""
-    if each is None:
-        return None
-    return lambda scenarios, catalogue: [each(scenario, catalogue) for scenario in scenarios]
 
 
 # From this many scenario files of a project, they are loaded or checked on every core (a

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import statistics
 import subprocess
 import sys
@@ -64,7 +65,21 @@ def old_charts() -> types.ModuleType | None:
         return None
     module = types.ModuleType("riskengine_old_charts")
     exec(compile(source, OLD_CHARTS, "exec"), module.__dict__)  # our own file, from git
+    for name, value in list(vars(module).items()):
+        if inspect.isfunction(value) and value.__module__ == module.__name__:
+            setattr(module, name, _ignoring_new_keywords(value))
     return module
+
+
+def _ignoring_new_keywords(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` of the old module, called by today's report: the keywords the report has
+    passed since (``sobol_bars(..., exact=)``) are left out, as the old charts had no such
+    choice to make."""
+    known = inspect.signature(function).parameters
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return function(*args, **{k: v for k, v in kwargs.items() if k in known})
+    return call
 
 
 @contextmanager

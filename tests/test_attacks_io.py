@@ -175,6 +175,38 @@ def test_unwritable_output_is_one_clean_line(project: Path, cli: Runner, target:
     assert sorted(p.name for p in (project / "factors").iterdir()) == before
 
 
+def test_an_output_never_replaces_a_file_riskengine_reads(project: Path, cli: Runner) -> None:
+    """`-o` naming a scenario, factor, tree or settings file (or a link to one) used to
+    replace it with the command's output: the input was gone. Every command that writes a
+    file refuses before any work, and the file keeps its bytes."""
+    write(project / "riskengine.toml", "# this project's settings: the defaults\n")
+    write(project / "models/t.yml", "id: t\nname: T\ndescription: A tree.\nroot:\n  id: top\n"
+          "  children:\n    - {factor: r_a}\n    - {factor: r_b}\n    - {factor: o_a}\n"
+          "    - {factor: o_b}\n")
+    (project / "link.json").symlink_to("scenarios/demo/base.yaml")
+    targets = ("scenarios/demo/base.yaml", "factors/r_a.yaml", "models/t.yml", "riskengine.toml",
+               "link.json", "factors/../scenarios/demo/up.yaml")
+    before = {t: (project / t).read_bytes() for t in targets}
+    commands = (("run", "scenarios/demo", "--format", "json"), ("validate", "--format", "json"),
+                ("compare", "scenarios/demo", "--simulate", "50"),
+                ("outlook", "scenarios/demo", "--simulate", "50"),
+                ("sensitivity", "scenarios/demo/base.yaml", "--n", "64"),
+                ("sweep", "scenarios/demo", "--simulate", "50"),
+                ("report", "scenarios/demo", "--simulate", "50"),
+                ("export", "scenarios/demo"), ("diff", "scenarios/demo", "scenarios/demo"))
+    for target in targets:
+        for args in commands:
+            line = _one_clean_line(cli(*args, "-o", target, cwd=project), 2)
+            assert line.startswith(f"riskengine {args[0]}: error: --output {target}: is an "
+                                   "existing "), line
+            assert "outputs never replace one" in line
+    assert {t: (project / t).read_bytes() for t in targets} == before
+    # a new file of any name is written as before
+    assert cli("run", "scenarios/demo", "--format", "json", "-o", "new.yaml",
+               cwd=project).returncode == 0
+    assert json.loads((project / "new.yaml").read_text())
+
+
 def test_report_and_xlsx_outputs_keep_mode_and_links(project: Path, cli: Runner) -> None:
     pytest.importorskip("openpyxl")
     real = project / "book.xlsx"

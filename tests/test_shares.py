@@ -320,16 +320,15 @@ def test_run_simulate_in_the_shares_is_one_process_run(
         return pooled(scenarios, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(parallel, "simulations", counting)
-    for method in ("auto", "mc"):
-        for form in ("json", "csv"):
-            argv = ("run", "scenarios", "--simulate", "300", "--method", method,
-                    "--format", form)
-            alone = _cli(capsys, *argv, "--jobs", "1")
-            assert simulated_here.pop() == 40  # one process: all simulated after loading
-            shared = _cli(capsys, *argv, "--jobs", "2")
-            assert not simulated_here  # every one simulated in its share
-            assert shared == alone and alone[0] == 0
-    assert len(shared_out) == 4
+    # each method once, each format once: the formats are written from the same records
+    for method, form in (("auto", "json"), ("mc", "csv")):
+        argv = ("run", "scenarios", "--simulate", "300", "--method", method, "--format", form)
+        alone = _cli(capsys, *argv, "--jobs", "1")
+        assert simulated_here.pop() == 40  # one process: all simulated after loading
+        shared = _cli(capsys, *argv, "--jobs", "2")
+        assert not simulated_here  # every one simulated in its share
+        assert shared == alone and alone[0] == 0
+    assert len(shared_out) == 2
 
 
 def test_a_simulation_failing_in_a_share_is_reported_as_in_one_process(

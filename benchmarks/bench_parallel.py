@@ -10,7 +10,8 @@ measured in the same run.
    smaller sweep (identical rows; timing, including the scheduler's overhead).
 4. Sobol intervals on a linear model (d = 6, N = 1024, 200 seeds): coverage of the exact
    indices and mean width, the old bootstrap over rows of one scrambled sequence (baseline)
-   against the new randomised-QMC Student-t interval over 16 independent scramblings.
+   against the new randomised-QMC Student-t interval over independent scramblings
+   (``SOBOL_REPLICATES``).
 
 Run:  python3 tasks.py bench   (or .venv/bin/python benchmarks/bench_parallel.py [--quick])
 """
@@ -30,7 +31,13 @@ from riskengine.executors import process_pool
 from riskengine.models import Distribution, Estimate, Factor, Scale, Scenario
 from riskengine.parallel import sweep
 from riskengine.scoring import ModelArrays, aggregate, normalise
-from riskengine.sensitivity import analytic_sobol, estimate_sobol, sobol_indices, sobol_terms
+from riskengine.sensitivity import (
+    SOBOL_REPLICATES,
+    analytic_sobol,
+    estimate_sobol,
+    sobol_indices,
+    sobol_terms,
+)
 from riskengine.simulation import Marginals, simulate
 
 QUICK = "--quick" in sys.argv
@@ -169,8 +176,9 @@ def bench_sobol_intervals(n: int = 1024) -> list[SobolRow]:
         return aggregate(normalise(x, arrays), arrays)[0]
 
     figures = []
+    new = f"new: RQMC, Student-t over {SOBOL_REPLICATES} scramblings"
     for name, estimator in (("old: bootstrap of one sequence (baseline)", bootstrap_sobol),
-                            ("new: RQMC, Student-t over 16 scramblings", estimate_sobol)):
+                            (new, estimate_sobol)):
         covered, widths = [], []
         start = time.perf_counter()
         for seed in range(SOBOL_SEEDS):

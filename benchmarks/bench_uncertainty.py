@@ -2,15 +2,18 @@
 
 1. Monte Carlo, 1,000,000 samples x 30 PERT factors: riskengine's simulate() (draw, score,
    summarise) against drawing the same Beta variates alone with numpy. Target ratio <= 1.2.
-2. Sobol indices with 95 % intervals, d = 30, N = 2^14: riskengine's estimator against SALib's
-   sobol.sample + sobol.analyze (default bootstrap), both compared with the exact indices.
-   Target: >= 15x faster, same or better accuracy.
+2. Sobol indices with 95 % intervals, d = 30: riskengine's estimate (``sobol(method=
+   "estimate")``, randomised QMC) against SALib's sobol.sample + sobol.analyze (default
+   bootstrap) at N = 2^14, both compared with the exact indices over three seeds; ours at
+   N = 2^14 and then at larger N until its error is SALib's or less.
+   Target: >= 15x faster at the same or better accuracy.
 
 Run:  python3 tasks.py bench   (or .venv/bin/python benchmarks/bench_uncertainty.py)
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 import sys
 import time
@@ -21,7 +24,7 @@ import numpy as np
 
 from riskengine.models import Estimate, Factor, Scale, Scenario
 from riskengine.scoring import ModelArrays, aggregate, normalise
-from riskengine.sensitivity import analytic_sobol, estimate_sobol
+from riskengine.sensitivity import analytic_sobol, sobol
 from riskengine.simulation import STREAM_BLOCK, Marginals, block_rng, simulate
 
 N_MC = 1_000_000
@@ -60,8 +63,9 @@ def bench_monte_carlo(scenario: Scenario) -> list[tuple[str, str, str, str]]:
             block_rng(0, block).beta(a, b, size=(min(STREAM_BLOCK, N_MC - start), D))
 
     baseline = best_of(3, beta_alone)
-    sim_only = best_of(3, lambda: simulate(scenario, N_MC, seed=0))
-    with_summary = best_of(3, lambda: simulate(scenario, N_MC, seed=0).to_dict())
+    # Monte Carlo asked for: this linear model's exact law (the default) takes milliseconds
+    sim_only = best_of(3, lambda: simulate(scenario, N_MC, seed=0, method="mc"))
+    with_summary = best_of(3, lambda: simulate(scenario, N_MC, seed=0, method="mc").to_dict())
     return [
         ("MC 1e6 x 30 PERT", "numpy Beta draws alone (baseline)", f"{baseline:.3f} s", "1.00"),
         ("", "riskengine simulate() (draw + score)", f"{sim_only:.3f} s",
@@ -71,7 +75,15 @@ def bench_monte_carlo(scenario: Scenario) -> list[tuple[str, str, str, str]]:
     ]
 
 
+SEEDS = (0, 1, 2)
+
+
 def bench_sobol(scenario: Scenario) -> list[tuple[str, str, str, str]]:
+    """Each estimator over the same seeds: its median time and the median over seeds of its
+    largest error against the exact indices (one seed's error is itself noisy). Ours is the
+    API's estimate (``sobol(method="estimate")``): independent scramblings, for honest
+    intervals, which at the same N give a less accurate point than one sequence of N; so it is
+    also timed at the smallest N (a power of two) whose error is SALib's or less."""
     from SALib.analyze import sobol as salib_analyze
     from SALib.sample import sobol as salib_sample
 
@@ -79,45 +91,55 @@ def bench_sobol(scenario: Scenario) -> list[tuple[str, str, str, str]]:
     marginals = Marginals.of(scenario)
     exact = np.array([r["total"] for r in analytic_sobol(scenario)])
 
-    def model(x: np.ndarray) -> np.ndarray:
-        return aggregate(normalise(x, arrays), arrays)[0]
-
-    def ours() -> tuple[np.ndarray, np.ndarray]:
-        first, _, total, _ = estimate_sobol(model, marginals.ppf, D, N_SOBOL, seed=0)
-        return first, total
-
-    problem = {"num_vars": D, "names": list(arrays.ids), "bounds": [[0.0, 1.0]] * D}
-
-    def salib() -> tuple[np.ndarray, np.ndarray]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            u = salib_sample.sample(problem, N_SOBOL, calc_second_order=False, seed=0)
-            y = model(marginals.ppf(u))
-            result = salib_analyze.analyze(problem, y, calc_second_order=False, seed=0)
-        return np.asarray(result["S1"]), np.asarray(result["ST"])
-
-    ours_times, salib_times = [], []
-    for _ in range(3):
-        start = time.perf_counter()
-        our_first, our_total = ours()
-        ours_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        sa_first, sa_total = salib()
-        salib_times.append(time.perf_counter() - start)
-    t_ours, t_salib = min(ours_times), min(salib_times)
-
     def error(first: np.ndarray, total: np.ndarray) -> float:
         return float(max(np.abs(first - exact).max(), np.abs(total - exact).max()))
 
-    return [
-        ("Sobol d=30 N=2^14", "SALib sample + analyze (baseline)", f"{t_salib:.3f} s", "1.00"),
-        ("", "riskengine estimate_sobol", f"{t_ours:.3f} s", f"{t_ours / t_salib:.3f}"),
-        ("", "speed-up vs SALib", f"{t_salib / t_ours:.1f}x", ""),
-        ("", "max |error| vs analytic: SALib", f"{error(sa_first, sa_total):.4f}", ""),
-        ("", "max |error| vs analytic: riskengine", f"{error(our_first, our_total):.4f}", ""),
-        ("", "median run, riskengine / SALib",
-         f"{statistics.median(ours_times):.3f} / {statistics.median(salib_times):.3f} s", ""),
-    ]
+    def model(x: np.ndarray) -> np.ndarray:
+        return aggregate(normalise(x, arrays), arrays)[0]
+
+    problem = {"num_vars": D, "names": list(arrays.ids), "bounds": [[0.0, 1.0]] * D}
+
+    def salib(seed: int) -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            u = salib_sample.sample(problem, N_SOBOL, calc_second_order=False, seed=seed)
+            y = model(marginals.ppf(u))
+            result = salib_analyze.analyze(problem, y, calc_second_order=False, seed=seed)
+        return error(np.asarray(result["S1"]), np.asarray(result["ST"]))
+
+    def ours(n: int, seed: int) -> float:
+        _, rows = sobol(scenario, n=n, seed=seed, method="estimate")
+        return error(np.array([r["first_order"] for r in rows]),
+                     np.array([r["total"] for r in rows]))
+
+    def measured(run: Callable[[int], float]) -> tuple[float, float]:
+        times, errors = [], []
+        for seed in SEEDS:
+            start = time.perf_counter()
+            errors.append(run(seed))
+            times.append(time.perf_counter() - start)
+        return statistics.median(times), statistics.median(errors)
+
+    t_salib, e_salib = measured(salib)
+    power = N_SOBOL.bit_length() - 1
+    rows = [("Sobol d=30", f"SALib sample + analyze, N = 2^{power} (baseline)",
+             f"{t_salib:.3f} s", "1.00"),
+            ("", "  its error: max |index - exact|", f"{e_salib:.5f}", "")]
+    n = N_SOBOL
+    while True:
+        t_ours, e_ours = measured(functools.partial(ours, n))
+        rows += [("", f"riskengine sobol(), N = 2^{n.bit_length() - 1}", f"{t_ours:.3f} s",
+                  f"{t_ours / t_salib:.3f}"),
+                 ("", "  its error: max |index - exact|", f"{e_ours:.5f}",
+                  f"{e_ours / e_salib:.2f}"),
+                 ("", "  speed-up vs SALib", f"{t_salib / t_ours:.1f}x", "")]
+        if e_ours <= e_salib or n >= 16 * N_SOBOL:
+            break
+        n *= 2
+    verdict = "met" if e_ours <= e_salib and t_salib / t_ours >= 15 else "not met"
+    rows.append(("", "at the same or better accuracy: >= 15x faster",
+                 f"{t_salib / t_ours:.1f}x: {verdict}", ""))
+    return rows
 
 
 def main() -> int:
@@ -125,7 +147,8 @@ def main() -> int:
     from rich.table import Table
 
     scenario = scenario_30()
-    table = Table(title="riskengine uncertainty benchmarks (best of 3)", title_justify="left")
+    table = Table(title="riskengine uncertainty benchmarks (Monte Carlo: best of 3; Sobol: "
+                  f"medians over seeds {', '.join(map(str, SEEDS))})", title_justify="left")
     for name in ("benchmark", "what", "figure", "ratio to baseline"):
         table.add_column(name, justify="right" if name != "what" else "left")
     for row in (*bench_monte_carlo(scenario), *bench_sobol(scenario)):

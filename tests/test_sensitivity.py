@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from riskengine.loading import load_scenario
+from riskengine.loading import load_scenario, load_scenarios
 from riskengine.models import (
     Aggregation,
     Distribution,
@@ -19,17 +19,20 @@ from riskengine.models import (
     Scale,
     Scenario,
 )
-from riskengine.scoring import band_of, score
+from riskengine.scoring import ModelArrays, band_of, score
 from riskengine.sensitivity import (
     analytic_sobol,
     breakpoints,
+    estimate_sobol,
     sensitivity,
     sobol,
+    stability_of,
     tornado,
     weight_robustness,
 )
+from riskengine.simulation import Marginals
 
-from .conftest import Runner
+from .conftest import Runner, write
 
 
 def linear_case(aggregation: Aggregation = "arithmetic", d: int = 6) -> Scenario:
@@ -69,6 +72,58 @@ def test_estimated_sobol_matches_analytic_on_linear_case(sampler_seed: int) -> N
         assert row["total_ci"][0] <= row["total"] <= row["total_ci"][1]
     assert sum(r["first_order"] for r in rows) == pytest.approx(1.0, abs=0.03)
     assert sum(r["first_order"] for r in exact.values()) == pytest.approx(1.0)
+
+
+POPULATION_TREE = """\
+id: t
+name: T
+description: A tree normalising two leaves over the population, by non-affine rules.
+root:
+  id: top
+  children:
+    - id: pol
+      children:
+        - {factor: r_a, weight: 2, normalise: zscore, transform: {log_offset: 1}}
+        - {factor: o_a, normalise: rank}
+    - {factor: r_b, inverted: true}
+    - {factor: o_b}
+"""
+
+
+def test_estimated_indices_are_those_of_the_raw_values_normalised_whole(project: Path
+                                                                        ) -> None:
+    """sobol() gives the estimator each sample normalised once, and swaps normalised columns:
+    the same bits as normalising every A_B^i whole from raw values, as it did before; also
+    for columns normalised over a population by a log, a z-score and a rank."""
+    write(project / "models/t.yaml", POPULATION_TREE)
+    base = project / "scenarios/demo/base.yaml"
+    base.write_text(base.read_text().replace("probability: 0.75\n",
+                                             "probability: 0.75\ntree: t\n"))
+    populated = load_scenarios(project / "scenarios")
+    assert all(ModelArrays.of(s).transforms for s in populated)
+    for scenario in (*populated, linear_case(), linear_case("geometric")):
+        arrays, marginals = ModelArrays.of(scenario), Marginals.of(scenario)
+        uncertain = np.flatnonzero(marginals.kind != Marginals.FIXED)
+
+        def ppf(u: np.ndarray, arrays: ModelArrays = arrays, marginals: Marginals = marginals,
+                uncertain: np.ndarray = uncertain) -> np.ndarray:
+            full = np.full((u.shape[0], len(arrays.ids)), 0.5)
+            full[:, uncertain] = u
+            return marginals.ppf(full)[:, uncertain]
+
+        def model(x: np.ndarray, arrays: ModelArrays = arrays,
+                  uncertain: np.ndarray = uncertain) -> np.ndarray:
+            full = np.tile(arrays.point, (x.shape[0], 1))
+            full[:, uncertain] = x
+            return stability_of(full, arrays)
+
+        first, first_ci, total, total_ci = estimate_sobol(model, ppf, uncertain.size, 256, 5)
+        method, rows = sobol(scenario, n=256, seed=5, method="estimate")
+        assert method == "estimate" and len(rows) == uncertain.size > 1
+        assert [r["first_order"] for r in rows] == first.tolist()
+        assert [r["first_order_ci"] for r in rows] == first_ci.tolist()
+        assert [r["total"] for r in rows] == total.tolist()
+        assert [r["total_ci"] for r in rows] == total_ci.tolist()
 
 
 def test_analytic_indices_equal_variance_shares_from_simulation() -> None:

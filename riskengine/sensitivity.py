@@ -105,10 +105,11 @@ def analytic_sobol(scenario: Scenario) -> list[dict[str, Any]]:
 # Independent scramblings behind an estimate and its interval. Fewer, larger replicates keep
 # more of the Sobol sequence's accuracy; more give the Student-t interval more degrees of
 # freedom. Measured (benchmarks/bench_uncertainty.py, d = 30; coverage over 60-200 seeds on
-# d = 3 and d = 30): 16 replicates missed the exact indices by 1.5 times what 8 do at the same
-# N (0.0017 against 0.0009 at 2^14), with intervals a third wider; both covered 95-96 %. With
-# 8, an estimate as accurate as SALib's one sequence of 2^14 takes 2^16 points, 25 times
-# faster than SALib (0.55 s against 13.6 s); with 16 it took 2^17, only 4 times faster.
+# d = 3 and d = 30): 16 replicates missed the exact indices by 1.4 to 1.8 times what 8 do at
+# the same N (medians over 3 and 8 seeds at 2^14), with intervals a quarter to a third wider
+# on d = 3 and d = 30 (as wide on bench_parallel's d = 6); both covered 95-96 %. With 8, an
+# estimate as accurate as SALib's one sequence of 2^14 takes 2^16 points, 25 times
+# faster than SALib (0.55 s against 13.6 s); with 16 it took twice the points.
 SOBOL_REPLICATES = 8
 
 

@@ -395,6 +395,23 @@ def test_findings_cannot_forge_workflow_commands_or_escapes(project: Path, cli: 
     assert "forged" in out  # reported, visibly
 
 
+def test_a_file_name_cannot_forge_lines_or_escapes(project: Path, cli: Runner) -> None:
+    """A file name is user text too: a scenario file named with a newline, a workflow
+    command and ESC is reported by every format on one line, escaped."""
+    (project / "scenarios/demo/x\n::error file=forged,line=1::pwned\x1b[31m.yaml").write_text(
+        "id: x\ntitle: X\nextends: nothing\nfactors: {}\n")
+    runs = [cli("validate", "--format", fmt, cwd=project) for fmt in ("text", "github", "json")]
+    runs.append(cli("run", "scenarios/demo", cwd=project))
+    for proc in runs:
+        out = proc.stdout + proc.stderr
+        assert proc.returncode == 1, out
+        assert "\x1b" not in out and "pwned" in out  # reported, visibly
+        # a workflow command is a line of its own that starts with `::`
+        assert all(line.lstrip().startswith("::error file=scenarios/demo/x\\n%3A%3Aerror")
+                   for line in out.splitlines()
+                   if line.lstrip().startswith("::") and "pwned" in line)
+
+
 # ---------------------------------------------------------------------------------------------
 # 7. a closed pipe (`riskengine ... | head`) ends quietly with 0
 

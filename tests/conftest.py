@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import os
 import subprocess
@@ -90,6 +91,15 @@ def project(tmp_path: Path) -> Path:
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
 CLI_ENV = {"NO_COLOR": "1", "COLUMNS": "120"}
+
+
+@pytest.fixture
+def share_small(monkeypatch: pytest.MonkeyPatch) -> None:
+    """compare shares out runs and laws only when a pool is worth starting: here always."""
+    module = importlib.import_module("riskengine.compare")
+    monkeypatch.setattr(module, "SHARE_RUNS_FROM", 0)
+    monkeypatch.setattr(module, "SHARE_LAWS_FROM", 0)
+    monkeypatch.setattr(module, "SIDE_PAIRS", 0)
 
 
 @pytest.fixture

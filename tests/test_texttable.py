@@ -64,7 +64,7 @@ def _styled(output: str) -> tuple[str, list[str]]:
     return text.plain, [s for c, s in zip(text.plain, spans, strict=True) if not c.isspace()]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)  # a minute of CI time holds all the suite
 @given(_tables(), st.integers(20, 130), st.booleans(), st.booleans())
 # a column of no width (no name) whose cells have only characters of no width: rich leaves
 # them out

@@ -828,8 +828,9 @@ def jobs(text: str) -> int:
 
 
 # Limits of the numeric flags. Draws: summaries are streamed, so memory does not grow with
-# the number of draws (148 MB measured at 2e7); time does, about 3 s per million draws of the
-# shipped baseline, so the cap (about an hour) stops a typo from running for days. Seeds: numpy
+# the number of draws (114 MB at 1e7 and at 2e7, bench_engine.py); time does, about 3 s per
+# million draws of the shipped baseline, so the cap (about an hour) stops a typo from running
+# for days. Seeds: numpy
 # takes any non-negative integer; below 2**63 they stay exact in every JSON reader. Sobol:
 # fewer than 64 base points give indices that mean nothing, scrambled Sobol points are
 # balanced only in powers of two, and the bootstrap holds 200 x N counts (peak 390 MB

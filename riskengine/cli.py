@@ -830,11 +830,10 @@ def jobs(text: str) -> int:
 # Limits of the numeric flags. Draws: summaries are streamed, so memory does not grow with
 # the number of draws (114 MB at 1e7 and at 2e7, bench_engine.py); time does, about 3 s per
 # million draws of the shipped baseline, so the cap (about an hour) stops a typo from running
-# for days. Seeds: numpy
-# takes any non-negative integer; below 2**63 they stay exact in every JSON reader. Sobol:
-# fewer than 64 base points give indices that mean nothing, scrambled Sobol points are
-# balanced only in powers of two, and the bootstrap holds 200 x N counts (peak 390 MB
-# measured at the cap with 14 factors).
+# for days. Seeds: numpy takes any non-negative integer; below 2**63 they stay exact in every
+# JSON reader. Sobol: fewer than 64 base points give indices that mean nothing, scrambled
+# Sobol points are balanced only in powers of two, and the estimate holds a few rows of
+# 2 x factors + 4 numbers per point (the shipped baseline's at the cap: 184 MB peak, 2.2 s).
 MAX_DRAWS = 1_000_000_000
 SEED_LIMIT = 2**63
 SOBOL_N = (64, 2**16)

@@ -203,9 +203,8 @@ def sobol(scenario: Scenario, n: int = 4096, seed: int = 0, method: SobolMethod 
     # The estimator's inputs are the normalised values: normalising works value by value, so
     # a column swapped between the two samples is the same number normalised before or after
     # the swap. Each sample is then normalised once, not once per factor (a third of the
-    # estimate's time), with the same numbers.
-    # the usual case, every factor uncertain: the estimator's columns are the model's, and
-    # scattering them into a copy took half the estimate's time
+    # estimate's time), with the same numbers. In the usual case, every factor uncertain, the
+    # estimator's columns are the model's: scattering them into a copy took half the rest.
     every = uncertain.size == len(arrays.ids)
 
     def ppf(u: FloatArray) -> FloatArray:

@@ -202,3 +202,17 @@ def test_a_stream_that_cannot_show_unicode_gets_escapes_not_a_crash(cli: Runner,
     expected = cli("run", "scenarios", "--format", "json", cwd=project).stdout
     assert json.loads(found["json"]) == json.loads(expected)
     assert json.loads(found["json"])[0]["title"] == "Dash \u2014 and \U0001f600"
+
+
+def test_the_parser_is_built_once_and_runs_the_handler_of_the_moment(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """main() is called hundreds of times in one process by notebooks and this suite: the
+    parser (10 ms to build) is built once, and names its handlers, so a handler replaced
+    since (as a test does) is the one that runs."""
+    from riskengine import cli
+
+    assert cli._parser() is cli._parser()
+    assert cli.main(["schema", "tree"]) == 0
+    assert json.loads(capsys.readouterr().out)["title"]
+    monkeypatch.setattr(cli, "cmd_schema", lambda args: 7)
+    assert cli.main(["schema", "tree"]) == 7

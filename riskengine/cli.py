@@ -151,13 +151,6 @@ def progress_bar(args: argparse.Namespace, label: str, total: int
         yield lambda done: bar.advance(task, done)
 
 
-# What riskengine reads: scenario, factor and tree files, and a project's settings. An output
-# is never written over one of these, so a slip of `-o` (or a hostile line in a CI script)
-# cannot replace a scenario with a report: as gcc refuses `-o` naming its own input.
-_READ_SUFFIXES = (".yaml", ".yml")
-_READ_NAMES = ("riskengine.toml", "pyproject.toml")
-
-
 def _check_output(args: argparse.Namespace) -> None:
     """Fail before the work, not after it, on an output that cannot be a file or that would
     replace a file riskengine reads."""
@@ -169,8 +162,14 @@ def _check_output(args: argparse.Namespace) -> None:
     if not os.path.isdir(os.path.dirname(os.path.realpath(output))):
         raise UsageError(f"--output {output}: folder does not exist")
     if os.path.isfile(output):
+        # What riskengine reads: scenario, factor and tree files, and a project's settings. An
+        # output is never written over one, so a slip of `-o` (or a hostile line in a CI
+        # script) cannot replace a scenario with a report: as gcc refuses `-o` naming its input.
+        from riskengine.files import YAML_SUFFIXES
+        from riskengine.project import CONFIG_NAME, PYPROJECT
+
         for name in (os.path.basename(output), os.path.basename(os.path.realpath(output))):
-            if name.lower().endswith(_READ_SUFFIXES) or name in _READ_NAMES:
+            if name.lower().endswith(YAML_SUFFIXES) or name in (CONFIG_NAME, PYPROJECT):
                 raise UsageError(f"--output {output}: is an existing {name} that riskengine "
                                  "reads (a scenario, factor, tree or settings file); outputs "
                                  "never replace one: choose another name")

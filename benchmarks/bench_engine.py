@@ -34,6 +34,7 @@ from riskengine import exact
 from riskengine.simulation import (
     STREAM_BLOCK,
     Marginals,
+    _law,
     beta_table,
     block_rng,
     linear_form,
@@ -202,14 +203,11 @@ def bench_exact(scenario: object) -> list[Row]:
 
 
 def _stability_law(scenario: object, grid: int) -> exact.Law:
-    """The exact law of the stability score, on ``grid`` cells."""
+    """The exact law of the stability score, on ``grid`` cells, as simulate() makes it."""
     form = linear_form(scenario)  # type: ignore[arg-type]
     assert form is not None
-    c0, coef = float(form[0][0]), form[1][0]
-    marginals = Marginals.of(scenario)  # type: ignore[arg-type]
-    a, b = marginals.pert_ab()
-    return exact.linear_law(c0, coef, marginals.kind, marginals.low, marginals.mode,
-                            marginals.high, a, b, mean=0.0, std=0.0, grid=grid)
+    return _law(float(form[0][0]), form[1][0], Marginals.of(scenario),  # type: ignore[arg-type]
+                grid)
 
 
 def main() -> int:

@@ -1261,13 +1261,16 @@ def _linear_form(scenario: Scenario) -> tuple[FloatArray, FloatArray] | None:
     return c0, coef
 
 
-def _law(c0: float, coef: FloatArray, marginals: Marginals) -> Any:
+def _law(c0: float, coef: FloatArray, marginals: Marginals, grid: int | None = None) -> Any:
+    """The exact law of ``c0 + coef @ x``, on :data:`riskengine.exact.GRID` cells unless
+    ``grid`` is given (a benchmark measures the default's error against a finer one)."""
     from riskengine import exact
 
     a, b = marginals.pert_ab()
     return exact.linear_law(c0, coef, marginals.kind, marginals.low, marginals.mode,
                             marginals.high, a, b, mean=c0 + float(coef @ marginals.mean()),
-                            std=math.sqrt(float(coef**2 @ marginals.variance())))
+                            std=math.sqrt(float(coef**2 @ marginals.variance())),
+                            grid=exact.GRID if grid is None else grid)
 
 
 def exact_laws(scenario: Scenario) -> list[Any] | None:

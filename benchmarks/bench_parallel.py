@@ -30,13 +30,14 @@ import numpy as np
 from riskengine.executors import process_pool
 from riskengine.models import Distribution, Estimate, Factor, Scale, Scenario
 from riskengine.parallel import sweep
-from riskengine.scoring import ModelArrays, aggregate, normalise
+from riskengine.scoring import ModelArrays
 from riskengine.sensitivity import (
     SOBOL_REPLICATES,
     analytic_sobol,
     estimate_sobol,
     sobol_indices,
     sobol_terms,
+    stability_of,
 )
 from riskengine.simulation import Marginals, simulate
 
@@ -173,7 +174,7 @@ def bench_sobol_intervals(n: int = 1024) -> list[SobolRow]:
     d = exact.size
 
     def model(x: np.ndarray) -> np.ndarray:
-        return aggregate(normalise(x, arrays), arrays)[0]
+        return stability_of(x, arrays)
 
     figures = []
     new = f"new: RQMC, Student-t over {SOBOL_REPLICATES} scramblings"

@@ -23,8 +23,8 @@ from collections.abc import Callable
 import numpy as np
 
 from riskengine.models import Estimate, Factor, Scale, Scenario
-from riskengine.scoring import ModelArrays, aggregate, normalise
-from riskengine.sensitivity import analytic_sobol, sobol
+from riskengine.scoring import ModelArrays
+from riskengine.sensitivity import analytic_sobol, sobol, stability_of
 from riskengine.simulation import STREAM_BLOCK, Marginals, block_rng, simulate
 
 N_MC = 1_000_000
@@ -95,7 +95,7 @@ def bench_sobol(scenario: Scenario) -> list[tuple[str, str, str, str]]:
         return float(max(np.abs(first - exact).max(), np.abs(total - exact).max()))
 
     def model(x: np.ndarray) -> np.ndarray:
-        return aggregate(normalise(x, arrays), arrays)[0]
+        return stability_of(x, arrays)
 
     problem = {"num_vars": D, "names": list(arrays.ids), "bounds": [[0.0, 1.0]] * D}
 
